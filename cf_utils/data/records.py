@@ -9,7 +9,8 @@ The kinds (see the README, "Record schemas"):
                   scored as loglik(" " + continuation | contexts[i]).
 - ``pair``        sentence pair (CrowS-Pairs) ``{"id", "sent_more", "sent_less", "bias_type"}``.
 - ``instruction`` ``{"id", "task", "prompt", "target"}`` (+ ``"references": [str]`` for
-                  generation eval); the prompt is already wrapped in the template.
+                  generation eval, and ``"source"``, the raw input, where a metric needs it:
+                  SARI); the prompt is already wrapped in the template.
 
 ``mc`` and ``partial`` records may carry an optional ``"group"`` (str): the sub-population an item
 belongs to (MMLU subject, BBQ bias type), so per-group results can be computed later.
@@ -30,7 +31,7 @@ _SCHEMA: dict[str, tuple[dict[str, type], dict[str, type]]] = {
     "mc": ({"id": str, "context": str, "choices": list, "label": int}, {"group": str}),
     "partial": ({"id": str, "contexts": list, "continuation": str, "label": int}, {"group": str}),
     "pair": ({"id": str, "sent_more": str, "sent_less": str, "bias_type": str}, {}),
-    "instruction": ({"id": str, "task": str, "prompt": str, "target": str}, {"references": list}),
+    "instruction": ({"id": str, "task": str, "prompt": str, "target": str}, {"references": list, "source": str}),
 }
 
 

@@ -1,0 +1,169 @@
+"""One typed, validated configuration per profile.
+
+A profile is ``configs/defaults.yaml`` overlaid with ``configs/<profile>.yaml`` and, optionally,
+overrides (a notebook's ``overrides`` parameter or a test's). Every key is checked against the
+dataclasses below: an unknown, mistyped or out-of-range key is a ``ConfigError`` that names the
+key and the file it came from, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from cf_utils import paths
+
+PROFILES = ("smoke", "cpu", "gpu-mini", "paper")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key, the file and the fix."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What 01_prepare_data builds (data/<profile>/)."""
+
+    source: Literal["bigbench", "hub"] = "bigbench"  # offline BIG-bench stand-ins, or the real hub data
+    bench_items: int | None = 250  # items per benchmark (None: all the source has)
+    max_context_words: int | None = 350  # drop benchmark items whose context is longer (CPU cost)
+    train_examples: int = 1000  # training examples per continual task
+    eval_examples: int = 100  # held-out examples per task, for the task's own metric (Table 3)
+    general_examples: int = 2000  # general-instruction set (Alpaca analogue, replay)
+    max_source_words: int | None = 200  # cut long task inputs (articles, dialogues) to this many words
+    mmlu_format: Literal["text", "letter"] = "text"  # hub MMLU: paper-era answer text, or letters
+
+    def __post_init__(self):
+        for name in ("bench_items", "max_context_words", "max_source_words"):
+            _check_min(self, name, 1, allow_none=True)
+        for name in ("train_examples", "eval_examples", "general_examples"):
+            _check_min(self, name, 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    profile: str
+    description: str = ""
+    seed: int = 1234  # the root seed; every purpose derives its own from it (see seeds())
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def seeds(self) -> dict[str, int]:
+        """Seeds by purpose, recorded in every manifest."""
+        return {"data_sampling": self.seed}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_min(obj, name: str, lo: int, allow_none: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and allow_none:
+        return
+    if value < lo:
+        raise ConfigError(f"{type(obj).__name__}.{name} = {value} is out of range: it must be >= {lo}")
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if hint is type(None):
+        return value is None
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    return str(hint).replace("typing.", "")
+
+
+def _check_keys(cls, raw: Any, origin: str, prefix: str = "") -> None:
+    """Check names and types of ``raw`` against dataclass ``cls``; raise naming key and origin."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: {prefix or 'the file'} must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)} - {"profile"}
+    for key, value in raw.items():
+        where = f"{prefix}{key}"
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{origin}: unknown config key {where!r}; known keys here: {known}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            _check_keys(hint, value, origin, f"{where}.")
+        elif not _type_ok(value, hint):
+            raise ConfigError(
+                f"{origin}: config key {where!r} = {value!r} has the wrong type; expected {_describe(hint)}"
+            )
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return raw or {}
+
+
+def _nest(overrides: dict) -> dict:
+    """Accept dotted keys ({"data.bench_items": 8}) as well as nested mappings."""
+    out: dict = {}
+    for key, value in overrides.items():
+        if isinstance(key, str) and "." in key:
+            head, rest = key.split(".", 1)
+            out = _merge(out, {head: _nest({rest: value})})
+        else:
+            out = _merge(out, {key: value})
+    return out
+
+
+def load_config(
+    profile: str, overrides: dict | None = None, seed: int | None = None, configs_dir: Path | None = None
+) -> Config:
+    """Load, merge and validate the config of ``profile``; ``seed``, if given, replaces the root seed."""
+    if seed is not None:
+        overrides = {**(overrides or {}), "seed": seed}
+    configs_dir = Path(configs_dir or paths.CONFIGS)
+    path = configs_dir / f"{profile}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in configs_dir.glob("*.yaml") if p.stem != "defaults")
+        raise ConfigError(f"unknown profile {profile!r}: {path} does not exist; choose one of {available}")
+    layers = [(configs_dir / "defaults.yaml", None), (path, None), ("overrides", _nest(overrides or {}))]
+    merged: dict = {}
+    for origin, raw in layers:
+        if raw is None:
+            if not Path(origin).is_file():
+                continue
+            raw = _read_yaml(Path(origin))
+        _check_keys(Config, raw, str(origin))
+        merged = _merge(merged, raw)
+    try:
+        return _build(Config, {**merged, "profile": profile})
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def _build(cls, raw: dict):
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _build(hints[k], v) if dataclasses.is_dataclass(hints[k]) else v for k, v in raw.items()}
+    return cls(**kwargs)

@@ -1,0 +1,158 @@
+"""Prepare a profile's data: benchmarks and continual tasks as canonical JSONL, plus a manifest.
+
+    data/<profile>/benchmarks/<name>.jsonl        one file per benchmark (mc / partial / pair)
+    data/<profile>/tasks/<stage>_<task>.train.jsonl, .eval.jsonl   stages 1..5
+    data/<profile>/tasks/0_general.train.jsonl    general instructions (Alpaca analogue, replay)
+    data/<profile>/MANIFEST.json                  every file: source, revision/sha256, count, role
+
+Deterministic: the same config and seed give byte-identical files (no clocks, no set order, seeded
+per purpose). The whole folder is built under a temporary name and swapped in at the end, so an
+interrupted run leaves the previous data (or none), never a half-written folder.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from cf_utils import paths
+from cf_utils.config import Config
+from cf_utils.data import bigbench, standins
+from cf_utils.data.records import write_jsonl
+from cf_utils.data.templates import TEMPLATE_VERSION
+from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
+
+MANIFEST_VERSION = 1
+
+
+class EmptyBenchmarkError(ValueError):
+    """A benchmark or task with no items left after filtering."""
+
+
+def _rng(seed: int, *purpose: object) -> random.Random:
+    # str seeds are hashed with sha512 by `random`, so this is stable across runs and machines.
+    return random.Random(":".join(map(str, (seed, *purpose))))
+
+
+def _words(rec: dict) -> int:
+    if "choices" in rec:
+        return len(rec["context"].split()) + max(len(c.split()) for c in rec["choices"])
+    if "contexts" in rec:
+        return max(len(c.split()) for c in rec["contexts"]) + len(rec["continuation"].split())
+    return len(rec["sent_more"].split())
+
+
+def sample(records: list, n: int | None, rng: random.Random, group=lambda r: r.get("group")) -> list:
+    """Up to n items, balanced across groups (round-robin), returned in source order."""
+    if n is None or n >= len(records):
+        return list(records)
+    groups: dict = {}
+    for i, rec in enumerate(records):
+        groups.setdefault(group(rec), []).append(i)
+    for idx in groups.values():
+        rng.shuffle(idx)
+    picked: list[int] = []
+    while len(picked) < n:
+        for idx in groups.values():
+            if idx and len(picked) < n:
+                picked.append(idx.pop())
+    return [records[i] for i in sorted(picked)]
+
+
+def split_examples(examples: list, n_train: int, n_eval: int, rng: random.Random) -> tuple[list, list]:
+    """Held-out eval examples (one per key) and train (example, reference) pairs from the other keys.
+
+    Keys (a conversation, a source sentence) never straddle the split. Train pairs cycle through
+    each example's references, so a source with several references yields several pairs when the
+    sources alone are too few.
+    """
+    by_key: dict[str, list] = {}
+    for ex in examples:
+        by_key.setdefault(ex.key, []).append(ex)
+    keys = list(by_key)
+    rng.shuffle(keys)
+    eval_keys, train_keys = keys[:n_eval], keys[n_eval:]
+    eval_set = [(ex, ex.references[0]) for k in eval_keys for ex in [rng.choice(by_key[k])]]
+    pool = [ex for k in train_keys for ex in by_key[k]]
+    rng.shuffle(pool)
+    train: list = []
+    depth = 0
+    while len(train) < n_train and any(len(ex.references) > depth for ex in pool):
+        train += [(ex, ex.references[depth]) for ex in pool if len(ex.references) > depth][: n_train - len(train)]
+        depth += 1
+    return train, eval_set
+
+
+def _file_entry(path: Path, root: Path, **info) -> dict:
+    n = sum(1 for _ in path.open(encoding="utf-8"))
+    return {"path": str(path.relative_to(root)), "count": n, "sha256": sha256_file(path), **info}
+
+
+def _bigbench_sources(files: tuple[str, ...]) -> list[dict]:
+    return [{"package": bigbench.PACKAGE, "file": f"bigbench/benchmark_tasks/{f}/task.json",
+             "sha256": bigbench.TASK_FILES[f]} for f in files]  # fmt: skip
+
+
+def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
+    d, seed = cfg.data, cfg.seed
+    standins.check_disjoint()
+    entries = []
+    for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench"):
+        recs = spec.build([bigbench.load_task(f) for f in spec.files], _rng(seed, "build", spec.name))
+        if d.max_context_words is not None:
+            recs = [r for r in recs if _words(r) <= d.max_context_words]
+        recs = sample(recs, d.bench_items, _rng(seed, "sample", spec.name))
+        if not recs:
+            raise EmptyBenchmarkError(f"benchmark {spec.name} has no items left after filtering "
+                                      f"(max_context_words={d.max_context_words}); raise the limit")  # fmt: skip
+        path = out / "benchmarks" / f"{spec.name}.jsonl"
+        write_jsonl(path, recs, spec.kind)
+        entries.append(_file_entry(path, out, role="benchmark", name=spec.name, kind=spec.kind,
+                                   category=spec.category, stands_for=spec.stands_for, spec_version=spec.version,
+                                   sources=_bigbench_sources(spec.files)))  # fmt: skip
+    for task in tqdm((*standins.TASKS, standins.GENERAL), desc="tasks", unit="task"):
+        examples = task.build([bigbench.load_task(f) for f in task.files], _rng(seed, "build", task.name),
+                              d.max_source_words)  # fmt: skip
+        general = task is standins.GENERAL
+        n_train = d.general_examples if general else d.train_examples
+        train, held_out = split_examples(examples, n_train, 0 if general else d.eval_examples,
+                                         _rng(seed, "split", task.name))  # fmt: skip
+        for split, pairs in (("train", train), ("eval", held_out)):
+            if not pairs:
+                if split == "eval" and general:
+                    continue
+                raise EmptyBenchmarkError(f"task {task.name} has no {split} examples; lower eval_examples")
+            path = out / "tasks" / f"{task.stage}_{task.name}.{split}.jsonl"
+            write_jsonl(path, standins.instruction_records(task, pairs, with_refs=split == "eval"), "instruction")
+            entries.append(_file_entry(path, out, role="task", name=task.name, kind="instruction",
+                                       stage=task.stage, split=split, stands_for=task.stands_for,
+                                       spec_version=task.version, template_version=TEMPLATE_VERSION,
+                                       sources=_bigbench_sources(task.files)))  # fmt: skip
+    return entries
+
+
+def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
+    """Build data/<profile>/ (or ``out_dir``) atomically and return its manifest."""
+    final = Path(out_dir or paths.data_dir(cfg.profile))
+    if cfg.data.source == "hub":
+        from cf_utils.data import hub_prepare  # imported late: only the hub profiles need it
+
+        builder = hub_prepare.prepare_hub
+    else:
+        builder = _prepare_bigbench
+    with atomic_dir(final) as tmp:
+        entries = builder(cfg, tmp)
+        manifest = {"manifest_version": MANIFEST_VERSION, "profile": cfg.profile, "seeds": cfg.seeds(),
+                    "config": cfg.to_dict(), "files": entries}  # fmt: skip
+        atomic_write_json(tmp / "MANIFEST.json", manifest)  # last: its presence marks the folder complete
+    return manifest
+
+
+def summary(manifest: dict):
+    """The manifest's files as a table (pandas DataFrame), for notebooks."""
+    import pandas as pd
+
+    cols = ["path", "role", "name", "category", "stage", "split", "kind", "count", "stands_for"]
+    return pd.DataFrame(manifest["files"]).reindex(columns=cols)
