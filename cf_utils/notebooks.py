@@ -37,9 +37,7 @@ def check_parameters(path: Path, params: dict) -> None:
     declared = papermill.inspect_notebook(str(path))
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise ParameterError(
-            f"{path.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}"
-        )
+        raise ParameterError(f"{path.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}")
 
 
 def run(name: str, profile: str, params: dict | None = None, log_dir: Path | None = None) -> Path:

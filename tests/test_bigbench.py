@@ -81,7 +81,9 @@ def test_interrupted_extraction_is_redone(cache, monkeypatch):
 def test_no_network_gives_a_clear_error_fast(cache, monkeypatch):
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens on port 9
     start = time.monotonic()
-    with pytest.raises(bigbench.DownloadError, match=r"(?s)could not download bigbench==1\.0\.0.*Fix: .*place the sdist at"):
+    with pytest.raises(
+        bigbench.DownloadError, match=r"(?s)could not download bigbench==1\.0\.0.*Fix: .*place the sdist at"
+    ):
         bigbench.ensure_tasks()
     assert time.monotonic() - start < 30
     assert not (bigbench.task_dir() / "COMPLETE").exists()

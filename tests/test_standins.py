@@ -44,12 +44,15 @@ def test_target_scores_with_ambiguous_gold_are_dropped():
     task = {"examples": [{"input": "Q1", "target_scores": {"Yes": 1, "No": 0}},
                          {"input": "Q2", "target_scores": {"Yes": 1, "No": 1}}]}  # fmt: skip
     assert _build("strategyqa", task) == [
-        {"id": "strategyqa-00000", "context": "Question: Q1\nAnswer:", "choices": ["Yes", "No"], "label": 0}]
+        {"id": "strategyqa-00000", "context": "Question: Q1\nAnswer:", "choices": ["Yes", "No"], "label": 0}
+    ]
 
 
 def test_winogrande_partial_scoring_as_the_harness_builds_it():
-    target = ("Sentence 1: The rats fled the holes for the fields since the _ were crowded. \nAnswer1: holes. \n"
-              "Sentence 2: The rats fled the holes for the fields since the _ were roomy. \nAnswer2: fields.")
+    target = (
+        "Sentence 1: The rats fled the holes for the fields since the _ were crowded. \nAnswer1: holes. \n"
+        "Sentence 2: The rats fled the holes for the fields since the _ were roomy. \nAnswer2: fields."
+    )
     recs = _build("winogrande", {"examples": [{"input": "Context Word: rats.", "target": [target]}]})
     assert recs[0] == {"id": "winogrande-00000",
                        "contexts": ["The rats fled the holes for the fields since the holes",
@@ -59,7 +62,10 @@ def test_winogrande_partial_scoring_as_the_harness_builds_it():
 
 
 def test_cosmosqa_correct_answer_is_the_label_after_shuffling():
-    ex = {"input": "Context: I ran.\nQuestion: Why?\nCorrect Answer: I was late .", "target": ["I was hungry .", "I fell ."]}
+    ex = {
+        "input": "Context: I ran.\nQuestion: Why?\nCorrect Answer: I was late .",
+        "target": ["I was hungry .", "I fell ."],
+    }
     (rec,) = _build("cosmosqa", {"examples": [ex]})
     assert rec["context"] == "I ran.\nQuestion: Why?\nAnswer:"
     assert sorted(rec["choices"]) == sorted(["I was late .", "I was hungry .", "I fell ."])
@@ -93,7 +99,11 @@ def test_hgen_constraint_variants_are_balanced_and_satisfiable():
 
 
 def test_emdg_keeps_the_last_turns_and_answers_as_the_next_speaker():
-    ex = {"input": 'agent_A: "hi" agent_B: "hello" agent_A: "how are you?"', "target": '"fine, thanks"', "comment": "c1"}
+    ex = {
+        "input": 'agent_A: "hi" agent_B: "hello" agent_A: "how are you?"',
+        "target": '"fine, thanks"',
+        "comment": "c1",
+    }
     (e,) = standins._emdg([{"examples": [ex]}], random.Random(0), 100)
     assert "Write B's next reply" in e.src and e.src.endswith("A: hi\nB: hello\nA: how are you?")
     assert e.references == ["fine, thanks"]
@@ -113,3 +123,11 @@ def test_sample_is_balanced_across_groups_and_keeps_source_order():
     got = sample(recs, 20, random.Random(0))
     assert sum(r["group"] == "b" for r in got) == 10
     assert [int(r["id"]) for r in got] == sorted(int(r["id"]) for r in got)
+
+
+def test_readme_shows_the_mapping_table():
+    from cf_utils import paths
+
+    readme = (paths.ROOT / "README.md").read_text(encoding="utf-8")
+    for spec in (*standins.BENCHMARKS, *standins.TASKS, standins.GENERAL):
+        assert f"| `{spec.name}` |" in readme and spec.stands_for in readme, spec.name

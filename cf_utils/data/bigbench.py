@@ -12,8 +12,8 @@ No network? Put the sdist at ``data/cache/downloads/bigbench-1.0.0.tar.gz`` (any
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import sys
 import tarfile
 import tempfile

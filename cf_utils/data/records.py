@@ -19,8 +19,9 @@ belongs to (MMLU subject, BBQ bias type), so per-group results can be computed l
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from cf_utils.io import atomic_write_text
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from cf_utils.data.templates import instruction
 
@@ -270,7 +270,7 @@ def _emdg(tasks, rng, max_words):
     """Topical-Chat: dialogue history -> the next speaker's turn (the last 4 turns kept)."""
     (task,) = tasks
     out = []
-    for i, ex in enumerate(task["examples"]):
+    for ex in task["examples"]:
         turns = _TURN.findall(ex["input"].strip())
         target = ex["target"].strip().strip('"').strip()
         if not turns or not target:
@@ -291,10 +291,11 @@ _MCTACO_ASPECT = {"003": "how long an event lasts", "006": "whether a state is t
 def _inqqg(tasks, rng, max_words):
     """MC-TACO question generation: a sentence -> a curious common-sense question about it."""
     out = []
-    for task, (num, aspect) in zip(tasks, _MCTACO_ASPECT.items()):
+    for task, aspect in zip(tasks, _MCTACO_ASPECT.values(), strict=True):
         for ex in task["examples"]:
             sentence = ex["input"].removeprefix("Sentence:").strip()
-            src = f"Read the sentence and ask a question a curious reader would ask about {aspect}.\nSentence: {sentence}"
+            src = f"Read the sentence and ask a question a curious reader would ask about {aspect}.\n"
+            src += f"Sentence: {sentence}"
             out.append(Example(sentence, src, [t.strip() for t in ex["target"]]))
     return out
 
@@ -342,7 +343,7 @@ def _general(tasks, rng, max_words):
     (our Alpaca analogue and the replay data). Long inputs are dropped, not cut (cutting a passage
     can remove the answer)."""
     out = []
-    for name, task in zip(_GENERAL_NI, tasks):
+    for name, task in zip(_GENERAL_NI, tasks, strict=True):
         prompt = _ni_prompt(task)
         for ex in task["examples"]:
             if max_words is not None and len(ex["input"].split()) > max_words:
@@ -357,7 +358,7 @@ TASKS: tuple[Task, ...] = (
     Task("inqqg", 3, "InqQG: ELI5 inquisitive question generation",
          tuple(f"{_NI}{n}_mctaco_question_generation_{a}" for n, a in
                zip(_MCTACO_ASPECT, ("event_duration", "transient_stationary", "event_ordering",
-                                    "absolute_timepoint", "frequency"))), _inqqg),
+                                    "absolute_timepoint", "frequency"), strict=True)), _inqqg),
     Task("exp", 4, "Exp: e-SNLI explanation generation", (f"{_NI}038_qasc_combined_fact",), _exp),
     Task("hgen", 5, "HGen: Gigaword headline with a word constraint", ("gem/xsum",), _hgen),
 )  # fmt: skip
@@ -396,8 +397,26 @@ def mapping_table():
     """The stand-in table (pandas DataFrame): what replaces what, from which BIG-bench files."""
     import pandas as pd
 
-    rows = [{"role": "benchmark", "name": b.name, "category / stage": b.category, "kind": b.kind,
-             "stands for": b.stands_for, "BIG-bench files": ", ".join(b.files)} for b in BENCHMARKS]
-    rows += [{"role": "task", "name": t.name, "category / stage": t.stage, "kind": "instruction",
-              "stands for": t.stands_for, "BIG-bench files": ", ".join(t.files)} for t in (*TASKS, GENERAL)]
+    rows = [
+        {
+            "role": "benchmark",
+            "name": b.name,
+            "category / stage": b.category,
+            "kind": b.kind,
+            "stands for": b.stands_for,
+            "BIG-bench files": ", ".join(b.files),
+        }
+        for b in BENCHMARKS
+    ]
+    rows += [
+        {
+            "role": "task",
+            "name": t.name,
+            "category / stage": t.stage,
+            "kind": "instruction",
+            "stands for": t.stands_for,
+            "BIG-bench files": ", ".join(t.files),
+        }
+        for t in (*TASKS, GENERAL)
+    ]
     return pd.DataFrame(rows)  # fmt: skip
