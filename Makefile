@@ -61,6 +61,7 @@ test-fast: $(SETUP)
 
 lint: $(SETUP)
 	$(PY) -m ruff check cf_utils tests
+	$(PY) -m ruff format --check cf_utils tests
 
 lab: $(SETUP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

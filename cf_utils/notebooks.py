@@ -61,11 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", required=True)
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     args = ap.parse_args(argv)
+    from papermill.exceptions import PapermillExecutionError
+
     try:
         run(args.notebook, args.profile, {k: yaml.safe_load(v) for k, v in args.p})
     except (ParameterError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except PapermillExecutionError as e:  # the cell's own error, without papermill's wrapping
+        log = paths.artifacts_dir(args.profile) / "notebooks" / notebook_path(args.notebook).name
+        print(f"error: {args.notebook} failed: {e.ename}: {e.evalue}\n(full log: {log})", file=sys.stderr)
+        return 1
     return 0
 
 

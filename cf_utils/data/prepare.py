@@ -133,15 +133,46 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
     return entries
 
 
+def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
+    """The paper's real benchmarks and Continual-T0 tasks (gpu-mini, paper); needs the hub."""
+    from cf_utils.data import hub  # imported here: the offline profiles never touch the hub code
+
+    d, seed = cfg.data, cfg.seed
+    entries = []
+    for name, spec in tqdm(hub.BENCHMARKS.items(), desc="benchmarks", unit="bench"):
+        recs, prov = hub.build_benchmark(name, limit=d.bench_items, seed=seed, mmlu_format=d.mmlu_format)
+        if not recs:
+            raise EmptyBenchmarkError(f"hub benchmark {name} produced no records ({prov})")
+        path = out / "benchmarks" / f"{name}.jsonl"
+        write_jsonl(path, recs, spec.kind)
+        entries.append(_file_entry(path, out, role="benchmark", name=name, kind=spec.kind, category=spec.category,
+                                   stands_for=spec.stands_for, sources=[prov]))  # fmt: skip
+    specs = [*hub.TASKS.values(), hub.GENERAL]
+    for spec in tqdm(specs, desc="tasks", unit="task"):
+        general = spec is hub.GENERAL
+        train, held_out, prov = hub.build_task(
+            spec.name,
+            n_train=d.general_examples if general else d.train_examples,
+            n_eval=0 if general else d.eval_examples,
+            seed=seed,
+        )
+        for split, recs in (("train", train), ("eval", held_out)):
+            if not recs:
+                if split == "eval" and general:
+                    continue
+                raise EmptyBenchmarkError(f"hub task {spec.name} produced no {split} records ({prov})")
+            path = out / "tasks" / f"{spec.stage}_{spec.name}.{split}.jsonl"
+            write_jsonl(path, recs, "instruction")
+            entries.append(_file_entry(path, out, role="task", name=spec.name, kind="instruction", stage=spec.stage,
+                                       split=split, stands_for=spec.stands_for, template_version=TEMPLATE_VERSION,
+                                       sources=[prov]))  # fmt: skip
+    return entries
+
+
 def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
     """Build data/<profile>/ (or ``out_dir``) atomically and return its manifest."""
     final = Path(out_dir or paths.data_dir(cfg.profile))
-    if cfg.data.source == "hub":
-        from cf_utils.data import hub_prepare  # imported late: only the hub profiles need it
-
-        builder = hub_prepare.prepare_hub
-    else:
-        builder = _prepare_bigbench
+    builder = _prepare_hub if cfg.data.source == "hub" else _prepare_bigbench
     with atomic_dir(final) as tmp:
         entries = builder(cfg, tmp)
         manifest = {"manifest_version": MANIFEST_VERSION, "profile": cfg.profile, "seeds": cfg.seeds(),
