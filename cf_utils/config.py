@@ -47,15 +47,54 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """What 02_finetune does: artifacts/<profile>/<model>/<variant>/stage-<k>/."""
+
+    models: list[str] = field(default_factory=lambda: ["smollm2-135m-instruct"])  # registry names (models.py)
+    variants: list[Literal["seq", "replay"]] = field(default_factory=lambda: ["seq"])  # continual-training variants
+    method: Literal["qlora", "lora", "full"] = "lora"  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
+    dtype: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on a CUDA device that has it, else fp32
+    lr: float = 2e-4
+    epochs: int = 1
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 512  # tokens, prompt + response (the paper's 512)
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    examples_per_task: int | None = None  # train on the first n prepared examples of each task (None: all)
+    replay_examples: int = 100  # general-instruction examples mixed into every stage by the `replay` variant
+    general_examples: int | None = None  # examples for the Alpaca analogue's general tuning (None: all)
+    save_every: int = 25  # optimizer steps between resume checkpoints
+    new_task_examples: int = 50  # held-out examples generated before/after each stage (Table 3)
+    max_new_tokens: int = 48
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "save_every",
+                     "new_task_examples", "max_new_tokens"):  # fmt: skip
+            _check_min(self, name, 1)
+        _check_min(self, "replay_examples", 0)
+        for name in ("examples_per_task", "general_examples"):
+            _check_min(self, name, 1, allow_none=True)
+        if not self.lr > 0 or not 0 <= self.lora_dropout < 1:
+            raise ConfigError(
+                f"TrainConfig: lr must be > 0 and lora_dropout in [0, 1); got {self.lr}, {self.lora_dropout}"
+            )
+        if not self.models or not self.variants:
+            raise ConfigError("TrainConfig: models and variants must each name at least one entry")
+
+
+@dataclass(frozen=True)
 class Config:
     profile: str
     description: str = ""
     seed: int = 1234  # the root seed; every purpose derives its own from it (see seeds())
     data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def seeds(self) -> dict[str, int]:
-        """Seeds by purpose, recorded in every manifest."""
-        return {"data_sampling": self.seed}
+        """Seeds by purpose, recorded in every manifest (each purpose also salts its own generators)."""
+        return {"data_sampling": self.seed, "training": self.seed}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -77,6 +116,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return value in typing.get_args(hint)
     if hint is type(None):
         return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
@@ -87,7 +129,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    return str(hint).replace("typing.", "")
+    if typing.get_origin(hint) is list:
+        return f"a list of {_describe(typing.get_args(hint)[0])}"
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
 
 
 def _check_keys(cls, raw: Any, origin: str, prefix: str = "") -> None:

@@ -61,7 +61,7 @@ def test_unknown_profile_lists_choices():
 def test_overrides_dotted_and_nested_and_seed():
     cfg = load_config("smoke", {"data.bench_items": 3, "data": {"eval_examples": 2}}, seed=9)
     assert (cfg.data.bench_items, cfg.data.eval_examples, cfg.seed) == (3, 2, 9)
-    assert cfg.seeds() == {"data_sampling": 9}
+    assert cfg.seeds() == {"data_sampling": 9, "training": 9}
 
 
 def test_override_unknown_key_is_error():
