@@ -1,13 +1,15 @@
 # The study as a DAG of real files. Verbs are .PHONY; everything else is a file target whose
 # prerequisites are the notebook, the profile YAML, the cf_utils sources it runs, and upstream files.
 #
-#   make reproduce [PROFILE=cpu]   the whole chain (today: data; later stages land with their issues)
+#   make reproduce [PROFILE=cpu]   the whole chain (today: data and training; evaluation lands next)
 #   make test                      unit tests (sets up .venv itself)
 #   make data PROFILE=smoke        01_prepare_data only
+#   make finetune PROFILE=smoke    02_finetune (and what it needs)
 #   make lab                       JupyterLab on notebooks/ with the project's environment
 
 SHELL := /bin/bash
 .DELETE_ON_ERROR:
+.SECONDARY:  # outputs reached through pattern rules are kept, never removed as "intermediate"
 .SUFFIXES:
 
 # A visible CUDA device means the user's "make reproduce on one GPU": the paper profile.
@@ -20,13 +22,15 @@ PY := $(VENV)/bin/python
 SETUP := $(VENV)/.setup-done
 TEST_ARGS ?=
 
-CONFIGS := configs/defaults.yaml configs/$(PROFILE).yaml
 CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/io.py cf_utils/notebooks.py
 DATA_SRC := $(CORE_SRC) $(wildcard cf_utils/data/*.py)
 DATA := data/$(PROFILE)/MANIFEST.json
+TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py cf_utils/generation.py \
+             cf_utils/textmetrics.py
+FINETUNE := artifacts/$(PROFILE)/finetune.json
 RUN_NB := $(PY) -m cf_utils.notebooks
 
-.PHONY: all setup data reproduce test test-fast lint lab clean clean-all help
+.PHONY: all setup data finetune reproduce test test-fast test-slow bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -46,11 +50,19 @@ $(SETUP): requirements.txt requirements-nodeps.txt pyproject.toml
 # ---------------------------------------------------------------- the chain
 data: $(DATA)
 
-$(DATA): notebooks/01_prepare_data.ipynb $(CONFIGS) $(DATA_SRC) | $(SETUP)
-	$(RUN_NB) 01_prepare_data --profile $(PROFILE)
+# Pattern rules: the profile is the stem, so `make data/smoke/MANIFEST.json` works as well.
+data/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.yaml configs/%.yaml $(DATA_SRC) | $(SETUP)
+	$(RUN_NB) 01_prepare_data --profile $*
 
-reproduce: $(DATA)
-	@echo "reproduce ($(PROFILE)): data ready in data/$(PROFILE)/ (see MANIFEST.json)."
+finetune: $(FINETUNE)
+
+# Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
+artifacts/%/finetune.json: notebooks/02_finetune.ipynb configs/defaults.yaml configs/%.yaml $(TRAIN_SRC) \
+                           data/%/MANIFEST.json | $(SETUP)
+	$(RUN_NB) 02_finetune --profile $*
+
+reproduce: $(FINETUNE)
+	@echo "reproduce ($(PROFILE)): data in data/$(PROFILE)/, trained stages in artifacts/$(PROFILE)/."
 
 # ---------------------------------------------------------------- checks
 test: $(SETUP)
@@ -59,9 +71,17 @@ test: $(SETUP)
 test-fast: $(SETUP)
 	$(PY) -m pytest -m "not slow and not network" $(TEST_ARGS)
 
+test-slow: $(SETUP)
+	$(PY) -m pytest -m slow $(TEST_ARGS)
+
+# Speed targets are checked here, not by timed unit tests. Uses the cpu profile's data and models.
+bench: $(SETUP) data/cpu/MANIFEST.json
+	@mkdir -p artifacts/bench
+	$(PY) benchmarks/train_speed.py --json artifacts/bench/train_speed.json
+
 lint: $(SETUP)
-	$(PY) -m ruff check cf_utils tests
-	$(PY) -m ruff format --check cf_utils tests
+	$(PY) -m ruff check cf_utils tests benchmarks
+	$(PY) -m ruff format --check cf_utils tests benchmarks
 
 lab: $(SETUP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -53,7 +53,8 @@ class TrainConfig:
     models: list[str] = field(default_factory=lambda: ["smollm2-135m-instruct"])  # registry names (models.py)
     variants: list[Literal["seq", "replay"]] = field(default_factory=lambda: ["seq"])  # continual-training variants
     method: Literal["qlora", "lora", "full"] = "lora"  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
-    dtype: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on a CUDA device that has it, else fp32
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16: autocast matmuls over fp32 master weights;
+    # auto: bf16 where the device computes it fast (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else fp32
     lr: float = 2e-4
     epochs: int = 1
     batch_size: int = 8

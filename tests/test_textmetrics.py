@@ -11,7 +11,13 @@ def test_sari_matches_the_published_example():
     got = textmetrics.sari(
         ["About 95 species are currently accepted."],
         ["About 95 you now get in."],
-        [["About 95 species are currently known.", "About 95 species are now accepted.", "95 species are now accepted."]],
+        [
+            [
+                "About 95 species are currently known.",
+                "About 95 species are now accepted.",
+                "95 species are now accepted.",
+            ]
+        ],
     )
     assert got == pytest.approx(26.953601953601954, abs=1e-9)
 

@@ -1,0 +1,487 @@
+"""Staged continual fine-tuning: task k trains the result of task k-1 (QLoRA, LoRA or full).
+
+    artifacts/<profile>/<model>/<variant>/stage-0/   the model as loaded (LoRA: the zero-init adapter)
+    artifacts/<profile>/<model>/<variant>/stage-k/   after task k: adapter (or weights), metrics.json
+
+Design:
+- Loss on response tokens only: the prompt (already wrapped in the paper's template) is masked
+  with -100; the response is " " + target + EOS.
+- Length-grouped batches with dynamic padding: examples are shuffled (seeded per epoch), sorted
+  by length inside mega-batches, cut into batches, and the batches shuffled again. Little padding,
+  and still a random order.
+- Under LoRA/QLoRA one adapter is trained on through all stages and never merged (merging into
+  4-bit weights rounds); stage k saves it, stage k+1 starts from it.
+- Resume: every ``save_every`` optimizer steps the trainable weights, the optimizer and the step
+  go to ``.stage-k.resume/state.pt`` (atomically). The batch order depends only on the seed and the
+  epoch, so a resumed stage skips what it already did and ends with the same weights as an
+  uninterrupted one. A stage directory appears (atomically) only when the stage is finished.
+- Hooks for mitigations (a later issue): ``extra_loss`` terms added to the task loss, and the
+  ``replay`` variant's data mixing.
+
+References: Luo et al. 2023 (Continual-Tune's training script: prompt masking, max length 512,
+constant LR); Hu et al. 2021 (LoRA); Dettmers et al. 2023 (QLoRA).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from cf_utils import generation, models, paths, textmetrics
+from cf_utils.config import Config, TrainConfig
+from cf_utils.data.records import read_jsonl
+from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes, sha256_file
+
+IGNORE = -100
+STAGES = (1, 2, 3, 4, 5)
+TASK_NAMES = ("simp", "emdg", "inqqg", "exp", "hgen")  # the paper's order
+
+
+# ---------------------------------------------------------------- examples -> tensors
+
+
+def encode(rec: dict, tokenizer, arch: str, max_length: int) -> dict | None:
+    """Token ids and labels for one instruction record; None if truncation leaves no response token."""
+    prompt = tokenizer(rec["prompt"], add_special_tokens=True)["input_ids"]
+    response = tokenizer(" " + rec["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    if arch == "seq2seq":
+        ids, labels = prompt[:max_length], response[:max_length]
+    else:
+        ids = (prompt + response)[:max_length]
+        labels = ([IGNORE] * len(prompt) + response)[:max_length]
+    if all(t == IGNORE for t in labels):
+        return None
+    return {"input_ids": ids, "labels": labels}
+
+
+def n_tokens(ex: dict) -> int:
+    """Non-padding tokens the model processes for one example (encoder + decoder for seq2seq)."""
+    return len(ex["input_ids"]) + (len(ex["labels"]) if len(ex["labels"]) != len(ex["input_ids"]) else 0)
+
+
+def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Length-grouped batches of indices, a deterministic function of (seed, epoch)."""
+    rng = random.Random(f"{seed}:order:{epoch}")
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    mega = batch_size * 16
+    batches = []
+    for start in range(0, len(idx), mega):
+        chunk = sorted(idx[start : start + mega], key=lambda i: -lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples: list[dict], pad_id: int, arch: str) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding is masked out of attention and loss."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)  # (B, T)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    lab_width = max(len(e["labels"]) for e in examples) if arch == "seq2seq" else width
+    labels = torch.full((len(examples), lab_width), IGNORE, dtype=torch.long)
+    for row, e in enumerate(examples):
+        ids[row, : len(e["input_ids"])] = torch.tensor(e["input_ids"])
+        mask[row, : len(e["input_ids"])] = 1
+        labels[row, : len(e["labels"])] = torch.tensor(e["labels"])
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def forward_loss(model, batch: dict, arch: str):
+    """(outputs, mean cross-entropy over the response tokens), the same value as ``model(**batch).loss``.
+
+    Decoder-only: the vocabulary projection is computed only from the first position any row of the
+    batch needs (``logits_to_keep``), not over the prompt that every row masks out. With a 49k-token
+    vocabulary and prompts that are most of the sequence this saves a large part of the LM head's
+    work (measured by ``make bench``).
+    """
+    if arch != "causal":
+        out = model(**batch)
+        return out, out.loss
+    labels = batch["labels"]  # (B, T)
+    first = int((labels != IGNORE).int().argmax(dim=1).min())  # earliest response token in the batch
+    keep = max(first - 1, 0)  # logits at t predict token t + 1
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                logits_to_keep=labels.shape[1] - keep)  # fmt: skip
+    logits = out.logits[:, :-1].float()  # (B, T - keep - 1, V): positions keep .. T-2
+    target = labels[:, keep + 1 :]  # (B, T - keep - 1)
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE
+    )
+    return out, loss
+
+
+# ---------------------------------------------------------------- one stage
+
+
+@dataclass
+class Hooks:
+    """Extension points for mitigations: extra loss terms and a per-step callback."""
+
+    extra_loss: list[Callable] = field(default_factory=list)  # f(model, batch, outputs) -> scalar tensor
+    on_step: list[Callable] = field(default_factory=list)  # f(step) after each optimizer step (tests: faults)
+
+
+def _trainable_state(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def train_stage(
+    model,
+    tokenizer,
+    arch: str,
+    records: list[dict],
+    tcfg: TrainConfig,
+    *,
+    seed: int,
+    resume_dir: Path,
+    hooks: Hooks | None = None,
+    desc: str = "train",
+) -> dict:
+    """Train ``model`` in place on ``records``; return metrics (loss curve, tokens, tokens/s, time, memory)."""
+    hooks = hooks or Hooks()
+    device = next(model.parameters()).device
+    data = [e for e in (encode(r, tokenizer, arch, tcfg.max_length) for r in records) if e is not None]
+    if not data:
+        raise ValueError(f"{desc}: no training example has a response token left after truncation")
+    lengths = [len(e["input_ids"]) for e in data]
+    per_epoch = math.ceil(math.ceil(len(data) / tcfg.batch_size) / tcfg.grad_accum)
+    total_steps = per_epoch * tcfg.epochs
+    amp = models.autocast_dtype(device, tcfg.precision)  # None: plain fp32
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=0.0)  # constant LR, as the paper for BLOOMZ/mT0
+
+    state_file = resume_dir / "state.pt"
+    step, losses, tokens, elapsed = 0, [], 0, 0.0
+    if state_file.is_file():
+        state = torch.load(state_file, map_location=device, weights_only=False)
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in state["weights"]:
+                    p.copy_(state["weights"][n])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])  # dropout draws continue where they stopped
+        step, losses, tokens, elapsed = state["step"], state["losses"], state["tokens"], state["elapsed"]
+
+    model.train()
+    bar = tqdm(total=total_steps, initial=step, desc=desc, unit="step")
+    start = time.perf_counter()
+    for epoch in range(tcfg.epochs):
+        batches = batch_order(lengths, tcfg.batch_size, seed, epoch)
+        groups = [batches[i : i + tcfg.grad_accum] for i in range(0, len(batches), tcfg.grad_accum)]
+        for g, group in enumerate(groups):
+            if epoch * per_epoch + g < step:
+                continue  # done before the interruption
+            opt.zero_grad(set_to_none=True)
+            step_loss = 0.0
+            for b in group:
+                batch = {
+                    k: v.to(device) for k, v in collate([data[i] for i in b], tokenizer.pad_token_id, arch).items()
+                }
+                with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+                    out, task_loss = forward_loss(model, batch, arch)
+                loss = task_loss + sum(f(model, batch, out) for f in hooks.extra_loss)
+                (loss / len(group)).backward()
+                step_loss += loss.item() / len(group)
+                tokens += sum(n_tokens(data[i]) for i in b)
+            opt.step()
+            step += 1
+            losses.append(round(step_loss, 5))
+            now = elapsed + time.perf_counter() - start
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.3f}", tok_s=f"{tokens / max(now, 1e-9):.0f}")
+            if step % tcfg.save_every == 0 and step < total_steps:
+                _save_resume(state_file, model, opt, step, losses, tokens, now)
+            for f in hooks.on_step:
+                f(step)
+    bar.close()
+    elapsed += time.perf_counter() - start
+    model.eval()
+    return {
+        "steps": step,
+        "examples": len(data),
+        "epochs": tcfg.epochs,
+        "tokens": tokens,
+        "precision": "bf16 autocast" if amp else "fp32",
+        "tokens_per_s": tokens / max(elapsed, 1e-9),
+        "wall_s": elapsed,
+        "loss": losses,
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
+
+
+def _save_resume(path: Path, model, opt, step, losses, tokens, elapsed) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    state = {
+        "weights": _trainable_state(model),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "losses": losses,
+        "tokens": tokens,
+        "elapsed": elapsed,
+        "rng": torch.get_rng_state(),
+    }
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- the chain of stages
+
+
+def chain_dir(profile: str, model_name: str, variant: str) -> Path:
+    return paths.artifacts_dir(profile) / model_name / variant
+
+
+def stage_dir(profile: str, model_name: str, variant: str, k: int) -> Path:
+    return chain_dir(profile, model_name, variant) / f"stage-{k}"
+
+
+def is_done(path: Path) -> bool:
+    """A stage is finished when its metrics.json exists (written inside the atomically swapped dir)."""
+    return (path / "metrics.json").is_file()
+
+
+def _task_files(profile: str, k: int) -> tuple[Path, Path]:
+    name = f"{k}_{TASK_NAMES[k - 1]}"
+    return paths.tasks_dir(profile) / f"{name}.train.jsonl", paths.tasks_dir(profile) / f"{name}.eval.jsonl"
+
+
+def stage_records(cfg: Config, k: int, variant: str) -> list[dict]:
+    """Task k's training records, plus replayed general instructions for the ``replay`` variant."""
+    train_file, _ = _task_files(cfg.profile, k)
+    recs = read_jsonl(train_file, "instruction")[: cfg.train.examples_per_task]
+    if variant == "replay" and cfg.train.replay_examples:
+        general = read_jsonl(paths.tasks_dir(cfg.profile) / "0_general.train.jsonl", "instruction")
+        rng = random.Random(f"{cfg.seed}:replay:{k}")
+        recs = recs + rng.sample(general, min(cfg.train.replay_examples, len(general)))
+    return recs
+
+
+def new_task_scores(model, tokenizer, arch: str, cfg: Config, k: int) -> dict:
+    """Task k's own metric on its held-out examples (the paper's Table 3)."""
+    _, eval_file = _task_files(cfg.profile, k)
+    recs = read_jsonl(eval_file, "instruction")[: cfg.train.new_task_examples]
+    amp = models.autocast_dtype(next(model.parameters()).device, cfg.train.precision)
+    preds = generation.generate(
+        model,
+        tokenizer,
+        [r["prompt"] for r in recs],
+        arch=arch,
+        max_new_tokens=cfg.train.max_new_tokens,
+        amp=amp,
+        desc=f"eval {TASK_NAMES[k - 1]}",
+    )
+    return {
+        "scores": textmetrics.task_scores(TASK_NAMES[k - 1], preds, recs),
+        "n": len(recs),
+        "examples": [{"id": r["id"], "prediction": p} for r, p in zip(recs[:5], preds[:5], strict=True)],
+    }
+
+
+class Chain:
+    """One (model, variant) chain: loads the base model once, then trains the unfinished stages."""
+
+    def __init__(self, cfg: Config, model_name: str, variant: str, hooks: Hooks | None = None):
+        self.cfg, self.name, self.variant, self.hooks = cfg, model_name, variant, hooks or Hooks()
+        self.spec = models.get_spec(model_name)
+        self.root = chain_dir(cfg.profile, model_name, variant)
+        self.model = self.tokenizer = None
+
+    # -- loading
+
+    def _load(self):
+        if self.model is not None:
+            return
+        t = self.cfg.train
+        self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
+        base = models.load_model(self.name, method=t.method, profile=self.cfg.profile)
+        if t.method == "full":
+            self.model = base
+            return
+        from peft import get_peft_model
+
+        torch.manual_seed(self.cfg.seed)  # the adapter's random A init is part of the run's identity
+        lcfg = models.lora_config(self.name, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout)
+        self.model = get_peft_model(base, lcfg)
+
+    def _restore(self, k: int) -> None:
+        """Put stage k's weights into the loaded model."""
+        from safetensors.torch import load_file
+
+        src = stage_dir(self.cfg.profile, self.name, self.variant, k)
+        if self.cfg.train.method == "full":
+            if k == 0:
+                return  # stage 0 of full fine-tuning is the base model itself: loaded as is
+            state = load_file(str(src / "model.safetensors"))
+            self.model.load_state_dict(state, strict=False)
+        else:
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.model, load_file(str(src / "adapter_model.safetensors")))
+
+    # -- saving
+
+    def _save(self, k: int, metrics: dict) -> None:
+        final = stage_dir(self.cfg.profile, self.name, self.variant, k)
+        with atomic_dir(final) as tmp:
+            if self.cfg.train.method == "full":
+                if k > 0:
+                    self.model.save_pretrained(tmp, safe_serialization=True)
+            else:
+                self.model.save_pretrained(tmp)  # the adapter only
+            run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
+            atomic_write_json(tmp / "run_config.json", run)  # the resolved config that made this stage
+            atomic_write_json(tmp / "metrics.json", metrics)  # last: marks the stage finished
+
+    # -- the chain
+
+    def fingerprint(self) -> str:
+        """What the chain's weights depend on: training config, seed, model, variant, task data.
+        Evaluation-only settings are left out, so changing them keeps the trained stages."""
+        t = {k: v for k, v in self.cfg.to_dict()["train"].items()
+             if k not in ("models", "variants", "new_task_examples", "max_new_tokens")}  # fmt: skip
+        data = sha256_file(paths.data_manifest(self.cfg.profile))
+        key = {"train": t, "seed": self.cfg.seed, "model": self.name, "variant": self.variant, "data": data}
+        return sha256_bytes(json.dumps(key, sort_keys=True).encode())[:16]
+
+    def _drop_if_stale(self) -> None:
+        """A chain trained under another config is removed, never mixed with the new one."""
+        marker = stage_dir(self.cfg.profile, self.name, self.variant, 0) / "metrics.json"
+        if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != self.fingerprint():
+            print(f"{self.root}: trained under a different config or data; retraining from stage 0")
+            shutil.rmtree(self.root)
+
+    def run(self) -> list[Path]:
+        """Train every unfinished stage; finished stages are never recomputed."""
+        self._drop_if_stale()
+        done = [k for k in (0, *STAGES) if is_done(stage_dir(self.cfg.profile, self.name, self.variant, k))]
+        if not is_done(stage_dir(self.cfg.profile, self.name, self.variant, 0)):
+            self._load()
+            meta = {"stage": 0, "model": self.name, "variant": self.variant, "method": self.cfg.train.method}
+            self._save(0, {**meta, "fingerprint": self.fingerprint()})
+        for k in STAGES:
+            if k in done:
+                continue
+            self._load()
+            self._restore(k - 1)
+            self._train(k)
+        return [stage_dir(self.cfg.profile, self.name, self.variant, k) for k in (0, *STAGES)]
+
+    def _train(self, k: int) -> None:
+        task = TASK_NAMES[k - 1]
+        arch = self.spec.arch
+        before = new_task_scores(self.model, self.tokenizer, arch, self.cfg, k)
+        resume = self.root / f".stage-{k}.resume"
+        metrics = train_stage(
+            self.model,
+            self.tokenizer,
+            arch,
+            stage_records(self.cfg, k, self.variant),
+            self.cfg.train,
+            seed=self.cfg.seed + k,
+            resume_dir=resume,
+            hooks=self.hooks,
+            desc=f"{self.name}/{self.variant} stage {k} ({task})",
+        )
+        after = new_task_scores(self.model, self.tokenizer, arch, self.cfg, k)
+        metrics.update(
+            fingerprint=self.fingerprint(),
+            stage=k,
+            task=task,
+            model=self.name,
+            variant=self.variant,
+            method=self.cfg.train.method,
+            new_task={"before": before, "after": after},
+        )
+        self._save(k, metrics)
+        shutil.rmtree(resume, ignore_errors=True)
+
+
+def make_derived(cfg: Config, name: str) -> Path:
+    """Build a derived model (the Alpaca analogue): LoRA general instruction tuning of its base in fp32,
+    merged into the weights (exact in fp32) and saved as a plain checkpoint the registry serves."""
+    out = models.derived_dir(name, cfg.profile)
+    if is_done(out):
+        return out
+    from peft import get_peft_model
+
+    spec = models.get_spec(name)
+    base_spec = models.get_spec(spec.base)
+    tok = models.load_tokenizer(spec.base, profile=cfg.profile)
+    base = models.load_model(spec.base, method="lora", dtype=torch.float32, profile=cfg.profile)
+    torch.manual_seed(cfg.seed)
+    t = cfg.train
+    model = get_peft_model(base, models.lora_config(spec.base, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout))
+    recs = read_jsonl(paths.tasks_dir(cfg.profile) / "0_general.train.jsonl", "instruction")[: t.general_examples]
+    resume = out.parent / f".{name}.resume"
+    metrics = train_stage(model, tok, base_spec.arch, recs, t, seed=cfg.seed, resume_dir=resume,
+                          desc=f"{name} (general instruction tuning of {spec.base})")  # fmt: skip
+    merged = model.merge_and_unload()
+    with atomic_dir(out) as tmp:
+        merged.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        atomic_write_json(tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "examples": len(recs)})
+    shutil.rmtree(resume, ignore_errors=True)
+    return out
+
+
+def summary(cfg: Config) -> list[dict]:
+    """One row per finished stage: steps, tokens/s, final loss, the new task's metric before/after."""
+    rows = []
+    for name in cfg.train.models:
+        for variant in cfg.train.variants:
+            for k in STAGES:
+                path = stage_dir(cfg.profile, name, variant, k) / "metrics.json"
+                if not path.is_file():
+                    continue
+                m = json.loads(path.read_text())
+                (metric, before), (_, after) = (
+                    next(iter(m["new_task"][s]["scores"].items())) for s in ("before", "after")
+                )
+                rows.append(
+                    {
+                        "model": name,
+                        "variant": variant,
+                        "stage": k,
+                        "task": m["task"],
+                        "steps": m["steps"],
+                        "tokens_per_s": round(m["tokens_per_s"]),
+                        "final_loss": m["loss"][-1],
+                        "metric": metric,
+                        "before": round(before, 2),
+                        "after": round(after, 2),
+                    }
+                )
+    return rows
+
+
+def plan(cfg: Config) -> str:
+    """What 02_finetune will run, printed before a long run."""
+    t = cfg.train
+    lines = [
+        f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s) x 5 stages"
+    ]
+    for name in t.models:
+        spec = models.get_spec(name)
+        for variant in t.variants:
+            todo = [k for k in STAGES if not is_done(stage_dir(cfg.profile, name, variant, k))]
+            lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages to train {todo or 'none'}")
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""Staged training on the tiny models: label masking, batching, resume, the chain, derived models."""
+
+import json
+
+import pytest
+import torch
+
+from cf_utils import models, paths, train
+from cf_utils.config import load_config
+from cf_utils.data.prepare import prepare
+
+pytestmark = pytest.mark.network  # needs the BIG-bench files (smoke data) once
+
+
+@pytest.fixture(scope="module")
+def smoke_data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    prepare(load_config("smoke"), root / "smoke")
+    return root
+
+
+@pytest.fixture
+def smoke(smoke_data_root, monkeypatch):
+    monkeypatch.setenv("CF_DATA_ROOT", str(smoke_data_root))
+    return load_config(
+        "smoke",
+        {"train.models": ["tiny-causal"], "train.variants": ["seq"], "train.examples_per_task": 12,
+         "train.new_task_examples": 2, "train.max_new_tokens": 4, "train.save_every": 2},
+    )  # fmt: skip
+
+
+REC = {"id": "x", "task": "simp", "prompt": "### Instruction\nSay hi.\n\n### Response:", "target": "Hello there."}
+
+
+def test_labels_mask_exactly_the_prompt_tokens():
+    tok = models.load_tokenizer("tiny-causal")
+    prompt_ids = tok(REC["prompt"])["input_ids"]
+    ex = train.encode(REC, tok, "causal", max_length=512)
+    n = len(prompt_ids)
+    assert ex["input_ids"][:n] == prompt_ids
+    assert ex["labels"][:n] == [train.IGNORE] * n
+    assert ex["labels"][n:] == ex["input_ids"][n:]  # every response token is learned ...
+    assert ex["labels"][-1] == tok.eos_token_id  # ... including the EOS that ends it
+    assert tok.decode(ex["input_ids"][n:-1]) == " Hello there."
+
+
+def test_seq2seq_encoding_and_truncation():
+    tok = models.load_tokenizer("tiny-seq2seq")
+    ex = train.encode(REC, tok, "seq2seq", max_length=512)
+    assert ex["input_ids"] == tok(REC["prompt"])["input_ids"]
+    assert ex["labels"][-1] == tok.eos_token_id and train.IGNORE not in ex["labels"]
+    assert train.encode(REC, models.load_tokenizer("tiny-causal"), "causal", max_length=3) is None
+
+
+def test_batch_order_is_deterministic_complete_and_wastes_little_padding():
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(5, 200, (500,), generator=g).tolist()
+    order = train.batch_order(lengths, 8, seed=1, epoch=0)
+    assert order == train.batch_order(lengths, 8, seed=1, epoch=0)
+    assert order != train.batch_order(lengths, 8, seed=1, epoch=1)
+    assert sorted(i for b in order for i in b) == list(range(500))
+
+    def waste(batches):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+
+    naive = [list(range(i, min(i + 8, 500))) for i in range(0, 500, 8)]
+    assert waste(order) < 0.25 * waste(naive)
+
+
+def test_collate_pads_and_masks():
+    batch = train.collate(
+        [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}], 0, "causal"
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+
+
+def _lora_tiny(seed=0):
+    from peft import get_peft_model
+
+    torch.manual_seed(seed)
+    return get_peft_model(models.load_model("tiny-causal", method="lora"), models.lora_config("tiny-causal"))
+
+
+class Killed(Exception):
+    pass
+
+
+def test_interrupted_stage_resumes_to_the_same_adapter(smoke, tmp_path):
+    tok = models.load_tokenizer("tiny-causal")
+    recs = train.stage_records(smoke, 1, "seq")
+    tcfg = smoke.train
+
+    whole = _lora_tiny()
+    m1 = train.train_stage(whole, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "a")
+
+    def kill_at_3(step):
+        if step == 3:
+            raise Killed
+
+    first = _lora_tiny()
+    with pytest.raises(Killed):
+        train.train_stage(first, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "b",
+                          hooks=train.Hooks(on_step=[kill_at_3]))  # fmt: skip
+    assert (tmp_path / "b" / "state.pt").is_file()  # the checkpoint of step 2
+    again = _lora_tiny()
+    m2 = train.train_stage(again, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "b")
+    for (n, a), (_, b) in zip(
+        train._trainable_state(whole).items(), train._trainable_state(again).items(), strict=True
+    ):
+        assert torch.equal(a, b), n
+    assert m1["loss"] == m2["loss"] and m1["tokens"] == m2["tokens"] and m1["steps"] == m2["steps"]
+
+
+@pytest.mark.parametrize("model", ["tiny-causal", "tiny-seq2seq"])
+def test_chain_trains_saves_and_never_recomputes(smoke, model, monkeypatch):
+    cfg = load_config("smoke", {**_overrides(smoke), "train.models": [model]})
+    dirs = train.Chain(cfg, model, "seq").run()
+    assert [d.name for d in dirs] == [f"stage-{k}" for k in range(6)]
+    for k, d in enumerate(dirs):
+        m = json.loads((d / "metrics.json").read_text())
+        assert (d / "adapter_model.safetensors").is_file() and (d / "adapter_config.json").is_file()
+        if k:
+            assert m["task"] == train.TASK_NAMES[k - 1] and m["steps"] > 0 and m["tokens"] > 0
+            assert set(m["new_task"]) == {"before", "after"}
+    stamp = [d.stat().st_mtime_ns for d in dirs]
+
+    def no_loading(*a, **k):
+        raise AssertionError("a finished chain must not load its model")
+
+    monkeypatch.setattr(models, "load_model", no_loading)
+    train.Chain(cfg, model, "seq").run()
+    assert [d.stat().st_mtime_ns for d in dirs] == stamp
+
+
+def _overrides(cfg):
+    t = cfg.train
+    return {"train.variants": t.variants, "train.examples_per_task": t.examples_per_task,
+            "train.new_task_examples": t.new_task_examples, "train.max_new_tokens": t.max_new_tokens,
+            "train.save_every": t.save_every}  # fmt: skip
+
+
+def test_chain_killed_mid_way_finishes_only_what_is_missing(smoke):
+    def kill_in_stage_3(step, calls=[0]):  # noqa: B006 - counts steps across stages
+        calls[0] += 1
+        if calls[0] == 2 * 3 + 2:  # 3 steps per stage (12 examples / batch 4): stage 3, after its step-2 checkpoint
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.Chain(smoke, "tiny-causal", "seq", hooks=train.Hooks(on_step=[kill_in_stage_3])).run()
+    root = train.chain_dir(smoke.profile, "tiny-causal", "seq")
+    assert sorted(p.name for p in root.iterdir()) == [".stage-3.resume", "stage-0", "stage-1", "stage-2"]
+    early = [(root / f"stage-{k}" / "metrics.json").stat().st_mtime_ns for k in (1, 2)]
+    train.Chain(smoke, "tiny-causal", "seq").run()
+    assert [(root / f"stage-{k}" / "metrics.json").stat().st_mtime_ns for k in (1, 2)] == early
+    assert sorted(p.name for p in root.iterdir()) == [f"stage-{k}" for k in range(6)]
+
+
+def test_changed_training_config_retrains_instead_of_mixing(smoke, capsys):
+    train.Chain(smoke, "tiny-causal", "seq").run()
+    root = train.chain_dir(smoke.profile, "tiny-causal", "seq")
+    before = json.loads((root / "stage-5" / "metrics.json").read_text())["fingerprint"]
+    eval_only = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.max_new_tokens": 5})
+    assert train.Chain(eval_only, "tiny-causal", "seq").fingerprint() == before
+    changed = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.lr": 5e-4})
+    train.Chain(changed, "tiny-causal", "seq").run()
+    assert "retraining from stage 0" in capsys.readouterr().out
+    after = json.loads((root / "stage-5" / "metrics.json").read_text())["fingerprint"]
+    assert after != before
+
+
+def test_replay_mixes_general_instructions(smoke):
+    seq = train.stage_records(smoke, 2, "seq")
+    replay = train.stage_records(smoke, 2, "replay")
+    assert replay[: len(seq)] == seq
+    assert len(replay) == len(seq) + smoke.train.replay_examples
+    assert {r["task"] for r in replay[len(seq) :]} == {"general"}
+
+
+def test_derived_model_is_made_once_and_served_by_the_registry(smoke, monkeypatch):
+    spec = models.ModelSpec(name="tiny-causal-alpaca", arch="causal", source="derived", family="tiny",
+                            params_b=0.0, instruction_tuned=True, base="tiny-causal",
+                            lora_targets=models.get_spec("tiny-causal").lora_targets)  # fmt: skip
+    monkeypatch.setitem(models.REGISTRY, spec.name, spec)
+    with pytest.raises(models.CheckpointMissingError, match="make_derived"):
+        models.checkpoint_dir(spec.name, smoke.profile)
+    out = train.make_derived(smoke, spec.name)
+    assert out == paths.artifacts_dir(smoke.profile) / "models" / spec.name
+    tuned = models.load_model(spec.name, profile=smoke.profile)
+    base = models.load_model("tiny-causal")
+    diff = [not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), base.state_dict().values(), strict=True)]
+    assert any(diff)  # the general tuning changed the weights (merged: a plain checkpoint, no adapter)
+    assert train.make_derived(smoke, spec.name) == out  # made once
+
+
+@pytest.mark.parametrize("model", ["tiny-causal", "tiny-seq2seq"])
+def test_forward_loss_equals_the_models_own_loss(model):
+    tok = models.load_tokenizer(model)
+    arch = models.get_spec(model).arch
+    recs = [{**REC, "prompt": REC["prompt"] + " x" * n, "target": "Hi" + " there" * n} for n in (0, 3, 7)]
+    batch = train.collate([train.encode(r, tok, arch, 512) for r in recs], tok.pad_token_id, arch)
+    m = models.load_model(model)
+    _, ours = train.forward_loss(m, batch, arch)
+    assert torch.allclose(ours, m(**batch).loss, rtol=1e-6, atol=1e-6)
