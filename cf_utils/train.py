@@ -30,6 +30,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from tqdm.auto import tqdm
 from cf_utils import generation, models, paths, textmetrics
 from cf_utils.config import Config, TrainConfig
 from cf_utils.data.records import read_jsonl
-from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes, sha256_file
+from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 
 IGNORE = -100
 STAGES = (1, 2, 3, 4, 5)
@@ -358,7 +359,8 @@ class Chain:
         Evaluation-only settings are left out, so changing them keeps the trained stages."""
         t = {k: v for k, v in self.cfg.to_dict()["train"].items()
              if k not in ("models", "variants", "new_task_examples", "max_new_tokens")}  # fmt: skip
-        data = sha256_file(paths.data_manifest(self.cfg.profile))
+        manifest = json.loads(paths.data_manifest(self.cfg.profile).read_text())
+        data = sorted(f["sha256"] for f in manifest["files"] if f["role"] == "task")  # the training data
         key = {"train": t, "seed": self.cfg.seed, "model": self.name, "variant": self.variant, "data": data}
         return sha256_bytes(json.dumps(key, sort_keys=True).encode())[:16]
 
@@ -474,14 +476,24 @@ def summary(cfg: Config) -> list[dict]:
 
 
 def plan(cfg: Config) -> str:
-    """What 02_finetune will run, printed before a long run."""
+    """What 02_finetune will run, printed before a long run: chains, stages, steps, and a time
+    estimate from the throughput of a finished stage of the same model when there is one."""
     t = cfg.train
-    lines = [
-        f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s) x 5 stages"
-    ]
+    head = f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s)"
+    lines = [head + f", 5 stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
     for name in t.models:
         spec = models.get_spec(name)
+        done = [
+            json.loads(p.read_text())
+            for p in paths.artifacts_dir(cfg.profile).glob(f"{name}/*/stage-[1-5]/metrics.json")
+        ]
+        s_per_example = [m["wall_s"] / m["examples"] for m in done]
         for variant in t.variants:
             todo = [k for k in STAGES if not is_done(stage_dir(cfg.profile, name, variant, k))]
-            lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages to train {todo or 'none'}")
+            n = sum(min(len(read_jsonl(_task_files(cfg.profile, k)[0], "instruction")), t.examples_per_task or 10**9)
+                    for k in todo)  # fmt: skip
+            steps = n // (t.batch_size * t.grad_accum)
+            eta = f", ~{n * statistics.mean(s_per_example) / 60:.0f} min as finished stages ran" if done and n else ""
+            lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages {todo or 'none'} to train,"
+                         f" ~{steps} steps{eta}")  # fmt: skip
     return "\n".join(lines)

@@ -175,8 +175,13 @@ def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
     builder = _prepare_hub if cfg.data.source == "hub" else _prepare_bigbench
     with atomic_dir(final) as tmp:
         entries = builder(cfg, tmp)
-        manifest = {"manifest_version": MANIFEST_VERSION, "profile": cfg.profile, "seeds": cfg.seeds(),
-                    "config": cfg.to_dict(), "files": entries}  # fmt: skip
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "profile": cfg.profile,
+            "seeds": {"data_sampling": cfg.seeds()["data_sampling"]},
+            "config": {"seed": cfg.seed, "data": cfg.to_dict()["data"]},  # what the data depends on, nothing more
+            "files": entries,
+        }
         atomic_write_json(tmp / "MANIFEST.json", manifest)  # last: its presence marks the folder complete
     return manifest
 
