@@ -22,7 +22,8 @@ PY := $(VENV)/bin/python
 SETUP := $(VENV)/.setup-done
 TEST_ARGS ?=
 
-CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/io.py cf_utils/notebooks.py
+CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/io.py cf_utils/notebooks.py \
+            cf_utils/progress.py
 DATA_SRC := $(CORE_SRC) $(wildcard cf_utils/data/*.py)
 DATA := data/$(PROFILE)/MANIFEST.json
 TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py cf_utils/generation.py \

@@ -8,7 +8,8 @@ length to waste little padding, and the outputs are returned in the input order.
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
+
+from cf_utils.progress import tqdm
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ typo never runs the default silently. Values given with ``-p`` are parsed as YAM
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def run(name: str, profile: str, params: dict | None = None, log_dir: Path | Non
     out_dir = Path(log_dir or paths.artifacts_dir(profile) / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
+    os.environ["CF_TEXT_PROGRESS"] = "1"  # the kernel inherits it: text progress bars reach the run log
     papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3",
                                cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=True)  # fmt: skip
     return out

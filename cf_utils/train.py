@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from cf_utils import generation, models, paths, textmetrics
 from cf_utils.config import Config, TrainConfig
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
+from cf_utils.progress import tqdm
 
 IGNORE = -100
 STAGES = (1, 2, 3, 4, 5)

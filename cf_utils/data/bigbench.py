@@ -20,10 +20,9 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from cf_utils import paths
 from cf_utils.io import atomic_write_bytes, sha256_bytes, sha256_file
+from cf_utils.progress import tqdm
 
 PACKAGE = "bigbench==1.0.0"
 SDIST_NAME = "bigbench-1.0.0.tar.gz"

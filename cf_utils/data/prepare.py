@@ -15,14 +15,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from cf_utils import paths
 from cf_utils.config import Config
 from cf_utils.data import bigbench, standins
 from cf_utils.data.records import write_jsonl
 from cf_utils.data.templates import TEMPLATE_VERSION
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
+from cf_utils.progress import tqdm
 
 MANIFEST_VERSION = 1
 
