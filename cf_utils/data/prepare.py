@@ -94,6 +94,28 @@ def _bigbench_sources(files: tuple[str, ...]) -> list[dict]:
              "sha256": bigbench.TASK_FILES[f]} for f in files]  # fmt: skip
 
 
+def _write_benchmark(out: Path, name: str, kind: str, recs: list[dict], why_empty: str, **info) -> dict:
+    if not recs:
+        raise EmptyBenchmarkError(f"benchmark {name} has no items left after filtering ({why_empty})")
+    path = out / "benchmarks" / f"{name}.jsonl"
+    write_jsonl(path, recs, kind)
+    return _file_entry(path, out, role="benchmark", name=name, kind=kind, **info)
+
+
+def _write_task(out: Path, name: str, stage: int, splits: dict[str, list[dict]], **info) -> list[dict]:
+    """One file per split; the general-instruction set (stage 0) has no eval split."""
+    entries = []
+    for split, recs in splits.items():
+        if not recs and not (split == "eval" and stage == 0):
+            raise EmptyBenchmarkError(f"task {name} has no {split} examples; lower eval_examples / train_examples")
+        if recs:
+            path = out / "tasks" / f"{stage}_{name}.{split}.jsonl"
+            write_jsonl(path, recs, "instruction")
+            entries.append(_file_entry(path, out, role="task", name=name, kind="instruction", stage=stage,
+                                       split=split, template_version=TEMPLATE_VERSION, **info))  # fmt: skip
+    return entries
+
+
 def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
     d, seed = cfg.data, cfg.seed
     standins.check_disjoint()
@@ -103,14 +125,9 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
         if d.max_context_words is not None:
             recs = [r for r in recs if _words(r) <= d.max_context_words]
         recs = sample(recs, d.bench_items, _rng(seed, "sample", spec.name))
-        if not recs:
-            raise EmptyBenchmarkError(f"benchmark {spec.name} has no items left after filtering "
-                                      f"(max_context_words={d.max_context_words}); raise the limit")  # fmt: skip
-        path = out / "benchmarks" / f"{spec.name}.jsonl"
-        write_jsonl(path, recs, spec.kind)
-        entries.append(_file_entry(path, out, role="benchmark", name=spec.name, kind=spec.kind,
-                                   category=spec.category, stands_for=spec.stands_for, spec_version=spec.version,
-                                   sources=_bigbench_sources(spec.files)))  # fmt: skip
+        entries.append(_write_benchmark(out, spec.name, spec.kind, recs, f"max_context_words={d.max_context_words}; "
+                                        "raise the limit", category=spec.category, stands_for=spec.stands_for,
+                                        spec_version=spec.version, sources=_bigbench_sources(spec.files)))  # fmt: skip
     for task in tqdm((*standins.TASKS, standins.GENERAL), desc="tasks", unit="task"):
         examples = task.build([bigbench.load_task(f) for f in task.files], _rng(seed, "build", task.name),
                               d.max_source_words)  # fmt: skip
@@ -118,17 +135,10 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
         n_train = d.general_examples if general else d.train_examples
         train, held_out = split_examples(examples, n_train, 0 if general else d.eval_examples,
                                          _rng(seed, "split", task.name))  # fmt: skip
-        for split, pairs in (("train", train), ("eval", held_out)):
-            if not pairs:
-                if split == "eval" and general:
-                    continue
-                raise EmptyBenchmarkError(f"task {task.name} has no {split} examples; lower eval_examples")
-            path = out / "tasks" / f"{task.stage}_{task.name}.{split}.jsonl"
-            write_jsonl(path, standins.instruction_records(task, pairs, with_refs=split == "eval"), "instruction")
-            entries.append(_file_entry(path, out, role="task", name=task.name, kind="instruction",
-                                       stage=task.stage, split=split, stands_for=task.stands_for,
-                                       spec_version=task.version, template_version=TEMPLATE_VERSION,
-                                       sources=_bigbench_sources(task.files)))  # fmt: skip
+        splits = {"train": standins.instruction_records(task, train, with_refs=False),
+                  "eval": standins.instruction_records(task, held_out, with_refs=True)}  # fmt: skip
+        entries += _write_task(out, task.name, task.stage, splits, stands_for=task.stands_for,
+                               spec_version=task.version, sources=_bigbench_sources(task.files))  # fmt: skip
     return entries
 
 
@@ -140,14 +150,9 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
     entries = []
     for name, spec in tqdm(hub.BENCHMARKS.items(), desc="benchmarks", unit="bench"):
         recs, prov = hub.build_benchmark(name, limit=d.bench_items, seed=seed, mmlu_format=d.mmlu_format)
-        if not recs:
-            raise EmptyBenchmarkError(f"hub benchmark {name} produced no records ({prov})")
-        path = out / "benchmarks" / f"{name}.jsonl"
-        write_jsonl(path, recs, spec.kind)
-        entries.append(_file_entry(path, out, role="benchmark", name=name, kind=spec.kind, category=spec.category,
-                                   stands_for=spec.stands_for, sources=[prov]))  # fmt: skip
-    specs = [*hub.TASKS.values(), hub.GENERAL]
-    for spec in tqdm(specs, desc="tasks", unit="task"):
+        entries.append(_write_benchmark(out, name, spec.kind, recs, str(prov), category=spec.category,
+                                        stands_for=spec.stands_for, sources=[prov]))  # fmt: skip
+    for spec in tqdm([*hub.TASKS.values(), hub.GENERAL], desc="tasks", unit="task"):
         general = spec is hub.GENERAL
         train, held_out, prov = hub.build_task(
             spec.name,
@@ -155,16 +160,8 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
             n_eval=0 if general else d.eval_examples,
             seed=seed,
         )
-        for split, recs in (("train", train), ("eval", held_out)):
-            if not recs:
-                if split == "eval" and general:
-                    continue
-                raise EmptyBenchmarkError(f"hub task {spec.name} produced no {split} records ({prov})")
-            path = out / "tasks" / f"{spec.stage}_{spec.name}.{split}.jsonl"
-            write_jsonl(path, recs, "instruction")
-            entries.append(_file_entry(path, out, role="task", name=spec.name, kind="instruction", stage=spec.stage,
-                                       split=split, stands_for=spec.stands_for, template_version=TEMPLATE_VERSION,
-                                       sources=[prov]))  # fmt: skip
+        entries += _write_task(out, spec.name, spec.stage, {"train": train, "eval": held_out},
+                               stands_for=spec.stands_for, sources=[prov])  # fmt: skip
     return entries
 
 
