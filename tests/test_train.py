@@ -203,3 +203,24 @@ def test_forward_loss_equals_the_models_own_loss(model):
     m = models.load_model(model)
     _, ours = train.forward_loss(m, batch, arch)
     assert torch.allclose(ours, m(**batch).loss, rtol=1e-6, atol=1e-6)
+
+
+def test_qlora_chain_stage_trains_a_4bit_model_and_keeps_the_adapter_unmerged(smoke):
+    cfg = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.method": "qlora"})
+    chain = train.Chain(cfg, "tiny-causal", "seq")
+    chain.run()
+    import bitsandbytes as bnb
+
+    assert any(isinstance(m, bnb.nn.Linear4bit) for m in chain.model.modules())  # the base stayed 4-bit
+    stage5 = train.stage_dir(cfg.profile, "tiny-causal", "seq", 5)
+    assert (stage5 / "adapter_model.safetensors").is_file() and not (stage5 / "model.safetensors").exists()
+
+
+def test_full_fine_tuning_saves_weights_per_stage(smoke):
+    cfg = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.method": "full"})
+    train.Chain(cfg, "tiny-causal", "seq").run()
+    s1, s2 = (train.stage_dir(cfg.profile, "tiny-causal", "seq", k) / "model.safetensors" for k in (1, 2))
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(s1)), load_file(str(s2))
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # stage 2 trained on from stage 1's weights
