@@ -79,6 +79,7 @@ test-slow: $(SETUP)
 bench: $(SETUP) data/cpu/MANIFEST.json
 	@mkdir -p artifacts/bench
 	$(PY) benchmarks/train_speed.py --json artifacts/bench/train_speed.json
+	$(PY) benchmarks/eval_speed.py --json artifacts/bench/eval_speed.json
 
 lint: $(SETUP)
 	$(PY) -m ruff check cf_utils tests benchmarks

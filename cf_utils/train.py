@@ -66,9 +66,9 @@ def encode(rec: dict, tokenizer, arch: str, max_length: int) -> dict | None:
     return {"input_ids": ids, "labels": labels}
 
 
-def n_tokens(ex: dict) -> int:
+def n_tokens(ex: dict, arch: str) -> int:
     """Non-padding tokens the model processes for one example (encoder + decoder for seq2seq)."""
-    return len(ex["input_ids"]) + (len(ex["labels"]) if len(ex["labels"]) != len(ex["input_ids"]) else 0)
+    return len(ex["input_ids"]) + (len(ex["labels"]) if arch == "seq2seq" else 0)
 
 
 def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -141,7 +141,7 @@ def _trainable_state(model) -> dict[str, torch.Tensor]:
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the process's peak RSS (Linux: KiB)
 
 
 def train_stage(
@@ -201,7 +201,7 @@ def train_stage(
                 loss = task_loss + sum(f(model, batch, out) for f in hooks.extra_loss)
                 (loss / len(group)).backward()
                 step_loss += loss.item() / len(group)
-                tokens += sum(n_tokens(data[i]) for i in b)
+                tokens += sum(n_tokens(data[i], arch) for i in b)
             opt.step()
             step += 1
             losses.append(round(step_loss, 5))

@@ -1,0 +1,352 @@
+"""Scoring: the fast kernel equals a per-request loop, and both equal lm-evaluation-harness.
+
+Fixtures: tests/fixtures/harness/ (README there). The harness runs in-process (``simple_evaluate``)
+on task configs that mirror its own (crows_pairs_english, winogrande) over the same record files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from cf_utils import cli, models, paths, scoring
+from cf_utils.data.records import RecordError, read_jsonl
+
+FIXTURES = paths.ROOT / "tests" / "fixtures" / "harness"
+KINDS = ("mc", "partial", "pair")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """{name: (model, tokenizer)} for the two tiny registry models."""
+    return {
+        name: (models.load_model(name, method="full", device="cpu"), models.load_tokenizer(name))
+        for name in ("tiny-causal", "tiny-seq2seq")
+    }
+
+
+def _records(kind: str) -> list[dict]:
+    return read_jsonl(FIXTURES / f"{kind}.jsonl", kind)
+
+
+def _items(tok, records: list[dict], kind: str, arch: str) -> list[list[scoring.Request]]:
+    return [[scoring.encode_request(tok, c, k, arch) for c, k in scoring.text_requests(r, kind)] for r in records]
+
+
+def _short_subset(records: list[dict]) -> list[dict]:
+    """The first records and every hand-written edge case: the naive loop is slow on long contexts."""
+    return records[:4] + [r for r in records[4:] if r["id"].startswith("edge")]
+
+
+# ----------------------------------------------------------------------------- fast == naive
+
+
+# The kernels under test: causal models take the packed path where the architecture allows it and the
+# cache path otherwise (forced here by declaring the model unpackable); seq2seq has one path.
+KERNELS = [("tiny-causal", "packed"), ("tiny-causal", "cache"), ("tiny-seq2seq", "encoder")]
+
+
+@pytest.fixture(params=KERNELS, ids=["-".join(k) for k in KERNELS])
+def kernel(request, tiny, monkeypatch):
+    """(model, tokenizer, arch) with the requested fast path selected."""
+    name, path = request.param
+    model, tok = tiny[name]
+    assert scoring._packable(model) == (name == "tiny-causal")
+    if path == "cache":
+        monkeypatch.setattr(scoring, "_packable", lambda model: False)
+    return model, tok, models.get_spec(name).arch
+
+
+def _assert_close(got: list[list[float]], want: list[list[float]]) -> None:
+    assert [len(g) for g in got] == [len(w) for w in want]
+    assert torch.allclose(torch.tensor(sum(got, [])), torch.tensor(sum(want, [])), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_kernel_equals_naive_loop(kernel, kind):
+    model, tok, arch = kernel
+    items = _items(tok, _short_subset(_records(kind)), kind, arch)
+    max_len = scoring.max_length(model, tok)
+    fast = scoring.loglik(model, items, arch, max_len=max_len, batch_size=4)
+    _assert_close(fast, [scoring.loglik_naive(model, item, arch, max_len) for item in items])
+
+
+def test_mixed_batch_and_batch_size_do_not_change_scores(kernel):
+    # One batch holding mc, partial and pair items, and an item whose two contexts share no token
+    # (nothing to run once: an all-padding row in the cache path's first pass).
+    model, tok, arch = kernel
+    items = [[(tok.encode("Hi"), tok.encode(" there")), (tok.encode("Yo"), tok.encode(" there"))]]
+    assert scoring.shared_len(items[0]) == 0
+    for kind in KINDS:
+        items += _items(tok, _records(kind)[:3], kind, arch)
+    max_len = scoring.max_length(model, tok)
+    naive = [scoring.loglik_naive(model, item, arch, max_len) for item in items]
+    for batch_size in (1, len(items)):
+        _assert_close(scoring.loglik(model, items, arch, max_len=max_len, batch_size=batch_size), naive)
+
+
+def test_cache_path_handles_alibi(tiny):
+    # BLOOM (the paper's bloomz) builds ALiBi from the 2D mask: no packed path, and the cache path's
+    # padding gap must not shift its positions. A tiny random BLOOM with the tiny models' tokenizer.
+    from transformers import BloomConfig, BloomForCausalLM
+
+    _, tok = tiny["tiny-causal"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = BloomForCausalLM(BloomConfig(vocab_size=len(tok), hidden_size=32, n_layer=2, n_head=4)).eval()
+    assert not scoring._packable(model)
+    items = [item for kind in KINDS for item in _items(tok, _records(kind)[:3], kind, "causal")]
+    fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=len(items))
+    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
+
+
+def test_truncated_requests_match_the_harness_left_truncation(tiny):
+    model, tok = tiny["tiny-causal"]
+    items = _items(tok, _records("mc")[:6], "mc", "causal")
+    max_len = 24  # shorter than most contexts: the harness keeps the last max_len + 1 tokens
+    assert any(len(c) + len(k) > max_len + 1 for item in items for c, k in item)
+    fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=3)
+    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
+
+
+# ----------------------------------------------------------------------------- the harness's rules
+
+
+def test_trailing_context_spaces_move_to_the_continuation(tiny):
+    _, tok = tiny["tiny-causal"]
+    for arch in ("causal", "seq2seq"):
+        moved = scoring.encode_request(tok, "Question: 2 + 2?\nAnswer: ", " 4", arch)
+        assert moved == scoring.encode_request(tok, "Question: 2 + 2?\nAnswer:", "  4", arch)
+        assert moved[0] == tok.encode("Question: 2 + 2?\nAnswer:")
+
+
+def test_causal_continuation_is_the_whole_encoding_past_the_context(tiny):
+    _, tok = tiny["tiny-causal"]
+    ctx, cont = scoring.encode_request(tok, "Hello wor", "ld", "causal")
+    assert ctx == tok.encode("Hello wor")
+    assert cont == tok.encode("Hello world")[len(ctx) :]
+    # seq2seq encodes the continuation on its own, without special tokens
+    assert scoring.encode_request(tok, "Hello wor", "ld", "seq2seq") == (
+        ctx,
+        tok.encode("ld", add_special_tokens=False),
+    )
+
+
+def test_empty_context_is_the_prefix_token(tiny):
+    _, tok = tiny["tiny-causal"]
+    prefix = scoring.prefix_token_id(tok)
+    assert prefix == tok.bos_token_id
+    sent = "Old neighbours fixed the fence."
+    assert scoring.encode_request(tok, "", sent, "causal") == ([prefix], tok.encode(sent, add_special_tokens=False))
+    # a continuation that already starts with the prefix token gives up that token as the context
+    ctx, cont = scoring.encode_request(tok, "", tok.bos_token + sent, "causal")
+    assert (ctx, cont) == ([prefix], tok.encode(sent, add_special_tokens=False))
+
+
+def test_acc_norm_divides_by_characters_and_acc_bytes_by_utf8_bytes():
+    rec = {"id": "a", "context": "c", "choices": ["é", "ab", "abcd"], "label": 1}
+    # per character: -1.5, -1.25, -1.5; per byte (2, 2, 4): -0.75, -1.25, -0.75
+    res = scoring.item_result(rec, "mc", [-1.5, -2.5, -6.0])
+    assert (res["pred"], res["pred_norm"], res["pred_bytes"]) == (0, 1, 0)
+    assert (res["correct"], res["correct_norm"], res["correct_bytes"]) == (False, True, False)
+    # partial: the harness's choices are the contexts, so acc_norm divides by their lengths
+    part = {"id": "p", "contexts": ["The long option", "Short"], "continuation": "ends.", "label": 1}
+    assert scoring.item_result(part, "partial", [-3.0, -2.0])["pred_norm"] == 0
+
+
+def test_pair_metrics_follow_crows_pairs():
+    rows = [{"id": str(i), "sent_more": "a", "sent_less": "b", "bias_type": "age"} for i in range(3)]
+    lls = [[-1.0, -2.0], [-3.0, -1.0], [-2.0, -2.0]]
+    per_item = [scoring.item_result(r, "pair", ll) for r, ll in zip(rows, lls, strict=True)]
+    summary = scoring.summarise("pair", per_item)
+    assert summary["pct_stereotype"] == pytest.approx(1 / 3)  # a tie is not a stereotyped choice
+    assert summary["likelihood_diff"] == pytest.approx(1.0)
+
+
+def test_record_kind_is_inferred_from_the_fields(tmp_path):
+    assert [scoring.infer_kind(FIXTURES / f"{k}.jsonl") for k in KINDS] == list(KINDS)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('\n{"id": "x", "text": "no kind here"}\n')
+    with pytest.raises(RecordError, match=f"{bad}:2: cannot tell the record kind"):
+        scoring.infer_kind(bad)
+
+
+# ----------------------------------------------------------------------------- agreement with the harness
+
+
+def _harness_tasks() -> list[dict]:
+    """Task configs mirroring the harness's own: mc as a plain multiple_choice task, partial as its
+    winogrande (doc_to_text gives the label: one context per choice), pair as crows_pairs_english."""
+    from lm_eval.tasks.crows_pairs import utils as crows
+
+    def task(kind: str, **config) -> dict:
+        data = {"data_files": {"test": str(FIXTURES / f"{kind}.jsonl")}}
+        return {"task": f"cf_{kind}", "dataset_path": "json", "dataset_kwargs": data, "test_split": "test",
+                "output_type": "multiple_choice", **config}  # fmt: skip
+
+    def metrics(*names):
+        return [{"metric": m, "aggregation": "mean", "higher_is_better": m != "likelihood_diff"} for m in names]
+
+    return [
+        task("mc", doc_to_text=lambda d: d["context"], doc_to_choice=lambda d: d["choices"],
+             doc_to_target=lambda d: d["label"], metric_list=metrics("acc", "acc_norm", "acc_bytes")),
+        task("partial", doc_to_text=lambda d: d["label"], doc_to_choice=lambda d: d["contexts"],
+             doc_to_target=lambda d: d["continuation"], metric_list=metrics("acc", "acc_norm")),
+        task("pair", doc_to_text="", doc_to_target=0, doc_to_choice=crows.doc_to_choice, target_delimiter="",
+             process_results=crows.process_results, metric_list=metrics("pct_stereotype", "likelihood_diff")),
+    ]  # fmt: skip
+
+
+def run_harness(checkpoint, backend: str, limit: int | None = None, batch_size: int = 16) -> dict:
+    """{kind: (harness metrics, its per-sample records in file order)} from ``lm_eval.simple_evaluate``."""
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=str(checkpoint), backend=backend, device="cpu", batch_size=batch_size, dtype="float32")
+    out = lm_eval.simple_evaluate(model=lm, tasks=_harness_tasks(), limit=limit, log_samples=True,
+                                  bootstrap_iters=0, verbosity="ERROR")  # fmt: skip
+    return {k: (out["results"][f"cf_{k}"], sorted(out["samples"][f"cf_{k}"], key=lambda s: s["doc_id"])) for k in KINDS}
+
+
+def assert_agrees(harness: dict, ours: dict, kind: str, records: list[dict]) -> dict:
+    """Same requests, same chosen answer on >= 99% of items, metrics within 0.5 points; returns the numbers."""
+    metrics, samples = harness[kind]
+    per_item = ours[kind][1]
+    assert len(samples) == len(per_item)
+    theirs = [[resp[0] for resp in s["filtered_resps"]] for s in samples]
+    for rec, sample in zip(records, samples, strict=True):
+        assert [tuple(a) for a in sample["arguments"]] == scoring.text_requests(rec, kind)
+    if kind == "pair":
+        same = [(a[0] > a[1]) == r["stereotype"] for a, r in zip(theirs, per_item, strict=True)]
+        names = ("pct_stereotype", "likelihood_diff")
+    else:
+        same = [int(np.argmax(a)) == r["pred"] for a, r in zip(theirs, per_item, strict=True)]
+        names = ("acc", "acc_norm") + (("acc_bytes",) if kind == "mc" else ())
+    summary = scoring.summarise(kind, per_item)
+    ours_ll = [r["loglikelihoods"] for r in per_item]
+    diff = float(np.abs(np.array(sum(theirs, [])) - np.array(sum(ours_ll, []))).max())
+    numbers = {"same_answer": sum(same) / len(same), "max_abs_loglik_diff": diff,
+               **{m: (metrics[f"{m},none"], summary[m]) for m in names}}  # fmt: skip
+    logging.getLogger(__name__).info("harness agreement %s: %s", kind, numbers)
+    assert numbers["same_answer"] >= 0.99, numbers
+    for m in names:
+        assert abs(metrics[f"{m},none"] - summary[m]) <= 0.005 + 1e-9, (m, numbers)
+    return numbers
+
+
+def test_agrees_with_lm_evaluation_harness_causal(tiny):
+    model, tok = tiny["tiny-causal"]
+    harness = run_harness(models.checkpoint_dir("tiny-causal"), "causal")
+    ours = {k: scoring.score_file(model, tok, FIXTURES / f"{k}.jsonl", arch="causal", batch_size=8) for k in KINDS}
+    for kind in KINDS:
+        numbers = assert_agrees(harness, ours, kind, _records(kind))
+        assert numbers["max_abs_loglik_diff"] < 1e-3
+
+
+def test_agrees_with_lm_evaluation_harness_seq2seq(tiny):
+    model, tok = tiny["tiny-seq2seq"]
+    limit = 12
+    harness = run_harness(models.checkpoint_dir("tiny-seq2seq"), "seq2seq", limit=limit)
+    for kind in KINDS:
+        records = _records(kind)[:limit]
+        ours = {kind: scoring.score_records(model, tok, records, kind, arch="seq2seq", batch_size=8)}
+        assert assert_agrees(harness, ours, kind, records)["max_abs_loglik_diff"] < 1e-3
+
+
+# ----------------------------------------------------------------------------- cf-eval
+
+
+def _write_records(path, lines: list[str]):
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_cli_rejects_a_malformed_record_naming_file_and_line(tmp_path, capsys):
+    good = (FIXTURES / "mc.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    bad = _write_records(tmp_path / "bad.jsonl", [good, '{"id": "x", "context": "c", "choices": ["a", "b"]}'])
+    out = tmp_path / "out.json"
+    code = cli.main(["--model", "tiny-causal", "--mc", str(FIXTURES / "pair.jsonl"), str(bad), "--json", str(out)])
+    assert code == 2
+    assert f"{bad}:2:" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_prints_and_writes_json(tmp_path, capsys, tiny):
+    lines = {k: (FIXTURES / f"{k}.jsonl").read_text(encoding="utf-8").splitlines()[:5] for k in KINDS}
+    files = [_write_records(tmp_path / f"small_{k}.jsonl", lines[k]) for k in KINDS]
+    out = tmp_path / "scores" / "out.json"
+    assert cli.main(["--model", "tiny-causal", "--mc", *map(str, files), "--batch-size", "4", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert all(f"small_{k}" in printed for k in KINDS) and "items/s" in printed
+    got = json.loads(out.read_text())
+    assert set(got) == {f"small_{k}" for k in KINDS}
+    model, tok = tiny["tiny-causal"]
+    for kind, path in zip(KINDS, files, strict=True):
+        entry = got[path.stem]
+        summary, _ = scoring.score_file(model, tok, path, arch="causal")
+        keys = ("pct_stereotype", "likelihood_diff") if kind == "pair" else ("acc", "acc_norm")
+        assert set(entry) == {*keys, "n", "items_per_s"} and entry["n"] == 5 and entry["items_per_s"] > 0
+        assert all(entry[k] == pytest.approx(summary[k]) for k in keys)
+
+
+def test_cli_adapter_zero_init_lora_leaves_scores_unchanged(tmp_path):
+    from peft import get_peft_model
+
+    adapter = tmp_path / "adapter"
+    get_peft_model(models.build_tiny("tiny-causal"), models.lora_config("tiny-causal")).save_pretrained(adapter)
+    records = _write_records(tmp_path / "mc5.jsonl", (FIXTURES / "mc.jsonl").read_text().splitlines()[:5])
+    outs = {}
+    for name, extra in (("base", []), ("lora", ["--adapter", str(adapter)])):
+        outs[name] = tmp_path / f"{name}.json"
+        assert cli.main(["--model", "tiny-causal", *extra, "--mc", str(records), "--json", str(outs[name])]) == 0
+    base, lora = (json.loads(outs[k].read_text())["mc5"] for k in ("base", "lora"))
+    assert (lora["acc"], lora["acc_norm"]) == (base["acc"], base["acc_norm"])
+
+
+def test_cli_unloadable_model_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(["--model", str(tmp_path / "no-such-model"), "--mc", str(FIXTURES / "pair.jsonl")])
+    assert code == 1
+    assert "could not load" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- a real model
+
+
+@pytest.mark.slow
+def test_cf_eval_reproduces_the_harness_on_a_real_model(tmp_path):
+    source = paths.ROOT / "data" / "cpu" / "benchmarks" / "science_qa.jsonl"
+    if not source.is_file():
+        pytest.skip("needs the cpu profile's benchmarks (make data PROFILE=cpu)")
+    n = 40
+    subset = _write_records(tmp_path / "science_qa.jsonl", source.read_text(encoding="utf-8").splitlines()[:n])
+    out = tmp_path / "out.json"
+    assert cli.main(["--model", "smollm2-135m-instruct", "--mc", str(subset), "--json", str(out)]) == 0
+    ours = json.loads(out.read_text())["science_qa"]
+
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    task = {**_harness_tasks()[0], "task": "cf_science_qa", "dataset_kwargs": {"data_files": {"test": str(subset)}}}
+    lm = HFLM(pretrained=str(models.checkpoint_dir("smollm2-135m-instruct")), device="cpu", batch_size=8,
+              dtype="float32")  # fmt: skip
+    res = lm_eval.simple_evaluate(model=lm, tasks=[task], bootstrap_iters=0, verbosity="ERROR")["results"]
+    logging.getLogger(__name__).info("smollm2 science_qa[:%d]: harness %s, cf-eval %s", n, res["cf_science_qa"], ours)
+    assert ours["n"] == n
+    assert abs(res["cf_science_qa"]["acc,none"] - ours["acc"]) <= 0.005
+    assert abs(res["cf_science_qa"]["acc_norm,none"] - ours["acc_norm"]) <= 0.005
+
+
+@pytest.mark.slow
+def test_packed_path_on_gemma3_equals_naive():
+    # Gemma 3 (BOS-adding tokenizer, sliding-window layers) is the other architecture the packed path is declared for.
+    name = "gemma3-270m"
+    model, tok = models.load_model(name, method="full", device="cpu"), models.load_tokenizer(name)
+    assert scoring._packable(model)
+    items = [item for kind in KINDS for item in _items(tok, _short_subset(_records(kind))[:6], kind, "causal")]
+    max_len = scoring.max_length(model, tok)
+    fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=4)
+    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
