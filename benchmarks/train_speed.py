@@ -4,7 +4,7 @@ Same model (the cpu profile's SmolLM2-135M-Instruct), LoRA (r=8 on q/k/v/o), exa
 N Simp training examples, the paper's prompt template), precision, batch size (4 examples per
 optimizer step), learning rate and seed. Three configurations:
   trainer-fixed    Trainer, every example padded to the max length (what many scripts do)
-  trainer-grouped  Trainer's best: dynamic padding + group_by_length
+  trainer-grouped  Trainer's best: dynamic padding + length-grouped sampling (train_sampling_strategy)
   ours             cf_utils.train.train_stage: length-grouped batches, dynamic padding, and the
                    vocabulary projection computed only where the loss needs it (logits_to_keep)
 Reported: non-padding tokens/s, the padding fraction, the mean loss of the last steps (the loss
@@ -68,7 +68,8 @@ def run_trainer(data: list[dict], tok, precision: str, fixed: bool) -> dict:
             output_dir=out, per_device_train_batch_size=BATCH, learning_rate=LR, num_train_epochs=1,
             lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, optim="adamw_torch",
             logging_steps=1, save_strategy="no", report_to="none", seed=0, use_cpu=not torch.cuda.is_available(),
-            bf16=precision == "bf16", group_by_length=not fixed, remove_unused_columns=False,
+            bf16=precision == "bf16", train_sampling_strategy="random" if fixed else "group_by_length",
+            remove_unused_columns=False,
             dataloader_num_workers=0, disable_tqdm=True,
         )  # fmt: skip
         collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=train.IGNORE)
