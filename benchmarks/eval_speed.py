@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import matmul_peak  # benchmarks/common.py (scripts run from this folder)
 
 from cf_utils import models, paths, scoring
 from cf_utils.data.records import read_jsonl
@@ -30,17 +31,6 @@ from cf_utils.data.records import read_jsonl
 MODEL = "smollm2-135m-instruct"
 HARNESS_BATCHES = (1, 4, 16)  # on a CPU its best is small: larger batches pad and normalise (B, T, V) logits
 OUR_BATCHES = (1, 4, 16)
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """Measured FLOP/s of a square matmul in ``dtype``: this machine's practical peak."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
 def load_subset(n_items: int) -> list[tuple[str, str, list[dict]]]:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import matmul_peak  # benchmarks/common.py (scripts run from this folder)
 
 from cf_utils import models, paths, train
 from cf_utils.config import TrainConfig
@@ -33,17 +34,6 @@ MODEL = "smollm2-135m-instruct"
 BATCH = 4
 MAX_LEN = 512
 LR = 2e-4
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """Measured FLOP/s of a square matmul in ``dtype``: this machine's practical peak."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
 def lora_model():

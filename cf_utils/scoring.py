@@ -53,13 +53,12 @@ References: Gao et al., lm-evaluation-harness v0.4.13; Sakaguchi et al. 2020 (Wi
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 
-from cf_utils.data.records import RecordError, read_jsonl
+from cf_utils.data.records import RecordError, iter_jsonl, read_jsonl
 
 Request = tuple[list[int], list[int]]  # (context tokens, continuation tokens)
 
@@ -75,24 +74,14 @@ _PAD = 0  # padded positions are masked out or come after every scored one, so a
 
 def infer_kind(path: str | Path) -> str:
     """The record kind of a file, from the fields of its first record (mc / partial / pair)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"record file {path} does not exist")
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RecordError(f"{path}:{lineno}: not valid JSON ({e.msg}); each line must be one record") from None
-            kinds = [kind for field, kind in _KIND_BY_FIELD.items() if isinstance(rec, dict) and field in rec]
-            if len(kinds) != 1:
-                raise RecordError(
-                    f"{path}:{lineno}: cannot tell the record kind: a record needs exactly one of the fields "
-                    "'choices' (mc), 'contexts' (partial) or 'sent_more' (pair)"
-                )
-            return kinds[0]
+    for lineno, rec in iter_jsonl(path):
+        kinds = [kind for field, kind in _KIND_BY_FIELD.items() if isinstance(rec, dict) and field in rec]
+        if len(kinds) != 1:
+            raise RecordError(
+                f"{path}:{lineno}: cannot tell the record kind: a record needs exactly one of the fields "
+                "'choices' (mc), 'contexts' (partial) or 'sent_more' (pair)"
+            )
+        return kinds[0]
     raise RecordError(f"{path}: the file holds no records")
 
 

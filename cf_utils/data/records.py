@@ -19,7 +19,7 @@ belongs to (MMLU subject, BBQ bias type), so per-group results can be computed l
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,21 +82,25 @@ def write_jsonl(path: Path, records: list[dict], kind: str) -> None:
     atomic_write_text(path, dumps(records))
 
 
-def read_jsonl(path: str | Path, kind: str) -> list[dict]:
-    """Read and validate a JSONL record file; errors name the file and the line."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) for every non-blank line; a line that is not JSON is an error
+    naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"record file {path} does not exist; run `make data` to prepare it")
-    records = []
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
                 raise RecordError(f"{path}:{lineno}: not valid JSON ({e.msg}); each line must be one record") from None
-            records.append(validate(kind, rec, f"{path}:{lineno}"))
+
+
+def read_jsonl(path: str | Path, kind: str) -> list[dict]:
+    """Read and validate a JSONL record file; errors name the file and the line."""
+    records = [validate(kind, rec, f"{path}:{lineno}") for lineno, rec in iter_jsonl(path)]
     if not records:
         raise RecordError(f"{path}: the file holds no records")
     return records
