@@ -297,6 +297,16 @@ def new_task_scores(model, tokenizer, arch: str, cfg: Config, k: int) -> dict:
     }
 
 
+def with_lora(base, name: str, tcfg: TrainConfig, seed: int):
+    """Wrap ``base`` in the config's LoRA; seeded, since the adapter's random A init is part of the run."""
+    from peft import get_peft_model
+
+    torch.manual_seed(seed)
+    return get_peft_model(
+        base, models.lora_config(name, r=tcfg.lora_r, alpha=tcfg.lora_alpha, dropout=tcfg.lora_dropout)
+    )
+
+
 class Chain:
     """One (model, variant) chain: loads the base model once, then trains the unfinished stages."""
 
@@ -314,14 +324,7 @@ class Chain:
         t = self.cfg.train
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=t.method, profile=self.cfg.profile)
-        if t.method == "full":
-            self.model = base
-            return
-        from peft import get_peft_model
-
-        torch.manual_seed(self.cfg.seed)  # the adapter's random A init is part of the run's identity
-        lcfg = models.lora_config(self.name, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout)
-        self.model = get_peft_model(base, lcfg)
+        self.model = base if t.method == "full" else with_lora(base, self.name, t, self.cfg.seed)
 
     def _restore(self, k: int) -> None:
         """Put stage k's weights into the loaded model."""
@@ -345,7 +348,7 @@ class Chain:
         with atomic_dir(final) as tmp:
             if self.cfg.train.method == "full":
                 if k > 0:
-                    self.model.save_pretrained(tmp, safe_serialization=True)
+                    self.model.save_pretrained(tmp)
             else:
                 self.model.save_pretrained(tmp)  # the adapter only
             run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
@@ -375,7 +378,7 @@ class Chain:
         """Train every unfinished stage; finished stages are never recomputed."""
         self._drop_if_stale()
         done = [k for k in (0, *STAGES) if is_done(stage_dir(self.cfg.profile, self.name, self.variant, k))]
-        if not is_done(stage_dir(self.cfg.profile, self.name, self.variant, 0)):
+        if 0 not in done:
             self._load()
             meta = {"stage": 0, "model": self.name, "variant": self.variant, "method": self.cfg.train.method}
             self._save(0, {**meta, "fingerprint": self.fingerprint()})
@@ -423,22 +426,19 @@ def make_derived(cfg: Config, name: str) -> Path:
     out = models.derived_dir(name, cfg.profile)
     if is_done(out):
         return out
-    from peft import get_peft_model
-
     spec = models.get_spec(name)
     base_spec = models.get_spec(spec.base)
     tok = models.load_tokenizer(spec.base, profile=cfg.profile)
     base = models.load_model(spec.base, method="lora", dtype=torch.float32, profile=cfg.profile)
-    torch.manual_seed(cfg.seed)
     t = cfg.train
-    model = get_peft_model(base, models.lora_config(spec.base, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout))
+    model = with_lora(base, spec.base, t, cfg.seed)
     recs = read_jsonl(paths.tasks_dir(cfg.profile) / "0_general.train.jsonl", "instruction")[: t.general_examples]
     resume = out.parent / f".{name}.resume"
     metrics = train_stage(model, tok, base_spec.arch, recs, t, seed=cfg.seed, resume_dir=resume,
                           desc=f"{name} (general instruction tuning of {spec.base})")  # fmt: skip
     merged = model.merge_and_unload()
     with atomic_dir(out) as tmp:
-        merged.save_pretrained(tmp, safe_serialization=True)
+        merged.save_pretrained(tmp)  # safetensors (transformers 5's only format)
         tok.save_pretrained(tmp)
         atomic_write_json(tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "examples": len(recs)})
     shutil.rmtree(resume, ignore_errors=True)
