@@ -1,10 +1,14 @@
 # The study as a DAG of real files. Verbs are .PHONY; everything else is a file target whose
 # prerequisites are the notebook, the profile YAML, the cf_utils sources it runs, and upstream files.
 #
-#   make reproduce [PROFILE=cpu]   the whole chain (today: data and training; evaluation lands next)
+#   make reproduce [PROFILE=cpu]   the whole chain: data, training, evaluation, figures, tables, report
+#   make plan [PROFILE=paper]      what a profile would run: stages, steps, items, estimated time and memory
 #   make test                      unit tests (sets up .venv itself)
 #   make data PROFILE=smoke        01_prepare_data only
 #   make finetune PROFILE=smoke    02_finetune (and what it needs)
+#   make evaluate PROFILE=smoke    03_evaluate (and what it needs)
+#   make figures PROFILE=smoke     04_figures: forgetting.csv, figures, tables, manifest.json, report.md/html
+#   make bench                     training and scoring speed against the transformers / harness baselines
 #   make lab                       JupyterLab on notebooks/ with the project's environment
 
 SHELL := /bin/bash
@@ -26,12 +30,17 @@ CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/i
             cf_utils/progress.py
 DATA_SRC := $(CORE_SRC) $(wildcard cf_utils/data/*.py)
 DATA := data/$(PROFILE)/MANIFEST.json
-TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py cf_utils/generation.py \
-             cf_utils/textmetrics.py
+TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py
 FINETUNE := artifacts/$(PROFILE)/finetune.json
+EVAL_SRC := $(TRAIN_SRC) cf_utils/evaluate.py cf_utils/scoring.py cf_utils/generation.py cf_utils/textmetrics.py \
+            cf_utils/metrics.py
+SCORES := artifacts/$(PROFILE)/scores.csv
+FIG_SRC := $(CORE_SRC) cf_utils/metrics.py cf_utils/plots.py cf_utils/report.py cf_utils/provenance.py \
+           cf_utils/models.py cf_utils/train.py data/reference/paper_numbers.csv
+REPORT := artifacts/$(PROFILE)/report.md
 RUN_NB := $(PY) -m cf_utils.notebooks
 
-.PHONY: all setup data finetune reproduce test test-fast test-slow bench lint lab clean clean-all help
+.PHONY: all setup data finetune evaluate figures plan reproduce test test-fast test-slow bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -62,8 +71,24 @@ artifacts/%/finetune.json: notebooks/02_finetune.ipynb configs/defaults.yaml con
                            data/%/MANIFEST.json | $(SETUP)
 	$(RUN_NB) 02_finetune --profile $*
 
-reproduce: $(FINETUNE)
-	@echo "reproduce ($(PROFILE)): data in data/$(PROFILE)/, trained stages in artifacts/$(PROFILE)/."
+evaluate: $(SCORES)
+
+# Cells already scored from the same checkpoint, input and settings are reused (evaluate.ChainEval).
+artifacts/%/scores.csv: notebooks/03_evaluate.ipynb configs/defaults.yaml configs/%.yaml $(EVAL_SRC) \
+                        data/%/MANIFEST.json artifacts/%/finetune.json | $(SETUP)
+	$(RUN_NB) 03_evaluate --profile $*
+
+figures: $(REPORT)
+
+artifacts/%/report.md: notebooks/04_figures.ipynb configs/defaults.yaml configs/%.yaml $(FIG_SRC) \
+                       artifacts/%/scores.csv | $(SETUP)
+	$(RUN_NB) 04_figures --profile $*
+
+reproduce: $(REPORT)
+	@echo "reproduce ($(PROFILE)): report in artifacts/$(PROFILE)/report.md (and .html), figures in figures/$(PROFILE)/"
+
+plan: $(SETUP)
+	$(PY) -m cf_utils.plan --profile $(PROFILE)
 
 # ---------------------------------------------------------------- checks
 test: $(SETUP)

@@ -67,12 +67,9 @@ class TrainConfig:
     replay_examples: int = 100  # general-instruction examples mixed into every stage by the `replay` variant
     general_examples: int | None = None  # examples for the Alpaca analogue's general tuning (None: all)
     save_every: int = 25  # optimizer steps between resume checkpoints
-    new_task_examples: int = 50  # held-out examples generated before/after each stage (Table 3)
-    max_new_tokens: int = 48
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "save_every",
-                     "new_task_examples", "max_new_tokens"):  # fmt: skip
+        for name in ("epochs", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "save_every"):
             _check_min(self, name, 1)
         _check_min(self, "replay_examples", 0)
         for name in ("examples_per_task", "general_examples"):
@@ -86,16 +83,33 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """What 03_evaluate and 04_figures do: artifacts/<profile>/scores.csv, forgetting.csv, figures."""
+
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # as train.precision (bf16 autocast where fast)
+    batch_size: int | None = None  # items per scoring batch (None: 4 on a CPU, 16 on a GPU)
+    new_task_examples: int = 50  # held-out examples of each continual task generated per checkpoint (Table 3)
+    max_new_tokens: int = 48  # greedy generation length for the continual tasks' own metrics
+    n_boot: int = 1000  # paired bootstrap resamples for the confidence intervals of every drop and FG
+
+    def __post_init__(self):
+        for name in ("new_task_examples", "max_new_tokens", "n_boot"):
+            _check_min(self, name, 1)
+        _check_min(self, "batch_size", 1, allow_none=True)
+
+
+@dataclass(frozen=True)
 class Config:
     profile: str
     description: str = ""
     seed: int = 1234  # the root seed; every purpose derives its own from it (see seeds())
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def seeds(self) -> dict[str, int]:
         """Seeds by purpose, recorded in every manifest (each purpose also salts its own generators)."""
-        return {"data_sampling": self.seed, "training": self.seed}
+        return {"data_sampling": self.seed, "training": self.seed, "bootstrap": self.seed}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

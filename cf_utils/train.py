@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import generation, models, paths, textmetrics
+from cf_utils import models, paths
 from cf_utils.config import Config, TrainConfig
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
@@ -276,27 +276,6 @@ def stage_records(cfg: Config, k: int, variant: str) -> list[dict]:
     return recs
 
 
-def new_task_scores(model, tokenizer, arch: str, cfg: Config, k: int) -> dict:
-    """Task k's own metric on its held-out examples (the paper's Table 3)."""
-    _, eval_file = _task_files(cfg.profile, k)
-    recs = read_jsonl(eval_file, "instruction")[: cfg.train.new_task_examples]
-    amp = models.autocast_dtype(next(model.parameters()).device, cfg.train.precision)
-    preds = generation.generate(
-        model,
-        tokenizer,
-        [r["prompt"] for r in recs],
-        arch=arch,
-        max_new_tokens=cfg.train.max_new_tokens,
-        amp=amp,
-        desc=f"eval {TASK_NAMES[k - 1]}",
-    )
-    return {
-        "scores": textmetrics.task_scores(TASK_NAMES[k - 1], preds, recs),
-        "n": len(recs),
-        "examples": [{"id": r["id"], "prediction": p} for r, p in zip(recs[:5], preds[:5], strict=True)],
-    }
-
-
 def with_lora(base, name: str, tcfg: TrainConfig, seed: int):
     """Wrap ``base`` in the config's LoRA; seeded, since the adapter's random A init is part of the run."""
     from peft import get_peft_model
@@ -361,7 +340,7 @@ class Chain:
         """What the chain's weights depend on: training config, seed, model, variant, task data.
         Evaluation-only settings are left out, so changing them keeps the trained stages."""
         t = {k: v for k, v in self.cfg.to_dict()["train"].items()
-             if k not in ("models", "variants", "new_task_examples", "max_new_tokens")}  # fmt: skip
+             if k not in ("models", "variants")}  # fmt: skip
         manifest = json.loads(paths.data_manifest(self.cfg.profile).read_text())
         data = sorted(f["sha256"] for f in manifest["files"] if f["role"] == "task")  # the training data
         key = {"train": t, "seed": self.cfg.seed, "model": self.name, "variant": self.variant, "data": data}
@@ -392,13 +371,11 @@ class Chain:
 
     def _train(self, k: int) -> None:
         task = TASK_NAMES[k - 1]
-        arch = self.spec.arch
-        before = new_task_scores(self.model, self.tokenizer, arch, self.cfg, k)
         resume = self.root / f".stage-{k}.resume"
         metrics = train_stage(
             self.model,
             self.tokenizer,
-            arch,
+            self.spec.arch,
             stage_records(self.cfg, k, self.variant),
             self.cfg.train,
             seed=self.cfg.seed + k,
@@ -406,7 +383,6 @@ class Chain:
             hooks=self.hooks,
             desc=f"{self.name}/{self.variant} stage {k} ({task})",
         )
-        after = new_task_scores(self.model, self.tokenizer, arch, self.cfg, k)
         metrics.update(
             fingerprint=self.fingerprint(),
             stage=k,
@@ -414,7 +390,6 @@ class Chain:
             model=self.name,
             variant=self.variant,
             method=self.cfg.train.method,
-            new_task={"before": before, "after": after},
         )
         self._save(k, metrics)
         shutil.rmtree(resume, ignore_errors=True)
@@ -446,7 +421,7 @@ def make_derived(cfg: Config, name: str) -> Path:
 
 
 def summary(cfg: Config) -> list[dict]:
-    """One row per finished stage: steps, tokens/s, final loss, the new task's metric before/after."""
+    """One row per finished stage: steps, tokens, tokens/s, wall time, first and last loss, peak memory."""
     rows = []
     for name in cfg.train.models:
         for variant in cfg.train.variants:
@@ -455,9 +430,6 @@ def summary(cfg: Config) -> list[dict]:
                 if not path.is_file():
                     continue
                 m = json.loads(path.read_text())
-                (metric, before), (_, after) = (
-                    next(iter(m["new_task"][s]["scores"].items())) for s in ("before", "after")
-                )
                 rows.append(
                     {
                         "model": name,
@@ -465,11 +437,12 @@ def summary(cfg: Config) -> list[dict]:
                         "stage": k,
                         "task": m["task"],
                         "steps": m["steps"],
+                        "tokens": m["tokens"],
                         "tokens_per_s": round(m["tokens_per_s"]),
+                        "wall_s": round(m["wall_s"], 1),
+                        "first_loss": m["loss"][0],
                         "final_loss": m["loss"][-1],
-                        "metric": metric,
-                        "before": round(before, 2),
-                        "after": round(after, 2),
+                        "peak_memory_mb": round(m["peak_memory_mb"]),
                     }
                 )
     return rows

@@ -12,7 +12,7 @@ def test_every_profile_loads(profile):
 
 def test_profile_overrides_defaults():
     assert load_config("smoke").data.bench_items == 16
-    assert load_config("cpu").data.bench_items == 250
+    assert load_config("cpu").data.bench_items == 60
     assert load_config("paper").data.train_examples == 100_000  # the paper's 100k samples per task
 
 
@@ -61,7 +61,7 @@ def test_unknown_profile_lists_choices():
 def test_overrides_dotted_and_nested_and_seed():
     cfg = load_config("smoke", {"data.bench_items": 3, "data": {"eval_examples": 2}}, seed=9)
     assert (cfg.data.bench_items, cfg.data.eval_examples, cfg.seed) == (3, 2, 9)
-    assert cfg.seeds() == {"data_sampling": 9, "training": 9}
+    assert cfg.seeds() == {"data_sampling": 9, "training": 9, "bootstrap": 9}
 
 
 def test_override_unknown_key_is_error():

@@ -1,0 +1,314 @@
+"""Evaluate every checkpoint of every chain: the benchmarks (log-likelihood) and the continual tasks' own metrics.
+
+    artifacts/<profile>/eval/<model>/<variant>/stage-<k>/<benchmark>.json   one cell: its input key, summary,
+                                                                            every item's outcome
+    artifacts/<profile>/scores.csv    model,method,stage,category,benchmark,metric,value,n  (value in %)
+    artifacts/<profile>/items.csv     model,method,stage,category,benchmark,item,group,metric,value (0/1 per item)
+
+Design:
+- One base model per chain, loaded once; each stage's adapter is put into it in turn (LoRA/QLoRA:
+  the stage's adapter weights; full: the stage's weights), never a reload per stage. Under LoRA the
+  adapter is merged into the (fp32 or bf16) weights while a stage is evaluated and unmerged before the
+  next (exact up to rounding; an unmerged adapter made CPU scoring ~9x slower, measured on SmolLM2);
+  under QLoRA it stays unmerged, since merging into 4-bit weights rounds.
+- A cell (checkpoint x benchmark, or checkpoint x task) is keyed by what its result depends on:
+  the checkpoint's weights (sha256 of the stage's adapter or weights, and of the base model's identity),
+  the input file's sha256, and the evaluation settings. A cell with the same key is never recomputed;
+  a cell whose inputs changed is. Cells are written atomically, so an interrupted run resumes at the
+  first missing cell.
+- The continual tasks (the paper's Table 3, and forgetting on the tasks themselves): task k is
+  generated at stage k-1 (before) and stage k (after), and every task at stage 5 (what is left at the
+  end): 14 of the 30 cells of the full accuracy matrix, enough for Table 3, backward transfer and
+  forgetting of the tasks.
+- scores.csv and items.csv are gathered from the cells of the profile's current models and variants.
+
+References: Luo et al. 2023 (the study; Eq. 1 is computed from scores.csv in metrics.py);
+lm-evaluation-harness (scoring.py matches it item for item).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from cf_utils import generation, models, paths, scoring, textmetrics, train
+from cf_utils.config import Config
+from cf_utils.data.records import read_jsonl
+from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+from cf_utils.progress import tqdm
+
+SCORES_COLUMNS = ["model", "method", "stage", "category", "benchmark", "metric", "value", "n"]
+ITEMS_COLUMNS = ["model", "method", "stage", "category", "benchmark", "item", "group", "metric", "value"]
+CELL_VERSION = 2  # bump when a cell's content or meaning changes: every cell is then recomputed
+# Per-item outcome -> metric name in scores.csv/items.csv (value 0/1; the file-level value is its mean in %).
+ITEM_METRICS = {"mc": {"acc": "correct", "acc_norm": "correct_norm"}, "pair": {"pct_stereotype": "stereotype"}}
+ITEM_METRICS["partial"] = ITEM_METRICS["mc"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of evaluation work: a checkpoint (stage) and one benchmark or one continual task."""
+
+    stage: int
+    kind: str  # "bench" | "task"
+    name: str  # benchmark name, or the task's name (simp, emdg, ...)
+    path: Path  # the input JSONL
+    category: str
+
+
+def tasks_at(stage: int) -> list[int]:
+    """Continual tasks generated at a checkpoint: the next task (before it is trained), the task just
+    trained (after), and at the last stage every task."""
+    if stage == train.STAGES[-1]:
+        return list(train.STAGES)
+    return [k for k in (stage, stage + 1) if k in train.STAGES]
+
+
+def cells(cfg: Config) -> list[Cell]:
+    """Every cell of one chain, stage by stage (so each stage's weights are put in once)."""
+    manifest = json.loads(paths.data_manifest(cfg.profile).read_text())
+    root = paths.data_dir(cfg.profile)
+    bench = [f for f in manifest["files"] if f["role"] == "benchmark"]
+    task_eval = {f["stage"]: f for f in manifest["files"] if f["role"] == "task" and f.get("split") == "eval"}
+    out = []
+    for stage in (0, *train.STAGES):
+        out += [Cell(stage, "bench", f["name"], root / f["path"], f["category"]) for f in bench]
+        out += [
+            Cell(stage, "task", task_eval[k]["name"], root / task_eval[k]["path"], "new_task") for k in tasks_at(stage)
+        ]
+    return out
+
+
+def cell_file(profile: str, model: str, variant: str, cell: Cell) -> Path:
+    return paths.artifacts_dir(profile) / "eval" / model / variant / f"stage-{cell.stage}" / f"{cell.name}.json"
+
+
+def _weights_file(stage_dir: Path) -> Path | None:
+    for name in ("adapter_model.safetensors", "model.safetensors"):
+        if (stage_dir / name).is_file():
+            return stage_dir / name
+    return None  # stage 0 of full fine-tuning: the base model itself
+
+
+def _base_identity(cfg: Config, name: str) -> str:
+    """What identifies the base weights: the registry entry (GGUF sha, hub revision) or, for a derived
+    model, the record of the training run that made it."""
+    spec = models.get_spec(name)
+    if spec.source == "derived":
+        record = models.derived_dir(name, cfg.profile) / "metrics.json"
+        if not record.is_file():
+            raise models.CheckpointMissingError(f"{name}: no derived model at {record.parent}; run the training first")
+        return sha256_file(record)
+    return json.dumps([spec.name, spec.source, spec.revision, spec.note], sort_keys=True)
+
+
+class ChainEval:
+    """Evaluate one (model, variant) chain: every missing cell, the model loaded once."""
+
+    def __init__(self, cfg: Config, model_name: str, variant: str):
+        self.cfg, self.name, self.variant = cfg, model_name, variant
+        self.spec = models.get_spec(model_name)
+        self.model = self.tokenizer = None
+        self._stage = None
+        self._keys: dict[int, str] = {}
+
+    # -- what a cell depends on
+
+    def checkpoint_key(self, stage: int) -> str:
+        if stage not in self._keys:
+            d = train.stage_dir(self.cfg.profile, self.name, self.variant, stage)
+            if not train.is_done(d):
+                raise FileNotFoundError(
+                    f"{d} is not a finished stage: train it first (`make finetune PROFILE={self.cfg.profile}`)"
+                )
+            w = _weights_file(d)
+            parts = [_base_identity(self.cfg, self.name), self.cfg.train.method, sha256_file(w) if w else "base"]
+            self._keys[stage] = sha256_bytes(json.dumps(parts).encode())[:16]
+        return self._keys[stage]
+
+    def check_trained(self) -> None:
+        """Every stage must be finished before any is evaluated (else: which one is not, and what makes it)."""
+        for k in (0, *train.STAGES):
+            self.checkpoint_key(k)
+
+    def cell_key(self, cell: Cell) -> str:
+        e = self.cfg.eval
+        settings = {"precision": e.precision, "batch_size": e.batch_size, "version": CELL_VERSION}
+        if cell.kind == "task":
+            settings.update(examples=e.new_task_examples, max_new_tokens=e.max_new_tokens)
+        parts = [self.checkpoint_key(cell.stage), sha256_file(cell.path), settings]
+        return sha256_bytes(json.dumps(parts, sort_keys=True).encode())[:16]
+
+    def is_fresh(self, cell: Cell) -> bool:
+        path = cell_file(self.cfg.profile, self.name, self.variant, cell)
+        if not path.is_file():
+            return False
+        try:
+            return json.loads(path.read_text())["key"] == self.cell_key(cell)
+        except (json.JSONDecodeError, KeyError):
+            return False  # unreadable: recompute (writes are atomic, so this is a foreign or edited file)
+
+    # -- the model
+
+    def _load(self) -> None:
+        if self.model is not None:
+            return
+        method = self.cfg.train.method
+        self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
+        base = models.load_model(self.name, method=method, profile=self.cfg.profile)
+        if method == "full":
+            self.model = base
+        else:
+            from peft import PeftModel
+
+            stage0 = train.stage_dir(self.cfg.profile, self.name, self.variant, 0)
+            self.model = PeftModel.from_pretrained(base, str(stage0)).eval()
+
+    def _use(self, stage: int) -> None:
+        """Put stage ``stage``'s weights into the loaded model (stages are visited in order 0..5)."""
+        if self._stage == stage:
+            return
+        from safetensors.torch import load_file
+
+        w = _weights_file(train.stage_dir(self.cfg.profile, self.name, self.variant, stage))
+        if self.cfg.train.method == "full":
+            if w is None:
+                if self._stage is not None:  # the base after another stage's weights: load it again
+                    self.model = models.load_model(self.name, method="full", profile=self.cfg.profile)
+            else:
+                self.model.load_state_dict(load_file(str(w)), strict=False)
+        else:
+            from peft import set_peft_model_state_dict
+
+            merge = self.cfg.train.method == "lora"
+            if merge and self._stage is not None:
+                self.model.unmerge_adapter()
+            result = set_peft_model_state_dict(self.model, load_file(str(w)))
+            if result.unexpected_keys:
+                raise ValueError(f"{w}: adapter keys do not fit {self.name}: {result.unexpected_keys[:3]} ...")
+            if merge:
+                self.model.merge_adapter()
+        self.model.eval()
+        self._stage = stage
+
+    # -- one cell
+
+    def _run(self, cell: Cell) -> dict:
+        device = next(self.model.parameters()).device
+        amp = models.autocast_dtype(device, self.cfg.eval.precision)
+        t0 = time.perf_counter()
+        if cell.kind == "bench":
+            kind = scoring.infer_kind(cell.path)
+            summary, items = scoring.score_file(self.model, self.tokenizer, cell.path, kind, arch=self.spec.arch,
+                                                batch_size=self.cfg.eval.batch_size, amp=amp)  # fmt: skip
+            result = {"kind": kind, "summary": summary, "items": items}
+        else:
+            recs = read_jsonl(cell.path, "instruction")[: self.cfg.eval.new_task_examples]
+            preds = generation.generate(self.model, self.tokenizer, [r["prompt"] for r in recs], arch=self.spec.arch,
+                                        max_new_tokens=self.cfg.eval.max_new_tokens, amp=amp,
+                                        desc=f"generate {cell.name}")  # fmt: skip
+            result = {
+                "kind": "instruction",
+                "summary": {"n": len(recs), **textmetrics.task_scores(cell.name, preds, recs)},
+                "items": [{"id": r["id"], "prediction": p} for r, p in zip(recs, preds, strict=True)],
+            }
+        return {"seconds": time.perf_counter() - t0, **result}
+
+    def run(self, progress: bool = True) -> dict:
+        """Evaluate every stale or missing cell; return counts of computed and reused cells and seconds."""
+        self.check_trained()
+        todo = [c for c in cells(self.cfg) if not self.is_fresh(c)]
+        total = len(cells(self.cfg))
+        t0 = time.perf_counter()
+        bar = tqdm(todo, desc=f"evaluate {self.name}/{self.variant}", unit="cell", disable=not progress)
+        for cell in bar:
+            bar.set_postfix(stage=cell.stage, cell=cell.name)
+            self._load()
+            self._use(cell.stage)
+            result = self._run(cell)
+            record = {"key": self.cell_key(cell), "model": self.name, "method": self.variant, "stage": cell.stage,
+                      "category": cell.category, "benchmark": cell.name, **result}  # fmt: skip
+            atomic_write_json(cell_file(self.cfg.profile, self.name, self.variant, cell), record)
+        return {"model": self.name, "method": self.variant, "computed": len(todo), "reused": total - len(todo),
+                "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+
+
+def plan(cfg: Config) -> str:
+    """What 03_evaluate will run: cells per chain still to compute (benchmarks and generations)."""
+    lines = [f"profile {cfg.profile}: {len(cells(cfg))} cells per chain (6 checkpoints x benchmarks + 14 tasks)"]
+    for name in cfg.train.models:
+        for variant in cfg.train.variants:
+            ev = ChainEval(cfg, name, variant)
+            try:
+                ev.check_trained()
+                todo = [c for c in cells(cfg) if not ev.is_fresh(c)]
+            except FileNotFoundError as e:
+                lines.append(f"  {name}/{variant}: not trained yet ({e})")
+                continue
+            n_bench = sum(c.kind == "bench" for c in todo)
+            lines.append(
+                f"  {name}/{variant}: {n_bench} benchmark cells and {len(todo) - n_bench} generation cells to run"
+            )
+    return "\n".join(lines)
+
+
+def _rows(record: dict) -> tuple[list[dict], list[dict]]:
+    """scores.csv rows and items.csv rows of one cell."""
+    head = {k: record[k] for k in ("model", "method", "stage", "category", "benchmark")}
+    s, kind = record["summary"], record["kind"]
+    if kind == "instruction":
+        return [{**head, "metric": m, "value": v, "n": s["n"]} for m, v in s.items() if m != "n"], []
+    scores = [{**head, "metric": m, "value": 100 * s[m], "n": s["n"]} for m in ITEM_METRICS[kind]]
+    if kind == "pair":
+        scores.append({**head, "metric": "likelihood_diff", "value": s["likelihood_diff"], "n": s["n"]})
+    items = [
+        {**head, "item": it["id"], "group": it.get("group", it.get("bias_type", "")), "metric": m, "value": int(it[f])}
+        for it in record["items"]
+        for m, f in ITEM_METRICS[kind].items()
+    ]
+    return scores, items
+
+
+def gather(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """scores and items of the profile's models and variants, from their cells (all must exist)."""
+    scores, items = [], []
+    for name in cfg.train.models:
+        for variant in cfg.train.variants:
+            for cell in cells(cfg):
+                path = cell_file(cfg.profile, name, variant, cell)
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"{path} is missing: run the evaluation (`make evaluate PROFILE={cfg.profile}`)"
+                    )
+                s, i = _rows(json.loads(path.read_text()))
+                scores += s
+                items += i
+    return pd.DataFrame(scores, columns=SCORES_COLUMNS), pd.DataFrame(items, columns=ITEMS_COLUMNS)
+
+
+def write_scores(cfg: Config) -> tuple[Path, Path]:
+    """Gather the cells into artifacts/<profile>/scores.csv and items.csv (atomically)."""
+    scores, items = gather(cfg)
+    out = paths.artifacts_dir(cfg.profile)
+    atomic_write_text(out / "items.csv", items.to_csv(index=False))
+    atomic_write_text(out / "scores.csv", scores.to_csv(index=False, float_format="%.4f"))
+    return out / "scores.csv", out / "items.csv"
+
+
+def run(cfg: Config) -> list[dict]:
+    """Evaluate every chain of the profile, then write scores.csv and items.csv."""
+    done = []
+    for name in cfg.train.models:
+        for variant in cfg.train.variants:
+            ev = ChainEval(cfg, name, variant)
+            done.append(ev.run())
+            del ev
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    write_scores(cfg)
+    return done

@@ -1,0 +1,126 @@
+"""What a profile would run, before it runs: chains, stages, items, and estimated compute, time and memory.
+
+    python -m cf_utils.plan --profile paper        (make plan PROFILE=paper)
+
+Needs neither the data nor the hub nor a GPU: token counts come from the prepared data when it exists
+and from typical sizes otherwise (the real benchmarks' published sizes, ~4 characters per token).
+Estimates, not measurements:
+- compute: training 6N FLOPs per token for full fine-tuning, 4N for (Q)LoRA (no weight gradients of the
+  frozen base), scoring and generation 2N (N = parameters; Kaplan et al. 2020);
+- time: compute / (peak x utilisation): an A100's 312 TFLOP/s bf16 at 35% (training) and 25% (scoring)
+  on a GPU; on a CPU its measured-class peak (bf16 if fast, else fp32) at 30%;
+- memory: full 16 bytes per parameter (bf16 weights and gradients, fp32 Adam moments and master copy,
+  before ZeRO sharding), LoRA 2, QLoRA ~0.55 (NF4 + double quantisation), plus 20% and 2 GB for
+  activations and the CUDA context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cf_utils import models, paths, train
+from cf_utils.config import Config, ConfigError, load_config
+
+# The paper's benchmarks (test or validation split as the harness uses them), items per element.
+PAPER_ITEMS = {"mmlu_stem": 3018, "mmlu_humanities": 4705, "mmlu_social_sciences": 3077, "mmlu_other": 3242,
+               "boolq": 3270, "piqa": 1838, "winogrande": 1267, "hellaswag": 10042, "mathqa": 2985, "mutual": 886,
+               "race_high": 1045, "race_middle": 362, "crows_pairs": 1508}  # fmt: skip
+TYPICAL_TOKENS = {"train_example": 160, "bench_item": 450, "task_prompt": 120}  # when no data is prepared
+BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 0.55}
+TRAIN_FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 4}
+GPU_PEAK, GPU_MFU_TRAIN, GPU_MFU_EVAL = 312e12, 0.35, 0.25
+
+
+def _cpu_peak() -> float:
+    return 800e9 if models.fast_bf16("cpu") else 200e9  # measured class on this project's 2-core EPYC
+
+
+def _data_sizes(cfg: Config) -> dict:
+    """Token counts from the prepared data (chars / 4), or typical sizes."""
+    t = cfg.train
+    manifest = paths.data_manifest(cfg.profile)
+    per_task = min(cfg.data.train_examples, t.examples_per_task or 10**12)
+    if not manifest.is_file():
+        bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
+        return {"bench_items": bench, "bench_tokens": sum(bench.values()) * TYPICAL_TOKENS["bench_item"],
+                "train_examples": per_task, "train_tokens": per_task * TYPICAL_TOKENS["train_example"],
+                "task_prompt_tokens": TYPICAL_TOKENS["task_prompt"],
+                "source": "typical sizes (no data prepared)"}  # fmt: skip
+    files = json.loads(manifest.read_text())["files"]
+    root = paths.data_dir(cfg.profile)
+    bench, bench_chars = {}, 0
+    for f in files:
+        if f["role"] == "benchmark":
+            bench[f["name"]] = f["count"]
+            bench_chars += (root / f["path"]).stat().st_size
+    train_chars = [(root / f["path"]).stat().st_size / max(f["count"], 1) for f in files
+                   if f["role"] == "task" and f.get("split") == "train" and f["stage"] > 0]  # fmt: skip
+    mean_example = sum(train_chars) / len(train_chars) / 4
+    return {"bench_items": bench, "bench_tokens": bench_chars / 4, "train_examples": per_task,
+            "train_tokens": per_task * mean_example, "task_prompt_tokens": mean_example,
+            "source": f"the prepared data ({manifest})"}  # fmt: skip
+
+
+def estimate(cfg: Config) -> dict:
+    t, e = cfg.train, cfg.eval
+    sizes = _data_sizes(cfg)
+    gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
+    peak = GPU_PEAK if gpu else _cpu_peak()
+    mfu_train, mfu_eval = (GPU_MFU_TRAIN, GPU_MFU_EVAL) if gpu else (0.3, 0.3)
+    chains = []
+    for name in t.models:
+        spec = models.get_spec(name)
+        n = spec.params_b * 1e9
+        for variant in t.variants:
+            stage_tokens = sizes["train_tokens"] * t.epochs
+            if variant == "replay":
+                stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
+            train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN[t.method] * n * stage_tokens * len(train.STAGES)
+            gen_tokens = 14 * e.new_task_examples * (sizes["task_prompt_tokens"] + e.max_new_tokens)
+            eval_flops = 2 * n * (6 * sizes["bench_tokens"] + gen_tokens)
+            memory = n * BYTES_PER_PARAM[t.method] * 1.2 / 2**30 + (2 if gpu else 0.5)
+            chains.append({"model": name, "method": variant, "arch": spec.arch, "params_b": spec.params_b,
+                           "train_tokens": round(stage_tokens * len(train.STAGES)),
+                           "train_hours": train_flops / (peak * mfu_train) / 3600,
+                           "eval_hours": eval_flops / (peak * mfu_eval) / 3600, "memory_gb": memory})  # fmt: skip
+    return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
+            "chains": chains, "total_hours": sum(c["train_hours"] + c["eval_hours"] for c in chains),
+            "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
+
+
+def render(cfg: Config) -> str:
+    est = estimate(cfg)
+    s, t = est["sizes"], cfg.train
+    lines = [
+        f"plan for profile {cfg.profile!r} on {est['device']} (estimates; see cf_utils/plan.py for the assumptions)",
+        f"  data: {s['source']}",
+        f"  training: method {t.method}, 5 stages x {s['train_examples']} examples x {t.epochs} epoch(s), "
+        f"batch {t.batch_size} x accumulation {t.grad_accum}, lr {t.lr:g}",
+        f"  evaluation: 6 checkpoints x {len(s['bench_items'])} benchmarks ({sum(s['bench_items'].values())} items) "
+        f"+ 14 generation cells x {cfg.eval.new_task_examples} examples per chain",
+    ]
+    for c in est["chains"]:
+        lines.append(f"  {c['model']:<24} {c['method']:<7} {c['arch']:<8} {c['params_b']:>6.3f}B  "
+                     f"train {c['train_tokens'] / 1e6:8.2f}M tokens ~{c['train_hours']:7.2f} h   "
+                     f"eval ~{c['eval_hours']:6.2f} h   memory ~{c['memory_gb']:5.1f} GB")  # fmt: skip
+    lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours; "
+                 f"peak memory ~{est['max_memory_gb']:.1f} GB")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m cf_utils.plan", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", required=True)
+    args = ap.parse_args(argv)
+    try:
+        print(render(load_config(args.profile)))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

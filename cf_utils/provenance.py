@@ -1,0 +1,142 @@
+"""artifacts/<profile>/manifest.json: where every number of a run comes from.
+
+Resolved config and seeds by purpose; the code (git sha, and whether the tree had uncommitted
+changes); package versions; every model's identity (GGUF sha256, hub revision, or the training run
+that derived it) and every data file's sha256; the device; wall time and peak memory of every
+training stage and the time of every evaluated checkpoint; the executed notebooks' durations
+(papermill's own record); and sha256 of the result files.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from cf_utils import models, paths, train
+from cf_utils.config import Config
+from cf_utils.io import atomic_write_json, sha256_file
+
+PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "safetensors", "tokenizers",
+            "papermill", "pandas", "numpy", "seaborn", "matplotlib", "sacrebleu", "rouge-score", "gguf")  # fmt: skip
+RESULTS = ("scores.csv", "items.csv", "forgetting.csv")
+
+
+def git_state(root: Path = paths.ROOT) -> dict:
+    """Commit sha and a dirty flag (tracked files changed); None when not a git checkout."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return {"sha": None, "dirty": None}
+    return {"sha": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def versions() -> dict[str, str | None]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def device() -> dict:
+    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "bf16_fast": models.fast_bf16("cpu")}  # fmt: skip
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]  # fmt: skip
+        info["cpu"] = names[0] if names else platform.processor()
+    except OSError:
+        info["cpu"] = platform.processor()
+    if torch.cuda.is_available():
+        info["cuda"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def model_identity(name: str, profile: str) -> dict:
+    spec = models.get_spec(name)
+    out = {"source": spec.source, "arch": spec.arch, "params_b": spec.params_b, "note": spec.note}
+    if spec.source == "hub":
+        out.update(hub_id=spec.hub_id, revision=spec.revision)
+    elif spec.source == "gguf":
+        g = models._GGUF[name]
+        out.update(package=g.package, file=g.filename, sha256=g.sha256)
+    elif spec.source == "derived":
+        record = models.derived_dir(name, profile) / "metrics.json"
+        if record.is_file():
+            m = json.loads(record.read_text())
+            out.update(base=spec.base, examples=m.get("examples"), wall_s=m.get("wall_s"),
+                       record_sha256=sha256_file(record))  # fmt: skip
+    return out
+
+
+def stages(cfg: Config) -> list[dict]:
+    """Per (model, variant, stage): training wall time, tokens/s and peak memory; evaluation seconds."""
+    evals: dict[tuple, float] = defaultdict(float)
+    for f in (paths.artifacts_dir(cfg.profile) / "eval").glob("*/*/stage-*/*.json"):
+        rec = json.loads(f.read_text())
+        evals[(rec["model"], rec["method"], rec["stage"])] += rec.get("seconds", 0.0)
+    rows = []
+    for name in cfg.train.models:
+        for variant in cfg.train.variants:
+            for k in (0, *train.STAGES):
+                path = train.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
+                m = json.loads(path.read_text()) if path.is_file() else {}
+                rows.append({"model": name, "method": variant, "stage": k,
+                             "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
+                             "train_peak_memory_mb": m.get("peak_memory_mb"),
+                             "eval_s": round(evals.get((name, variant, k), 0.0), 1) or None})  # fmt: skip
+    return rows
+
+
+def notebooks(profile: str) -> dict[str, float | None]:
+    """Each executed notebook's duration in seconds, as papermill recorded it."""
+    out = {}
+    for nb in sorted((paths.artifacts_dir(profile) / "notebooks").glob("*.ipynb")):
+        try:
+            out[nb.stem] = json.loads(nb.read_text())["metadata"]["papermill"].get("duration")
+        except (json.JSONDecodeError, KeyError):
+            out[nb.stem] = None
+    return out
+
+
+def build(cfg: Config) -> dict:
+    data_manifest = paths.data_manifest(cfg.profile)
+    data = json.loads(data_manifest.read_text()) if data_manifest.is_file() else {"files": []}
+    durations = notebooks(cfg.profile)
+    out = paths.artifacts_dir(cfg.profile)
+    return {
+        "profile": cfg.profile,
+        "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "config": cfg.to_dict(),
+        "seeds": cfg.seeds(),
+        "git": git_state(),
+        "packages": versions(),
+        "device": device(),
+        "models": {name: model_identity(name, cfg.profile) for name in cfg.train.models},
+        "data": {
+            "manifest_sha256": sha256_file(data_manifest) if data_manifest.is_file() else None,
+            "files": [{k: f[k] for k in ("path", "sha256", "count")} for f in data["files"]],
+        },  # fmt: skip
+        "stages": stages(cfg),
+        "notebooks_s": durations,
+        "wall_time_s": round(sum(v for v in durations.values() if v), 1) or None,
+        "results": {name: sha256_file(out / name) for name in RESULTS if (out / name).is_file()},
+    }
+
+
+def write(cfg: Config) -> Path:
+    path = paths.artifacts_dir(cfg.profile) / "manifest.json"
+    atomic_write_json(path, build(cfg))
+    return path

@@ -1,0 +1,151 @@
+"""Evaluation of the chains on the tiny models: cells, reuse, resume, adapter swapping, scores/items files."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from cf_utils import evaluate, metrics, models, paths, plan, provenance, scoring, train
+from cf_utils.config import load_config
+from cf_utils.data.prepare import prepare
+from cf_utils.data.records import read_jsonl
+
+pytestmark = pytest.mark.network  # needs the BIG-bench files (smoke data) once
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Smoke data and one trained tiny-causal chain, shared by the tests of this module (copied per test)."""
+    root = tmp_path_factory.mktemp("shared")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CF_CACHE", str(paths.cache_dir()))  # the shared BIG-bench cache, before data/ moves
+    mp.setenv("CF_DATA_ROOT", str(root / "data"))
+    mp.setenv("CF_ARTIFACTS_ROOT", str(root / "artifacts"))
+    cfg = _cfg()
+    prepare(cfg, root / "data" / "smoke")
+    train.Chain(cfg, "tiny-causal", "seq").run()
+    mp.undo()
+    return root
+
+
+def _cfg(**over):
+    return load_config("smoke", {"train.models": ["tiny-causal"], "train.variants": ["seq"],
+                                 "train.examples_per_task": 8, "eval.precision": "fp32", **over})  # fmt: skip
+
+
+@pytest.fixture
+def cfg(trained, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(trained / "data", tmp_path / "data", dirs_exist_ok=True)
+    shutil.copytree(trained / "artifacts", tmp_path / "artifacts", dirs_exist_ok=True)
+    return _cfg()
+
+
+def test_fourteen_generation_cells_cover_table3_and_the_final_row():
+    measured = {(s, k) for s in range(6) for k in evaluate.tasks_at(s)}
+    assert len(measured) == 14
+    for k in train.STAGES:
+        assert (k - 1, k) in measured and (k, k) in measured and (5, k) in measured
+
+
+def test_run_writes_consistent_scores_and_items_and_reuses_everything(cfg, monkeypatch):
+    evaluate.run(cfg)
+    scores = metrics.read_scores(paths.artifacts_dir("smoke") / "scores.csv")
+    items = metrics.read_items(paths.artifacts_dir("smoke") / "items.csv")
+    n_bench = sum(c.kind == "bench" for c in evaluate.cells(cfg)) // 6
+    assert set(scores.stage) == set(range(6))
+    assert len(scores[(scores.category != "new_task") & (scores.metric == "acc")]) == 6 * n_bench
+    assert len(scores[(scores.category == "new_task") & (scores.metric != "rougeL")]) == 14
+    # the per-item file reproduces every benchmark value
+    mean = items.groupby(["stage", "benchmark", "metric"])["value"].mean().mul(100)
+    bench = scores[scores.category != "new_task"].set_index(["stage", "benchmark", "metric"])["value"]
+    pd.testing.assert_series_equal(mean.sort_index(), bench.sort_index(), check_names=False, atol=1e-3)
+
+    def no_loading(*a, **k):
+        raise AssertionError("everything is scored: nothing may be loaded")
+
+    monkeypatch.setattr(models, "load_model", no_loading)
+    assert evaluate.run(cfg)[0]["computed"] == 0
+
+
+def test_changed_setting_or_input_recomputes_only_what_depends_on_it(cfg):
+    evaluate.run(cfg)
+    longer = _cfg(**{"eval.max_new_tokens": cfg.eval.max_new_tokens + 2})
+    assert evaluate.run(longer)[0]["computed"] == 14  # the generation cells only
+    bench = paths.benchmarks_dir("smoke") / "physics.jsonl"
+    lines = bench.read_text().splitlines()
+    bench.write_text("\n".join(lines[:-1]) + "\n")  # one item fewer
+    assert evaluate.run(longer)[0]["computed"] == 6  # physics at each checkpoint
+
+
+def test_interrupted_evaluation_resumes_at_the_first_missing_cell(cfg, monkeypatch):
+    real = evaluate.ChainEval._run
+    calls = []
+
+    def dies_after_five(self, cell):
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        calls.append(cell)
+        return real(self, cell)
+
+    monkeypatch.setattr(evaluate.ChainEval, "_run", dies_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.run(cfg)
+    monkeypatch.setattr(evaluate.ChainEval, "_run", real)
+    total = len(evaluate.cells(cfg))
+    assert evaluate.run(cfg)[0]["computed"] == total - 5
+    with pytest.raises(FileNotFoundError, match="missing"):
+        evaluate.gather(_cfg(**{"train.variants": ["seq", "replay"]}))
+
+
+def test_swapped_adapter_scores_equal_a_fresh_load_of_that_stage(cfg):
+    """Stage 3 reached by merging/unmerging stages 0, 1, 2 scores as the stage-3 adapter loaded alone."""
+    from peft import PeftModel
+
+    ev = evaluate.ChainEval(cfg, "tiny-causal", "seq")
+    ev._load()
+    for k in (0, 1, 2, 3):
+        ev._use(k)
+    recs = read_jsonl(paths.benchmarks_dir("smoke") / "physics.jsonl", "mc")
+    _, swapped = scoring.score_records(ev.model, ev.tokenizer, recs, "mc", arch="causal")
+    base = models.load_model("tiny-causal", method="lora", dtype=torch.float32)
+    fresh = PeftModel.from_pretrained(base, str(train.stage_dir("smoke", "tiny-causal", "seq", 3))).eval()
+    _, alone = scoring.score_records(fresh, ev.tokenizer, recs, "mc", arch="causal")
+    for a, b in zip(swapped, alone, strict=True):
+        assert a["loglikelihoods"] == pytest.approx(b["loglikelihoods"], abs=1e-4)
+    stage0 = train.stage_dir("smoke", "tiny-causal", "seq", 0)
+    assert any(  # and the stages differ, so the comparison means something
+        abs(x - y) > 1e-3
+        for a, b in zip(swapped, scoring.score_records(
+            PeftModel.from_pretrained(models.load_model("tiny-causal", method="lora", dtype=torch.float32),
+                                      str(stage0)).eval(), ev.tokenizer, recs, "mc", arch="causal")[1], strict=True)
+        for x, y in zip(a["loglikelihoods"], b["loglikelihoods"], strict=True)
+    )  # fmt: skip
+
+
+def test_unfinished_stage_is_named_with_the_command_that_makes_it(cfg):
+    import shutil
+
+    shutil.rmtree(train.stage_dir("smoke", "tiny-causal", "seq", 4))
+    with pytest.raises(FileNotFoundError, match="make finetune PROFILE=smoke"):
+        evaluate.run(cfg)
+
+
+def test_manifest_records_config_code_models_data_and_stage_times(cfg):
+    evaluate.run(cfg)
+    man = json.loads(provenance.write(cfg).read_text())
+    assert man["config"]["train"]["models"] == ["tiny-causal"] and man["seeds"]["bootstrap"] == cfg.seed
+    assert set(man["git"]) == {"sha", "dirty"} and man["packages"]["torch"].startswith("2.")
+    assert {f["path"] for f in man["data"]["files"]} >= {"benchmarks/physics.jsonl", "tasks/1_simp.train.jsonl"}
+    trained = [s for s in man["stages"] if s["stage"] > 0]
+    assert len(trained) == 5 and all(s["train_wall_s"] > 0 and s["eval_s"] > 0 for s in trained)
+    assert set(man["results"]) == {"scores.csv", "items.csv"}
+
+
+def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
+    text = plan.render(load_config("paper"))
+    assert "typical sizes" in text and "GPU hours" in text
+    for name in load_config("paper").train.models:
+        assert name in text
