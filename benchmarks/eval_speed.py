@@ -12,7 +12,8 @@ Model FLOPs utilisation: 2 FLOPs per weight per token each method needs to run t
 positions whose logits it computes (the harness: every position; ours: the last shared token and
 the remainders), over this machine's measured matmul peak in the same precision.
 
-    python benchmarks/eval_speed.py [--items 16] [--precision fp32|bf16] [--threads N] [--json OUT]
+    python benchmarks/eval_speed.py [--model smollm2-135m-instruct] [--items 16] [--precision fp32|bf16]
+                                    [--threads N] [--json OUT]
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from common import matmul_peak  # benchmarks/common.py (scripts run from this fo
 from cf_utils import models, paths, scoring
 from cf_utils.data.records import read_jsonl
 
-MODEL = "smollm2-135m-instruct"
 HARNESS_BATCHES = (1, 4, 16)  # on a CPU its best is small: larger batches pad and normalise (B, T, V) logits
 OUR_BATCHES = (1, 4, 16)
 
@@ -96,6 +96,7 @@ def agreement(harness: list[list[float]], ours: list[list[float]]) -> tuple[floa
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="registry name of a cpu-profile model")
     ap.add_argument("--items", type=int, default=16, help="first N items of every benchmark file")
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -106,8 +107,8 @@ def main(argv=None) -> dict:
     from lm_eval.models.huggingface import HFLM
 
     amp = models.autocast_dtype("cpu", args.precision)
-    model = models.load_model(MODEL, method="full", dtype=torch.float32, device="cpu")
-    tok = models.load_tokenizer(MODEL)
+    model = models.load_model(args.model, method="full", dtype=torch.float32, device="cpu")
+    tok = models.load_tokenizer(args.model)
     subset = load_subset(args.items)
     items = [[scoring.encode_request(tok, c, k, "causal") for c, k in scoring.text_requests(r, kind)]
              for _, kind, records in subset for r in records]  # fmt: skip
@@ -129,7 +130,7 @@ def main(argv=None) -> dict:
         results["ours"][bs] = wall
     same, diff = agreement(harness_lls, our_lls)
 
-    print(f"{MODEL}, {n_items} items ({n_requests} requests) from {len(subset)} files, {args.precision}, "
+    print(f"{args.model}, {n_items} items ({n_requests} requests) from {len(subset)} files, {args.precision}, "
           f"{torch.get_num_threads()} threads; matmul peak {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
     print(f"{'method':<8} {'batch':>5} {'items/s':>8} {'MFU':>6}")
     best = {}
@@ -142,7 +143,7 @@ def main(argv=None) -> dict:
     print(f"best: ours {best['ours']['items_per_s']:.1f} items/s (batch {best['ours']['batch_size']}) vs harness "
           f"{best['harness']['items_per_s']:.1f} (batch {best['harness']['batch_size']}) = {speedup:.2f}x "
           f"(target >= 3x); same answer on {same:.1%} of items, max |d loglik| {diff:.1e}")  # fmt: skip
-    summary = {"model": MODEL, "precision": args.precision, "threads": torch.get_num_threads(), "items": n_items,
+    summary = {"model": args.model, "precision": args.precision, "threads": torch.get_num_threads(), "items": n_items,
                "requests": n_requests, "matmul_peak_flops": peak, "model_flops": work, "wall_s": results,
                "best": best, "speedup": speedup, "same_answer": same, "max_abs_loglik_diff": diff}  # fmt: skip
     if args.json:

@@ -736,9 +736,12 @@ def headline(frames: Frames) -> list[str]:
     man = frames.manifest
     if "wall_time_s" in man:
         lines.append(f"- Wall time: {man['wall_time_s'] / 60:.1f} min (artifacts/{frames.profile}/manifest.json)")
-    if "stages" in man:
-        n = len(man["stages"]) if isinstance(man["stages"], list | dict) else man["stages"]
-        lines.append(f"- Stages run (manifest): {n}")
+    if man.get("notebooks_s"):
+        parts = [f"{k} {v / 60:.1f} min" for k, v in man["notebooks_s"].items() if v is not None]
+        lines.append("- Notebooks (papermill durations): " + ", ".join(parts))
+    if man.get("git", {}).get("sha"):
+        dirty = " with uncommitted changes" if man["git"]["dirty"] else ""
+        lines.append(f"- Code: git {man['git']['sha'][:12]}{dirty}")
     if not man:
         lines.append(f"- Wall time: unknown (no artifacts/{frames.profile}/manifest.json)")
     return lines
