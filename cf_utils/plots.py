@@ -343,7 +343,7 @@ def new_task_before_after(new_task: pd.DataFrame, out_dir: str | Path | None = N
         if j == 0:
             ax.set_ylabel("own metric (0-100)", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize=8)
-    fig.suptitle("New tasks: own metric (SARI / BLEU / ROUGE-1) before / after its stage, and after stage 5")
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(whens), fontsize=8)
+    fig.suptitle("New tasks: own metric before / after its stage\nand after stage 5 (SARI / BLEU / ROUGE-1)")
     save(fig, out_dir, "new_task_before_after")
     return fig
