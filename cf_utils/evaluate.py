@@ -36,14 +36,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cf_utils import generation, models, paths, scoring, textmetrics, train
+from cf_utils import generation, metrics, models, paths, scoring, textmetrics, train
 from cf_utils.config import Config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
 
-SCORES_COLUMNS = ["model", "method", "stage", "category", "benchmark", "metric", "value", "n"]
-ITEMS_COLUMNS = ["model", "method", "stage", "category", "benchmark", "item", "group", "metric", "value"]
 CELL_VERSION = 2  # bump when a cell's content or meaning changes: every cell is then recomputed
 # Per-item outcome -> metric name in scores.csv/items.csv (value 0/1; the file-level value is its mean in %).
 ITEM_METRICS = {"mc": {"acc": "correct", "acc_norm": "correct_norm"}, "pair": {"pct_stereotype": "stereotype"}}
@@ -115,7 +113,8 @@ class ChainEval:
         self.spec = models.get_spec(model_name)
         self.model = self.tokenizer = None
         self._stage = None
-        self._keys: dict[int, str] = {}
+        self._keys: dict[int, str] = {}  # checkpoint keys by stage
+        self._inputs: dict[Path, str] = {}  # sha256 of each input file, hashed once per run
 
     # -- what a cell depends on
 
@@ -141,7 +140,9 @@ class ChainEval:
         settings = {"precision": e.precision, "batch_size": e.batch_size, "version": CELL_VERSION}
         if cell.kind == "task":
             settings.update(examples=e.new_task_examples, max_new_tokens=e.max_new_tokens)
-        parts = [self.checkpoint_key(cell.stage), sha256_file(cell.path), settings]
+        if cell.path not in self._inputs:
+            self._inputs[cell.path] = sha256_file(cell.path)
+        parts = [self.checkpoint_key(cell.stage), self._inputs[cell.path], settings]
         return sha256_bytes(json.dumps(parts, sort_keys=True).encode())[:16]
 
     def is_fresh(self, cell: Cell) -> bool:
@@ -222,8 +223,8 @@ class ChainEval:
     def run(self, progress: bool = True) -> dict:
         """Evaluate every stale or missing cell; return counts of computed and reused cells and seconds."""
         self.check_trained()
-        todo = [c for c in cells(self.cfg) if not self.is_fresh(c)]
-        total = len(cells(self.cfg))
+        every = cells(self.cfg)
+        todo = [c for c in every if not self.is_fresh(c)]
         t0 = time.perf_counter()
         bar = tqdm(todo, desc=f"evaluate {self.name}/{self.variant}", unit="cell", disable=not progress)
         for cell in bar:
@@ -234,7 +235,7 @@ class ChainEval:
             record = {"key": self.cell_key(cell), "model": self.name, "method": self.variant, "stage": cell.stage,
                       "category": cell.category, "benchmark": cell.name, **result}  # fmt: skip
             atomic_write_json(cell_file(self.cfg.profile, self.name, self.variant, cell), record)
-        return {"model": self.name, "method": self.variant, "computed": len(todo), "reused": total - len(todo),
+        return {"model": self.name, "method": self.variant, "computed": len(todo), "reused": len(every) - len(todo),
                 "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
 
@@ -288,7 +289,8 @@ def gather(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
                 s, i = _rows(json.loads(path.read_text()))
                 scores += s
                 items += i
-    return pd.DataFrame(scores, columns=SCORES_COLUMNS), pd.DataFrame(items, columns=ITEMS_COLUMNS)
+    return (pd.DataFrame(scores, columns=list(metrics.SCORE_COLUMNS)),
+            pd.DataFrame(items, columns=list(metrics.ITEM_COLUMNS)))  # fmt: skip
 
 
 def write_scores(cfg: Config) -> tuple[Path, Path]:

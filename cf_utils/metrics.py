@@ -42,13 +42,14 @@ import pandas as pd
 
 from cf_utils import paths
 from cf_utils.io import atomic_write_text
+from cf_utils.train import TASK_NAMES
 
 SCORE_COLUMNS = ("model", "method", "stage", "category", "benchmark", "metric", "value", "n")
 ITEM_COLUMNS = ("model", "method", "stage", "category", "benchmark", "item", "group", "metric", "value")
 BENCHMARK_CATEGORIES = ("domain_knowledge", "reasoning", "reading_comprehension", "bias")
 NEW_TASK = "new_task"
 CATEGORIES = (*BENCHMARK_CATEGORIES, NEW_TASK)
-TASKS = ("simp", "emdg", "inqqg", "exp", "hgen")  # task k is trained at stage k
+TASKS = TASK_NAMES  # task k is trained at stage k (the paper's order, defined once in train.py)
 TASK_STAGE = {task: k for k, task in enumerate(TASKS, start=1)}
 N_STAGES = len(TASKS)
 STAGES = tuple(range(N_STAGES + 1))
