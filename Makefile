@@ -7,6 +7,7 @@
 #   make data PROFILE=smoke        01_prepare_data only
 #   make finetune PROFILE=smoke    02_finetune (and what it needs)
 #   make evaluate PROFILE=smoke    03_evaluate (and what it needs)
+#   make mitigations PROFILE=smoke 05_mitigations: replay, L2, EWC, LwF, O-LoRA, WiSE-FT against seq on one model
 #   make figures PROFILE=smoke     04_figures: forgetting.csv, figures, tables, manifest.json, report.md/html
 #   make bench                     training and scoring speed against the transformers / harness baselines
 #   make lab                       JupyterLab on notebooks/ with the project's environment
@@ -35,12 +36,14 @@ FINETUNE := artifacts/$(PROFILE)/finetune.json
 EVAL_SRC := $(TRAIN_SRC) cf_utils/evaluate.py cf_utils/scoring.py cf_utils/generation.py cf_utils/textmetrics.py \
             cf_utils/metrics.py
 SCORES := artifacts/$(PROFILE)/scores.csv
+MIT_SRC := $(EVAL_SRC) cf_utils/mitigations.py cf_utils/mitigation_study.py cf_utils/plots.py cf_utils/report.py
+MITIGATIONS := artifacts/$(PROFILE)/mitigations.csv
 FIG_SRC := $(CORE_SRC) cf_utils/metrics.py cf_utils/plots.py cf_utils/report.py cf_utils/provenance.py \
-           cf_utils/models.py cf_utils/train.py data/reference/paper_numbers.csv
+           cf_utils/models.py cf_utils/train.py cf_utils/mitigation_study.py data/reference/paper_numbers.csv
 REPORT := artifacts/$(PROFILE)/report.md
 RUN_NB := $(PY) -m cf_utils.notebooks
 
-.PHONY: all setup data finetune evaluate figures plan reproduce test test-fast test-slow bench lint lab clean clean-all help
+.PHONY: all setup data finetune evaluate mitigations figures plan reproduce test test-fast test-slow bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -78,10 +81,17 @@ artifacts/%/scores.csv: notebooks/03_evaluate.ipynb configs/defaults.yaml config
                         data/%/MANIFEST.json artifacts/%/finetune.json | $(SETUP)
 	$(RUN_NB) 03_evaluate --profile $*
 
+mitigations: $(MITIGATIONS)
+
+# Its seq chain is the main study's, shared: a chain's lock makes one process wait for the other (make -j).
+artifacts/%/mitigations.csv: notebooks/05_mitigations.ipynb configs/defaults.yaml configs/%.yaml $(MIT_SRC) \
+                             data/%/MANIFEST.json | $(SETUP)
+	$(RUN_NB) 05_mitigations --profile $*
+
 figures: $(REPORT)
 
 artifacts/%/report.md: notebooks/04_figures.ipynb configs/defaults.yaml configs/%.yaml $(FIG_SRC) \
-                       artifacts/%/scores.csv | $(SETUP)
+                       artifacts/%/scores.csv artifacts/%/mitigations.csv | $(SETUP)
 	$(RUN_NB) 04_figures --profile $*
 
 reproduce: $(REPORT)

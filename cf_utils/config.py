@@ -20,6 +20,10 @@ import yaml
 from cf_utils import paths
 
 PROFILES = ("smoke", "cpu", "gpu-mini", "paper")
+# Continual-training methods (cf_utils/mitigations.py): trained chains, and ``wise``, which re-weights
+# the ``seq`` chain's adapter at evaluation time and trains nothing.
+TrainedMethod = Literal["seq", "replay", "l2", "ewc", "lwf", "olora"]
+MitigationMethod = Literal["replay", "l2", "ewc", "lwf", "olora", "wise"]
 
 
 class ConfigError(ValueError):
@@ -51,7 +55,9 @@ class TrainConfig:
     """What 02_finetune does: artifacts/<profile>/<model>/<variant>/stage-<k>/."""
 
     models: list[str] = field(default_factory=lambda: ["smollm2-135m-instruct"])  # registry names (models.py)
-    variants: list[Literal["seq", "replay"]] = field(default_factory=lambda: ["seq"])  # continual-training variants
+    variants: list[TrainedMethod] = field(
+        default_factory=lambda: ["seq"]
+    )  # continual-training methods (mitigations.py)
     method: Literal["qlora", "lora", "full"] = "lora"  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16: autocast matmuls over fp32 master weights;
     # auto: bf16 where the device computes it fast (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else fp32
@@ -99,6 +105,39 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class MitigationConfig:
+    """What 05_mitigations compares: each method's chain against plain ``seq`` on one model (mitigations.py).
+
+    The methods' strengths are also read by 02_finetune when a method is listed in ``train.variants``.
+    """
+
+    model: str | None = None  # registry name; None: no mitigation study in this profile
+    methods: list[MitigationMethod] = field(default_factory=list)  # compared against seq
+    l2_weight: float = 1.0  # l2: weight of 1/2 * ||theta - theta_prev||^2 over the trainable weights
+    ewc_weight: float = 1.0  # ewc: the same with a diagonal Fisher (normalised to mean 1) per weight
+    ewc_examples: int = 32  # examples of the previous stage's data for each Fisher estimate
+    lwf_weight: float = 1.0  # lwf: weight of the KL to the adapter-disabled model on the response tokens
+    lwf_temperature: float = 2.0
+    olora_weight: float = 0.5  # olora: weight of sum_j ||A_j A_k^T||_F^2 (O-LoRA's lambda_1)
+    wise_alphas: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])  # wise: adapter scales
+
+    def __post_init__(self):
+        _check_min(self, "ewc_examples", 1)
+        weights = ("l2_weight", "ewc_weight", "lwf_weight", "olora_weight", "lwf_temperature")
+        bad = [f"{n} = {getattr(self, n)}" for n in weights if not getattr(self, n) >= 0] + [
+            f"wise_alphas has {a}" for a in self.wise_alphas if not 0 <= a <= 1
+        ]
+        if self.lwf_temperature <= 0:
+            bad.append("lwf_temperature must be > 0")
+        if bad:
+            raise ConfigError(f"MitigationConfig: out of range: {'; '.join(bad)} (weights >= 0, alphas in [0, 1])")
+        if self.methods and self.model is None:
+            raise ConfigError("MitigationConfig: methods are listed but no model: set mitigation.model")
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"MitigationConfig: methods lists a method twice: {self.methods}")
+
+
+@dataclass(frozen=True)
 class Config:
     profile: str
     description: str = ""
@@ -106,6 +145,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    mitigation: MitigationConfig = field(default_factory=MitigationConfig)
 
     def seeds(self) -> dict[str, int]:
         """Seeds by purpose, recorded in every manifest (each purpose also salts its own generators)."""

@@ -17,10 +17,13 @@ Design:
   a cell whose inputs changed is. Cells are written atomically, so an interrupted run resumes at the
   first missing cell.
 - The continual tasks (the paper's Table 3, and forgetting on the tasks themselves): task k is
-  generated at stage k-1 (before) and stage k (after), and every task at stage 5 (what is left at the
-  end): 14 of the 30 cells of the full accuracy matrix, enough for Table 3, backward transfer and
-  forgetting of the tasks.
+  generated at stage k-1 (before) and stage k (after), and every task at stages 0 and 5 (where it
+  started, what is left at the end): 18 of the 30 cells of the full accuracy matrix, enough for
+  Table 3, backward transfer, forgetting of the tasks and each method's overall gain (05_mitigations).
+- A chain may be evaluated at some stages only (the mitigation study: the last one), and a ``wise-<alpha>``
+  chain is the ``seq`` chain's adapters scaled by alpha (mitigations.scale_adapter), trained nothing.
 - scores.csv and items.csv are gathered from the cells of the profile's current models and variants.
+- One process per chain: a lock in the chain's eval directory (see train.chain_lock).
 
 References: Luo et al. 2023 (the study; Eq. 1 is computed from scores.csv in metrics.py);
 lm-evaluation-harness (scoring.py matches it item for item).
@@ -36,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cf_utils import generation, metrics, models, paths, scoring, textmetrics, train
+from cf_utils import generation, metrics, mitigations, models, paths, scoring, textmetrics, train
 from cf_utils.config import Config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
@@ -61,20 +64,20 @@ class Cell:
 
 def tasks_at(stage: int) -> list[int]:
     """Continual tasks generated at a checkpoint: the next task (before it is trained), the task just
-    trained (after), and at the last stage every task."""
-    if stage == train.STAGES[-1]:
+    trained (after), and at the first and the last stage every task."""
+    if stage in (0, train.STAGES[-1]):
         return list(train.STAGES)
     return [k for k in (stage, stage + 1) if k in train.STAGES]
 
 
-def cells(cfg: Config) -> list[Cell]:
-    """Every cell of one chain, stage by stage (so each stage's weights are put in once)."""
+def cells(cfg: Config, stages: tuple[int, ...] = (0, *train.STAGES)) -> list[Cell]:
+    """Every cell of one chain at ``stages``, stage by stage (so each stage's weights are put in once)."""
     manifest = json.loads(paths.data_manifest(cfg.profile).read_text())
     root = paths.data_dir(cfg.profile)
     bench = [f for f in manifest["files"] if f["role"] == "benchmark"]
     task_eval = {f["stage"]: f for f in manifest["files"] if f["role"] == "task" and f.get("split") == "eval"}
     out = []
-    for stage in (0, *train.STAGES):
+    for stage in stages:
         out += [Cell(stage, "bench", f["name"], root / f["path"], f["category"]) for f in bench]
         out += [
             Cell(stage, "task", task_eval[k]["name"], root / task_eval[k]["path"], "new_task") for k in tasks_at(stage)
@@ -82,8 +85,12 @@ def cells(cfg: Config) -> list[Cell]:
     return out
 
 
+def eval_dir(profile: str, model: str, variant: str) -> Path:
+    return paths.artifacts_dir(profile) / "eval" / model / variant
+
+
 def cell_file(profile: str, model: str, variant: str, cell: Cell) -> Path:
-    return paths.artifacts_dir(profile) / "eval" / model / variant / f"stage-{cell.stage}" / f"{cell.name}.json"
+    return eval_dir(profile, model, variant) / f"stage-{cell.stage}" / f"{cell.name}.json"
 
 
 def _weights_file(stage_dir: Path) -> Path | None:
@@ -106,10 +113,18 @@ def _base_identity(cfg: Config, name: str) -> str:
 
 
 class ChainEval:
-    """Evaluate one (model, variant) chain: every missing cell, the model loaded once."""
+    """Evaluate one (model, variant) chain at ``stages`` (default all): every missing cell, the model loaded once.
 
-    def __init__(self, cfg: Config, model_name: str, variant: str):
+    ``variant`` "wise-<alpha>" evaluates the ``seq`` chain's checkpoints with the adapter scaled by alpha.
+    """
+
+    def __init__(self, cfg: Config, model_name: str, variant: str, stages: tuple[int, ...] | None = None):
         self.cfg, self.name, self.variant = cfg, model_name, variant
+        self.alpha = mitigations.wise_alpha(variant)
+        self.source = "seq" if self.alpha is not None else variant  # the trained chain whose weights are used
+        if self.alpha is not None and cfg.train.method == "full":
+            raise mitigations.ConfigError(f"{variant}: WiSE-FT scales a LoRA adapter; train.method is 'full'")
+        self.stages = tuple(stages) if stages is not None else (0, *train.STAGES)
         self.spec = models.get_spec(model_name)
         self.model = self.tokenizer = None
         self._stage = None
@@ -120,19 +135,21 @@ class ChainEval:
 
     def checkpoint_key(self, stage: int) -> str:
         if stage not in self._keys:
-            d = train.stage_dir(self.cfg.profile, self.name, self.variant, stage)
+            d = train.stage_dir(self.cfg.profile, self.name, self.source, stage)
             if not train.is_done(d):
                 raise FileNotFoundError(
                     f"{d} is not a finished stage: train it first (`make finetune PROFILE={self.cfg.profile}`)"
                 )
             w = _weights_file(d)
             parts = [_base_identity(self.cfg, self.name), self.cfg.train.method, sha256_file(w) if w else "base"]
+            if self.alpha is not None:
+                parts.append({"adapter_scale": self.alpha})
             self._keys[stage] = sha256_bytes(json.dumps(parts).encode())[:16]
         return self._keys[stage]
 
     def check_trained(self) -> None:
         """Every stage must be finished before any is evaluated (else: which one is not, and what makes it)."""
-        for k in (0, *train.STAGES):
+        for k in self.stages:
             self.checkpoint_key(k)
 
     def cell_key(self, cell: Cell) -> str:
@@ -167,7 +184,7 @@ class ChainEval:
         else:
             from peft import PeftModel
 
-            stage0 = train.stage_dir(self.cfg.profile, self.name, self.variant, 0)
+            stage0 = train.stage_dir(self.cfg.profile, self.name, self.source, 0)
             self.model = PeftModel.from_pretrained(base, str(stage0)).eval()
 
     def _use(self, stage: int) -> None:
@@ -176,7 +193,7 @@ class ChainEval:
             return
         from safetensors.torch import load_file
 
-        w = _weights_file(train.stage_dir(self.cfg.profile, self.name, self.variant, stage))
+        w = _weights_file(train.stage_dir(self.cfg.profile, self.name, self.source, stage))
         if self.cfg.train.method == "full":
             if w is None:
                 if self._stage is not None:  # the base after another stage's weights: load it again
@@ -189,7 +206,10 @@ class ChainEval:
             merge = self.cfg.train.method == "lora"
             if merge and self._stage is not None:
                 self.model.unmerge_adapter()
-            result = set_peft_model_state_dict(self.model, load_file(str(w)))
+            state = load_file(str(w))
+            if self.alpha is not None:
+                state = mitigations.scale_adapter(state, self.alpha)
+            result = set_peft_model_state_dict(self.model, state)
             if result.unexpected_keys:
                 raise ValueError(f"{w}: adapter keys do not fit {self.name}: {result.unexpected_keys[:3]} ...")
             if merge:
@@ -222,8 +242,12 @@ class ChainEval:
 
     def run(self, progress: bool = True) -> dict:
         """Evaluate every stale or missing cell; return counts of computed and reused cells and seconds."""
+        with train.chain_lock(eval_dir(self.cfg.profile, self.name, self.variant)):
+            return self._run_cells(progress)
+
+    def _run_cells(self, progress: bool) -> dict:
         self.check_trained()
-        every = cells(self.cfg)
+        every = cells(self.cfg, self.stages)
         todo = [c for c in every if not self.is_fresh(c)]
         t0 = time.perf_counter()
         bar = tqdm(todo, desc=f"evaluate {self.name}/{self.variant}", unit="cell", disable=not progress)
@@ -241,7 +265,7 @@ class ChainEval:
 
 def plan(cfg: Config) -> str:
     """What 03_evaluate will run: cells per chain still to compute (benchmarks and generations)."""
-    lines = [f"profile {cfg.profile}: {len(cells(cfg))} cells per chain (6 checkpoints x benchmarks + 14 tasks)"]
+    lines = [f"profile {cfg.profile}: {len(cells(cfg))} cells per chain (6 checkpoints x benchmarks + 18 tasks)"]
     for name in cfg.train.models:
         for variant in cfg.train.variants:
             ev = ChainEval(cfg, name, variant)
@@ -275,20 +299,24 @@ def _rows(record: dict) -> tuple[list[dict], list[dict]]:
     return scores, items
 
 
-def gather(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """scores and items of the profile's models and variants, from their cells (all must exist)."""
+def gather(
+    cfg: Config, chains: list[tuple[str, str, tuple[int, ...]]] | None = None, make_target: str = "evaluate"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """scores and items of ``chains`` (model, variant, stages), from their cells (all must exist);
+    by default every stage of the profile's models and variants."""
+    if chains is None:
+        chains = [(m, v, (0, *train.STAGES)) for m in cfg.train.models for v in cfg.train.variants]
     scores, items = [], []
-    for name in cfg.train.models:
-        for variant in cfg.train.variants:
-            for cell in cells(cfg):
-                path = cell_file(cfg.profile, name, variant, cell)
-                if not path.is_file():
-                    raise FileNotFoundError(
-                        f"{path} is missing: run the evaluation (`make evaluate PROFILE={cfg.profile}`)"
-                    )
-                s, i = _rows(json.loads(path.read_text()))
-                scores += s
-                items += i
+    for name, variant, stages in chains:
+        for cell in cells(cfg, stages):
+            path = cell_file(cfg.profile, name, variant, cell)
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} is missing: run the evaluation (`make {make_target} PROFILE={cfg.profile}`)"
+                )
+            s, i = _rows(json.loads(path.read_text()))
+            scores += s
+            items += i
     return (pd.DataFrame(scores, columns=list(metrics.SCORE_COLUMNS)),
             pd.DataFrame(items, columns=list(metrics.ITEM_COLUMNS)))  # fmt: skip
 

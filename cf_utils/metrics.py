@@ -64,7 +64,7 @@ NEW_TASK_COLUMNS = ["model", "method", "stage", "task", "metric", "before", "aft
 TRANSFER_COLUMNS = ["model", "method", "bwt", "forgetting", "n_tasks"]
 
 
-def _drop(initial, later) -> np.ndarray:
+def relative_drop(initial, later) -> np.ndarray:
     """(initial - later) / initial * 100, broadcasting initial over the last axis; NaN where initial is 0."""
     initial = np.asarray(initial, dtype=float)[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,14 +77,14 @@ def fg(initial: float, later: Sequence[float]) -> float:
         raise ValueError("fg needs at least one later score")
     if initial == 0:
         raise ValueError("initial score is 0: the relative drop of Eq. 1 is undefined")
-    return float(_drop(initial, later).mean())
+    return float(relative_drop(initial, later).mean())
 
 
 def final_drop(initial: float, final: float) -> float:
     """Relative drop (percent) from ``initial`` to ``final`` only."""
     if initial == 0:
         raise ValueError("initial score is 0: the relative drop is undefined")
-    return float(_drop(initial, [final])[0])
+    return float(relative_drop(initial, [final])[0])
 
 
 def primary_metric(metrics: Iterable[str]) -> str:
@@ -253,7 +253,7 @@ def bootstrap_fg(
     per_element = []
     for benchmark in benchmarks:
         stage_scores = _resample(_item_matrix(items, model, method, benchmark), rng, n_boot)
-        per_element.append(_drop(stage_scores[:, 0], stage_scores[:, 1:]).mean(axis=1))
+        per_element.append(relative_drop(stage_scores[:, 0], stage_scores[:, 1:]).mean(axis=1))
     return _interval(np.mean(per_element, axis=0), level)
 
 
@@ -270,7 +270,7 @@ def bootstrap_element(
     """Paired percentile bootstrap CIs of one element's FG and final drop (same resamples for both)."""
     _check(n_boot, level)
     stage_scores = _resample(_item_matrix(items, model, method, benchmark), np.random.default_rng(seed), n_boot)
-    drops = _drop(stage_scores[:, 0], stage_scores[:, 1:])
+    drops = relative_drop(stage_scores[:, 0], stage_scores[:, 1:])
     return {"fg": _interval(drops.mean(axis=1), level), "final_drop": _interval(drops[:, -1], level)}
 
 

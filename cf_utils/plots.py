@@ -347,3 +347,44 @@ def new_task_before_after(new_task: pd.DataFrame, out_dir: str | Path | None = N
     fig.suptitle("New tasks: own metric before / after its stage\nand after stage 5 (SARI / BLEU / ROUGE-1)")
     save(fig, out_dir, "new_task_before_after")
     return fig
+
+
+def mitigation_tradeoff(
+    retention: pd.DataFrame, tasks: pd.DataFrame, out_dir: str | Path | None = None
+) -> Figure | None:
+    """Left: general-knowledge final drop (with its 95% CI) against mean new-task gain, one point per method,
+    the WiSE-FT sweep joined to seq (alpha = 1) and the start (alpha = 0: no gain, no drop, by definition).
+    Right: the final drop per category and method. ``retention``/``tasks``: cf_utils.mitigation_study tables."""
+    if retention is None or retention.empty:
+        return None
+    methods = list(dict.fromkeys(retention["method"]))
+    colours = dict(zip(methods, palette(len(methods)), strict=True))
+    gains = tasks.groupby("method", sort=False)["gain"].mean()
+    gen = retention[retention["category"] == "general"].set_index("method").loc[methods]
+    fig = new_figure(12.5, 4.6)
+    left, right = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
+    wise = sorted((m for m in methods if m.startswith("wise-")), key=lambda m: float(m.split("-", 1)[1]))
+    if wise:
+        line = ["seq", *reversed(wise)]
+        left.plot([0, *gains[line[::-1]]], [0, *gen.loc[line[::-1], "final_drop"]], ":", color="grey", linewidth=1)
+        left.plot([0], [0], marker="*", color="black", markersize=10, linestyle="none", label="start (alpha = 0)")
+    for m in methods:
+        x, r = gains[m], gen.loc[m]
+        yerr = [[max(r["final_drop"] - r["ci_low"], 0)], [max(r["ci_high"] - r["final_drop"], 0)]]
+        left.errorbar([x], [r["final_drop"]], yerr=yerr, fmt="o", color=colours[m], ecolor=colours[m],
+                      capsize=3, markersize=7, markeredgecolor="black", label=m)  # fmt: skip
+        left.annotate(m, (x, r["final_drop"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    left.axhline(0, color="grey", linewidth=0.8)
+    left.set(xlabel="mean new-task gain after the last stage (points of each task's own metric)",
+             ylabel="general-knowledge final drop (%; > 0 = forgotten)",
+             title="Retention vs new-task gain (bars: 95% paired bootstrap CI)")  # fmt: skip
+    left.grid(alpha=0.3)
+    left.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=7, ncol=4, frameon=False)
+    per_cat = retention[retention["category"] != "general"]
+    grouped_bars(right, per_cat, "method", colours, value="final_drop")
+    right.set(ylabel="final drop (%; > 0 = forgotten)", title="Final drop per category and method")
+    right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method")
+    model = retention["model"].iloc[0]
+    fig.suptitle(f"Mitigations of forgetting on {model}: each method after the last stage vs the starting model")
+    save(fig, out_dir, "mitigations")
+    return fig

@@ -26,7 +26,7 @@ from cf_utils.io import atomic_write_json, sha256_file
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "safetensors", "tokenizers",
             "papermill", "pandas", "numpy", "seaborn", "matplotlib", "sacrebleu", "rouge-score", "gguf")  # fmt: skip
-RESULTS = ("scores.csv", "items.csv", "forgetting.csv")
+RESULTS = ("scores.csv", "items.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv")
 
 
 def git_state(root: Path = paths.ROOT) -> dict:
@@ -87,16 +87,18 @@ def stages(cfg: Config) -> list[dict]:
     for f in (paths.artifacts_dir(cfg.profile) / "eval").glob("*/*/stage-*/*.json"):
         rec = json.loads(f.read_text())
         evals[(rec["model"], rec["method"], rec["stage"])] += rec.get("seconds", 0.0)
+    chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
+    if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
+        chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
     rows = []
-    for name in cfg.train.models:
-        for variant in cfg.train.variants:
-            for k in (0, *train.STAGES):
-                path = train.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
-                m = json.loads(path.read_text()) if path.is_file() else {}
-                rows.append({"model": name, "method": variant, "stage": k,
-                             "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
-                             "train_peak_memory_mb": m.get("peak_memory_mb"),
-                             "eval_s": round(evals.get((name, variant, k), 0.0), 1) or None})  # fmt: skip
+    for name, variant in dict.fromkeys(chains):
+        for k in (0, *train.STAGES):
+            path = train.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
+            m = json.loads(path.read_text()) if path.is_file() else {}
+            rows.append({"model": name, "method": variant, "stage": k,
+                         "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
+                         "train_peak_memory_mb": m.get("peak_memory_mb"),
+                         "eval_s": round(evals.get((name, variant, k), 0.0), 1) or None})  # fmt: skip
     return rows
 
 
@@ -124,7 +126,10 @@ def build(cfg: Config) -> dict:
         "git": git_state(),
         "packages": versions(),
         "device": device(),
-        "models": {name: model_identity(name, cfg.profile) for name in cfg.train.models},
+        "models": {
+            name: model_identity(name, cfg.profile)
+            for name in dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])])
+        },  # fmt: skip
         "data": {
             "manifest_sha256": sha256_file(data_manifest) if data_manifest.is_file() else None,
             "files": [{k: f[k] for k in ("path", "sha256", "count")} for f in data["files"]],

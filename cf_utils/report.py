@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cf_utils import metrics, paths, plots
+from cf_utils import metrics, mitigation_study, paths, plots
 from cf_utils.io import atomic_write_text
 from cf_utils.models import get_spec
 
@@ -95,6 +95,7 @@ class Frames:
     new_task: pd.DataFrame | None = None
     transfer: pd.DataFrame | None = None
     manifest: dict = field(default_factory=dict)
+    mitigations: tuple[pd.DataFrame, pd.DataFrame] | None = None  # mitigation_study.read: retention, tasks
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def load_frames(profile: str, *, n_boot: int = 1000, seed: int = 0) -> Frames:
         new_task=metrics.new_task_table(scores),
         transfer=metrics.transfer(scores),
         manifest=manifest,
+        mitigations=mitigation_study.read(profile),
     )
 
 
@@ -438,7 +440,59 @@ def tables(frames: Frames) -> dict[str, Table]:
             "Paper numbers: data/reference/paper_numbers.csv (source_quality as transcribed).",
         ),
     ]
+    if frames.mitigations is not None:
+        retention, tasks = frames.mitigations
+        out.append(
+            Table(
+                "mitigations",
+                f"Mitigations (beyond the paper) on {retention['model'].iloc[0]}: each method after the last stage",
+                mitigation_study.summary(retention, tasks),
+                MITIGATION_NOTE,
+            )
+        )
     return {t.name: t for t in out}
+
+
+MITIGATION_NOTE = (
+    "Final drop = (start - end) / start x 100 per benchmark, averaged per category; general = the mean of "
+    "domain knowledge, reasoning and reading comprehension (bias left out). Start = the seq chain's stage 0, "
+    "shared by every method. 'Less forgetting than seq' = seq's drop minus the method's; the verdict is from "
+    "its 95% paired bootstrap CI (same items resampled for every method). New-task gain = each task's own "
+    "metric after the last stage minus at the start, averaged over the 5 tasks. wise-a: the seq adapter "
+    "scaled by a (evaluation only). Strengths: mitigation section of the profile's config (manifest.json)."
+)
+
+
+def mitigation_lines(frames: Frames) -> list[str]:
+    """What the mitigation study found, in words computed from its table (empty without a study)."""
+    if frames.mitigations is None:
+        return []
+    retention, tasks = frames.mitigations
+    gen = retention[retention["category"] == "general"].set_index("method")
+    gains = tasks.groupby("method")["gain"].mean()
+    seq = gen.loc["seq"]
+    general = retention[retention["category"] == "general"]
+    verdicts = {r["method"]: mitigation_study.verdict(r) for _, r in general.iterrows()}
+    better = [m for m, v in verdicts.items() if v == "forgets less than seq"]
+    worse = [m for m, v in verdicts.items() if v == "forgets more than seq"]
+    lines = [
+        f"seq loses {num(seq['final_drop'])}% [{num(seq['ci_low'])}, {num(seq['ci_high'])}] of its general-knowledge "
+        f"score by the last stage and gains {num(gains['seq'])} points on the new tasks."
+    ]
+    if better:
+        lines.append(
+            "Forget measurably less than seq (95% paired CI of the difference above 0): "
+            + "; ".join(f"{m} ({num(gen.loc[m, 'vs_seq'])} points less, new-task gain {num(gains[m])})" for m in better)
+            + "."
+        )
+    else:
+        lines.append(
+            "No method keeps measurably more general knowledge than seq at this scale: every CI of the "
+            "difference to seq contains 0 (or lies below it)."
+        )
+    if worse:
+        lines.append("Forget measurably more than seq: " + ", ".join(worse) + ".")
+    return lines
 
 
 def write_tables(frames: Frames, out_dir: str | Path | None = None) -> dict[str, Table]:
@@ -458,6 +512,7 @@ FIGURE_TITLES = {
     "bias_by_type": "Bias per bias type across stages",
     "replay_vs_seq": "Replay of general instructions vs plain sequential tuning",
     "new_task_before_after": "New tasks: own metric before / after their stage",
+    "mitigations": "Mitigations: general-knowledge retention vs new-task gain",
 }
 
 
@@ -493,6 +548,10 @@ def make_figures(frames: Frames, out_dir: str | Path | None = None) -> list[Draw
         drawn["new_task_before_after"] = (plots.new_task_before_after(frames.new_task, out), "")
     else:
         drawn["new_task_before_after"] = (None, "scores.csv has no new_task rows")
+    if frames.mitigations is not None:
+        drawn["mitigations"] = (plots.mitigation_tradeoff(*frames.mitigations, out), "")
+    else:
+        drawn["mitigations"] = (None, "this profile runs no mitigation study (mitigation.methods is empty)")
     return [
         Drawn(
             name,
@@ -781,9 +840,13 @@ def render_markdown(
         "transfer",
         "paper_vs_ours",
         "elements",
+        "mitigations",
     ):
+        if name not in tabs:
+            continue
         t = tabs[name]
-        out += [f"## {t.caption}", "", _md_table(t.frame), "", t.footnote, ""]
+        out += [f"## {t.caption}", "", *(f"{x}\n" for x in mitigation_lines(frames) if name == "mitigations")]
+        out += [_md_table(t.frame), "", t.footnote, ""]
     out += ["## Figures", ""]
     for d in drawn:
         out += [f"### {d.title}", ""]

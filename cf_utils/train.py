@@ -15,8 +15,12 @@ Design:
   go to ``.stage-k.resume/state.pt`` (atomically). The batch order depends only on the seed and the
   epoch, so a resumed stage skips what it already did and ends with the same weights as an
   uninterrupted one. A stage directory appears (atomically) only when the stage is finished.
-- Hooks for mitigations (a later issue): ``extra_loss`` terms added to the task loss, and the
-  ``replay`` variant's data mixing.
+- The chain's variant is a continual-training method (cf_utils/mitigations.py: seq, replay, l2, ewc,
+  lwf, olora). The method mixes the stage's data, adds ``extra_loss`` terms to the task loss and may
+  keep state with the stage (EWC's Fisher); everything it needs is rebuilt from the previous stage's
+  directory, so a resumed stage is the same as an uninterrupted one.
+- One process per chain: a lock file in the chain's directory makes a second process (``make -j``,
+  two notebooks) wait for the first, then reuse what it finished.
 
 References: Luo et al. 2023 (Continual-Tune's training script: prompt masking, max length 512,
 constant LR); Hu et al. 2021 (LoRA); Dettmers et al. 2023 (QLoRA).
@@ -24,6 +28,7 @@ constant LR); Hu et al. 2021 (LoRA); Dettmers et al. 2023 (QLoRA).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -33,6 +38,7 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,28 +105,31 @@ def collate(examples: list[dict], pad_id: int, arch: str) -> dict[str, torch.Ten
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def forward_loss(model, batch: dict, arch: str):
-    """(outputs, mean cross-entropy over the response tokens), the same value as ``model(**batch).loss``.
+def response_logits(model, batch: dict, arch: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, targets) aligned so that ``logits[:, t]`` (float32) predicts ``targets[:, t]`` (IGNORE = no loss).
 
     Decoder-only: the vocabulary projection is computed only from the first position any row of the
     batch needs (``logits_to_keep``), not over the prompt that every row masks out. With a 49k-token
     vocabulary and prompts that are most of the sequence this saves a large part of the LM head's
     work (measured by ``make bench``).
     """
-    if arch != "causal":
-        out = model(**batch)
-        return out, out.loss
     labels = batch["labels"]  # (B, T)
+    if arch != "causal":
+        return model(**batch).logits.float(), labels  # decoder positions line up with the labels
     first = int((labels != IGNORE).int().argmax(dim=1).min())  # earliest response token in the batch
     keep = max(first - 1, 0)  # logits at t predict token t + 1
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                 logits_to_keep=labels.shape[1] - keep)  # fmt: skip
-    logits = out.logits[:, :-1].float()  # (B, T - keep - 1, V): positions keep .. T-2
-    target = labels[:, keep + 1 :]  # (B, T - keep - 1)
+    return out.logits[:, :-1].float(), labels[:, keep + 1 :]  # positions keep .. T-2 predict keep+1 .. T-1
+
+
+def forward_loss(model, batch: dict, arch: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits, targets, mean cross-entropy over the response tokens): the loss equals ``model(**batch).loss``."""
+    logits, target = response_logits(model, batch, arch)
     loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE
     )
-    return out, loss
+    return logits, target, loss
 
 
 # ---------------------------------------------------------------- one stage
@@ -130,7 +139,7 @@ def forward_loss(model, batch: dict, arch: str):
 class Hooks:
     """Extension points for mitigations: extra loss terms and a per-step callback."""
 
-    extra_loss: list[Callable] = field(default_factory=list)  # f(model, batch, outputs) -> scalar tensor
+    extra_loss: list[Callable] = field(default_factory=list)  # f(model, batch, logits, targets) -> scalar
     on_step: list[Callable] = field(default_factory=list)  # f(step) after each optimizer step (tests: faults)
 
 
@@ -197,8 +206,8 @@ def train_stage(
                     k: v.to(device) for k, v in collate([data[i] for i in b], tokenizer.pad_token_id, arch).items()
                 }
                 with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
-                    out, task_loss = forward_loss(model, batch, arch)
-                loss = task_loss + sum(f(model, batch, out) for f in hooks.extra_loss)
+                    logits, target, task_loss = forward_loss(model, batch, arch)
+                    loss = task_loss + sum(f(model, batch, logits, target) for f in hooks.extra_loss)
                 (loss / len(group)).backward()
                 step_loss += loss.item() / len(group)
                 tokens += sum(n_tokens(data[i], arch) for i in b)
@@ -265,32 +274,41 @@ def _task_files(profile: str, k: int) -> tuple[Path, Path]:
     return paths.tasks_dir(profile) / f"{name}.train.jsonl", paths.tasks_dir(profile) / f"{name}.eval.jsonl"
 
 
+def task_records(cfg: Config, k: int) -> list[dict]:
+    """Task k's training records (the first ``train.examples_per_task``)."""
+    return read_jsonl(_task_files(cfg.profile, k)[0], "instruction")[: cfg.train.examples_per_task]
+
+
+def general_records(cfg: Config) -> list[dict]:
+    """The general-instruction set (Alpaca analogue, replay, EWC's stage-0 Fisher)."""
+    return read_jsonl(paths.tasks_dir(cfg.profile) / "0_general.train.jsonl", "instruction")
+
+
 def stage_records(cfg: Config, k: int, variant: str) -> list[dict]:
-    """Task k's training records, plus replayed general instructions for the ``replay`` variant."""
-    train_file, _ = _task_files(cfg.profile, k)
-    recs = read_jsonl(train_file, "instruction")[: cfg.train.examples_per_task]
-    if variant == "replay" and cfg.train.replay_examples:
-        general = read_jsonl(paths.tasks_dir(cfg.profile) / "0_general.train.jsonl", "instruction")
-        rng = random.Random(f"{cfg.seed}:replay:{k}")
-        recs = recs + rng.sample(general, min(cfg.train.replay_examples, len(general)))
-    return recs
+    """What stage k of a ``variant`` chain trains on: task k's records, mixed by the method (replay)."""
+    from cf_utils.mitigations import get_method  # mitigations builds on this module
+
+    return get_method(cfg, variant).records(k, task_records(cfg, k))
 
 
-def with_lora(base, name: str, tcfg: TrainConfig, seed: int):
-    """Wrap ``base`` in the config's LoRA; seeded, since the adapter's random A init is part of the run."""
+def with_lora(base, name: str, tcfg: TrainConfig, seed: int, rank_factor: int = 1):
+    """Wrap ``base`` in the config's LoRA; seeded, since the adapter's random A init is part of the run.
+    ``rank_factor`` widens rank and alpha together (same scaling alpha / r): O-LoRA's one block per stage."""
     from peft import get_peft_model
 
     torch.manual_seed(seed)
-    return get_peft_model(
-        base, models.lora_config(name, r=tcfg.lora_r, alpha=tcfg.lora_alpha, dropout=tcfg.lora_dropout)
-    )
+    r, alpha = tcfg.lora_r * rank_factor, tcfg.lora_alpha * rank_factor
+    return get_peft_model(base, models.lora_config(name, r=r, alpha=alpha, dropout=tcfg.lora_dropout))
 
 
 class Chain:
     """One (model, variant) chain: loads the base model once, then trains the unfinished stages."""
 
     def __init__(self, cfg: Config, model_name: str, variant: str, hooks: Hooks | None = None):
+        from cf_utils.mitigations import get_method  # mitigations builds on this module
+
         self.cfg, self.name, self.variant, self.hooks = cfg, model_name, variant, hooks or Hooks()
+        self.method = get_method(cfg, variant)
         self.spec = models.get_spec(model_name)
         self.root = chain_dir(cfg.profile, model_name, variant)
         self.model = self.tokenizer = None
@@ -303,7 +321,11 @@ class Chain:
         t = self.cfg.train
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=t.method, profile=self.cfg.profile)
-        self.model = base if t.method == "full" else with_lora(base, self.name, t, self.cfg.seed)
+        if t.method == "full":
+            self.method.check_full()
+            self.model = base
+        else:
+            self.model = with_lora(base, self.name, t, self.cfg.seed, self.method.rank_factor)
 
     def _restore(self, k: int) -> None:
         """Put stage k's weights into the loaded model."""
@@ -330,6 +352,7 @@ class Chain:
                     self.model.save_pretrained(tmp)
             else:
                 self.model.save_pretrained(tmp)  # the adapter only
+            self.method.save_state(tmp)  # what the next stage's method needs (EWC: the running Fisher)
             run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
             atomic_write_json(tmp / "run_config.json", run)  # the resolved config that made this stage
             atomic_write_json(tmp / "metrics.json", metrics)  # last: marks the stage finished
@@ -344,6 +367,8 @@ class Chain:
         manifest = json.loads(paths.data_manifest(self.cfg.profile).read_text())
         data = sorted(f["sha256"] for f in manifest["files"] if f["role"] == "task")  # the training data
         key = {"train": t, "seed": self.cfg.seed, "model": self.name, "variant": self.variant, "data": data}
+        if self.method.params():  # a mitigation's strengths (seq and replay add nothing here)
+            key["method"] = self.method.params()
         return sha256_bytes(json.dumps(key, sort_keys=True).encode())[:16]
 
     def _drop_if_stale(self) -> None:
@@ -355,6 +380,10 @@ class Chain:
 
     def run(self) -> list[Path]:
         """Train every unfinished stage; finished stages are never recomputed."""
+        with chain_lock(self.root):
+            return self._run()
+
+    def _run(self) -> list[Path]:
         self._drop_if_stale()
         done = [k for k in (0, *STAGES) if is_done(stage_dir(self.cfg.profile, self.name, self.variant, k))]
         if 0 not in done:
@@ -372,17 +401,24 @@ class Chain:
     def _train(self, k: int) -> None:
         task = TASK_NAMES[k - 1]
         resume = self.root / f".stage-{k}.resume"
-        metrics = train_stage(
-            self.model,
-            self.tokenizer,
-            self.spec.arch,
-            stage_records(self.cfg, k, self.variant),
-            self.cfg.train,
-            seed=self.cfg.seed + k,
-            resume_dir=resume,
-            hooks=self.hooks,
-            desc=f"{self.name}/{self.variant} stage {k} ({task})",
-        )
+        prev = stage_dir(self.cfg.profile, self.name, self.variant, k - 1)
+        extra = self.method.begin_stage(self.model, self.tokenizer, self.spec.arch, k, prev)
+        hooks = Hooks(extra_loss=[*self.hooks.extra_loss, *extra.extra_loss],
+                      on_step=[*self.hooks.on_step, *extra.on_step])  # fmt: skip
+        try:
+            metrics = train_stage(
+                self.model,
+                self.tokenizer,
+                self.spec.arch,
+                self.method.records(k, task_records(self.cfg, k)),
+                self.cfg.train,
+                seed=self.cfg.seed + k,
+                resume_dir=resume,
+                hooks=hooks,
+                desc=f"{self.name}/{self.variant} stage {k} ({task})",
+            )
+        finally:
+            self.method.end_stage()
         metrics.update(
             fingerprint=self.fingerprint(),
             stage=k,
@@ -393,6 +429,23 @@ class Chain:
         )
         self._save(k, metrics)
         shutil.rmtree(resume, ignore_errors=True)
+
+
+@contextmanager
+def chain_lock(root: Path):
+    """Hold an exclusive lock on a chain directory; wait (saying so) while another process holds it.
+    The waiting process then finds the other's finished stages or cells and reuses them."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(f".{root.name}.lock"), "w") as f:  # beside the dir: a stale chain's rmtree keeps it
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{root}: another process (make -j, another notebook) is working on it; waiting", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def make_derived(cfg: Config, name: str) -> Path:

@@ -43,11 +43,11 @@ def cfg(trained, tmp_path, monkeypatch):
     return _cfg()
 
 
-def test_fourteen_generation_cells_cover_table3_and_the_final_row():
+def test_eighteen_generation_cells_cover_table3_and_the_first_and_final_rows():
     measured = {(s, k) for s in range(6) for k in evaluate.tasks_at(s)}
-    assert len(measured) == 14
+    assert len(measured) == 18
     for k in train.STAGES:
-        assert (k - 1, k) in measured and (k, k) in measured and (5, k) in measured
+        assert {(k - 1, k), (k, k), (0, k), (5, k)} <= measured
 
 
 def test_run_writes_consistent_scores_and_items_and_reuses_everything(cfg, monkeypatch):
@@ -57,7 +57,7 @@ def test_run_writes_consistent_scores_and_items_and_reuses_everything(cfg, monke
     n_bench = sum(c.kind == "bench" for c in evaluate.cells(cfg)) // 6
     assert set(scores.stage) == set(range(6))
     assert len(scores[(scores.category != "new_task") & (scores.metric == "acc")]) == 6 * n_bench
-    assert len(scores[(scores.category == "new_task") & (scores.metric != "rougeL")]) == 14
+    assert len(scores[(scores.category == "new_task") & (scores.metric != "rougeL")]) == 18
     # the per-item file reproduces every benchmark value
     mean = items.groupby(["stage", "benchmark", "metric"])["value"].mean().mul(100)
     bench = scores[scores.category != "new_task"].set_index(["stage", "benchmark", "metric"])["value"]
@@ -73,7 +73,7 @@ def test_run_writes_consistent_scores_and_items_and_reuses_everything(cfg, monke
 def test_changed_setting_or_input_recomputes_only_what_depends_on_it(cfg):
     evaluate.run(cfg)
     longer = _cfg(**{"eval.max_new_tokens": cfg.eval.max_new_tokens + 2})
-    assert evaluate.run(longer)[0]["computed"] == 14  # the generation cells only
+    assert evaluate.run(longer)[0]["computed"] == 18  # the generation cells only
     bench = paths.benchmarks_dir("smoke") / "physics.jsonl"
     lines = bench.read_text().splitlines()
     bench.write_text("\n".join(lines[:-1]) + "\n")  # one item fewer

@@ -202,7 +202,7 @@ def test_forward_loss_equals_the_models_own_loss(model):
     recs = [{**REC, "prompt": REC["prompt"] + " x" * n, "target": "Hi" + " there" * n} for n in (0, 3, 7)]
     batch = train.collate([train.encode(r, tok, arch, 512) for r in recs], tok.pad_token_id, arch)
     m = models.load_model(model)
-    _, ours = train.forward_loss(m, batch, arch)
+    *_, ours = train.forward_loss(m, batch, arch)
     assert torch.allclose(ours, m(**batch).loss, rtol=1e-6, atol=1e-6)
 
 

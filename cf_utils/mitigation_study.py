@@ -1,0 +1,200 @@
+"""The mitigation study (05_mitigations): every method of ``mitigation.methods`` against plain ``seq`` on one model.
+
+    artifacts/<profile>/mitigations/scores.csv, items.csv   the cells used (same schema as the main study)
+    artifacts/<profile>/mitigations.csv        model,method,category,initial,final,final_drop,ci_low,ci_high,
+                                               vs_seq,vs_seq_low,vs_seq_high      (general knowledge)
+    artifacts/<profile>/mitigations_tasks.csv  model,method,task,metric,initial,final,gain   (the new tasks)
+
+What is compared: each method's model after the last stage against the same starting model (the
+``seq`` chain's stage 0; every method starts from it: the adapter's B is zero). Trained chains are
+evaluated at the last stage only (the main study's per-stage curves cost 6x), so retention is the
+final drop (relative, %, as metrics.final_drop) per benchmark, averaged per category and over the
+three general categories (domain knowledge, reasoning, reading comprehension); bias is left out, its
+direction is not "lower is worse". ``vs_seq`` = seq's drop minus the method's (> 0: the method forgot
+less). CIs: paired percentile bootstrap over each benchmark's items, the same draw for the starting
+model and every method, so differences between methods are paired too. New-task gain: each task's own
+metric after the last stage minus at stage 0, in points (no CI: corpus-level BLEU/SARI/ROUGE).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cf_utils import evaluate, metrics, mitigations, paths, train
+from cf_utils.config import Config
+from cf_utils.io import atomic_write_text
+
+GENERAL = metrics.BENCHMARK_CATEGORIES[:3]
+RETENTION_COLUMNS = ["model", "method", "category", "initial", "final", "final_drop", "ci_low", "ci_high",
+                     "vs_seq", "vs_seq_low", "vs_seq_high"]  # fmt: skip
+TASK_COLUMNS = ["model", "method", "task", "metric", "initial", "final", "gain"]
+LAST = train.STAGES[-1]
+
+
+def variants(cfg: Config) -> list[str]:
+    """seq, then the trained methods, then one ``wise-<alpha>`` per alpha."""
+    out = ["seq"] + [m for m in cfg.mitigation.methods if m in mitigations.TRAINED and m != "seq"]
+    if "wise" in cfg.mitigation.methods:
+        out += [mitigations.wise_name(a) for a in cfg.mitigation.wise_alphas]
+    return out
+
+
+def chains(cfg: Config) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(model, variant, stages evaluated): seq at the start and the end, every other method at the end."""
+    model = mitigations.check_model(cfg)
+    return [(model, v, (0, LAST) if v == "seq" else (LAST,)) for v in variants(cfg)]
+
+
+def train_all(cfg: Config) -> None:
+    """Train the chains of seq and every trained method (finished stages are reused)."""
+    model = mitigations.check_model(cfg)
+    for v in variants(cfg):
+        if mitigations.wise_alpha(v) is None:
+            train.Chain(cfg, model, v).run()
+
+
+def evaluate_all(cfg: Config) -> list[dict]:
+    """Evaluate every chain at its stages (cells already computed, e.g. by the main study, are reused)."""
+    return [evaluate.ChainEval(cfg, model, v, stages).run() for model, v, stages in chains(cfg)]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _item_vectors(items: pd.DataFrame, model: str, benchmark: str, methods: list[str]) -> np.ndarray:
+    """Items x (start, each method's end) primary outcomes of one benchmark, rows paired by item id."""
+    sub = items[(items["model"] == model) & (items["benchmark"] == benchmark)]
+    sub = sub[sub["metric"] == metrics.primary_metric(sub["metric"].unique())]
+    start = sub[(sub["method"] == "seq") & (sub["stage"] == 0)].set_index("item")["value"].rename("start")
+    ends = [sub[(sub["method"] == m) & (sub["stage"] == LAST)].set_index("item")["value"].rename(m) for m in methods]
+    grid = pd.concat([start, *ends], axis=1).sort_index()
+    if grid.isna().any().any():
+        missing = [c for c in grid.columns if grid[c].isna().any()]
+        raise ValueError(f"{benchmark}: items are not paired between the start and {missing}")
+    return grid.to_numpy(dtype=float)
+
+
+def retention_table(
+    items: pd.DataFrame, model: str, methods: list[str], categories: dict[str, list[str]], *, n_boot: int, seed: int
+) -> pd.DataFrame:
+    """Final drop per (method, category and 'general') with paired bootstrap CIs, and the difference to seq."""
+    rng = np.random.default_rng(seed)
+    point, boot = {}, {}  # category -> (methods,) and (n_boot, methods) drops, averaged over the elements
+    starts = {}
+    for category, benchmarks in categories.items():
+        p_el, b_el, s_el = [], [], []
+        for benchmark in benchmarks:
+            grid = _item_vectors(items, model, benchmark, methods)  # (n, 1 + methods)
+            means = grid.mean(axis=0) * 100
+            draws = grid[rng.integers(0, len(grid), size=(n_boot, len(grid)))].mean(axis=1) * 100  # (B, 1+M)
+            p_el.append(metrics.relative_drop(means[0], means[1:]))
+            b_el.append(metrics.relative_drop(draws[:, 0], draws[:, 1:]))
+            s_el.append((means[0], means[1:]))
+        point[category] = np.mean(p_el, axis=0)
+        boot[category] = np.mean(b_el, axis=0)
+        starts[category] = (np.mean([s for s, _ in s_el]), np.mean([f for _, f in s_el], axis=0))
+    general = [c for c in GENERAL if c in categories]
+    point["general"] = np.mean([point[c] for c in general], axis=0)
+    boot["general"] = np.mean([boot[c] for c in general], axis=0)
+    starts["general"] = (np.mean([starts[c][0] for c in general]), np.mean([starts[c][1] for c in general], axis=0))
+    seq = methods.index("seq")
+    rows = []
+    for category in [*categories, "general"]:
+        b = boot[category]
+        low, high = np.nanpercentile(b, [2.5, 97.5], axis=0)
+        diff = b[:, [seq]] - b  # seq's drop minus the method's: > 0 = forgot less than seq
+        d_low, d_high = np.nanpercentile(diff, [2.5, 97.5], axis=0)
+        initial, finals = starts[category]
+        for i, m in enumerate(methods):
+            vs = point[category][seq] - point[category][i]
+            rows.append((model, m, category, initial, finals[i], point[category][i], low[i], high[i],
+                         vs, d_low[i], d_high[i]))  # fmt: skip
+    return pd.DataFrame(rows, columns=RETENTION_COLUMNS)
+
+
+def task_table(scores: pd.DataFrame, model: str, methods: list[str]) -> pd.DataFrame:
+    """Each new task's own metric at the start (seq stage 0) and after the last stage of every method."""
+    rows = scores[(scores["model"] == model) & (scores["category"] == metrics.NEW_TASK)]
+    out = []
+    for task in metrics.TASKS:
+        sub = rows[rows["benchmark"] == task]
+        metric = metrics.primary_metric(sub["metric"].unique())
+        sub = sub[sub["metric"] == metric]
+        initial = sub[(sub["method"] == "seq") & (sub["stage"] == 0)]["value"].item()
+        for m in methods:
+            final = sub[(sub["method"] == m) & (sub["stage"] == LAST)]["value"].item()
+            out.append((model, m, task, metric, initial, final, final - initial))
+    return pd.DataFrame(out, columns=TASK_COLUMNS)
+
+
+def verdict(row) -> str:
+    """Does the method keep more general knowledge than seq? From the paired CI of the difference."""
+    if row["method"] == "seq":
+        return "reference"
+    if row["vs_seq_low"] > 0:
+        return "forgets less than seq"
+    if row["vs_seq_high"] < 0:
+        return "forgets more than seq"
+    return "no measurable difference"
+
+
+def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: general final drop [CI], difference to seq [CI], per-category drops, mean task gain."""
+
+    def ci(x, lo, hi):
+        return f"{x:.1f} [{lo:.1f}, {hi:.1f}]"
+
+    rows = []
+    gains = tasks.groupby("method", sort=False)["gain"].mean()
+    for m, g in retention.groupby("method", sort=False):
+        gen = g[g["category"] == "general"].iloc[0]
+        row = {
+            "method": m,
+            "general final drop % [95% CI]": ci(gen["final_drop"], gen["ci_low"], gen["ci_high"]),
+            "less forgetting than seq, points [95% CI]": ""
+            if m == "seq"
+            else ci(gen["vs_seq"], gen["vs_seq_low"], gen["vs_seq_high"]),  # fmt: skip
+        }
+        for _, r in g[g["category"] != "general"].iterrows():
+            row[f"{r['category']} drop %"] = f"{r['final_drop']:.1f}"
+        row["mean new-task gain (points)"] = f"{gains[m]:.2f}"
+        row["verdict"] = verdict(gen)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write(cfg: Config, *, n_boot: int | None = None) -> dict[str, pd.DataFrame]:
+    """Gather the study's cells and write its scores, items, retention and task tables (atomically)."""
+    scores, items = evaluate.gather(cfg, chains(cfg), make_target="mitigations")
+    model = mitigations.check_model(cfg)
+    methods = variants(cfg)
+    bench = scores[scores["category"].isin(metrics.BENCHMARK_CATEGORIES) & (scores["category"] != "bias")]
+    categories = {c: sorted(bench[bench["category"] == c]["benchmark"].unique()) for c in GENERAL}
+    categories = {c: b for c, b in categories.items() if b}
+    retention = retention_table(items, model, methods, categories, n_boot=n_boot or cfg.eval.n_boot, seed=cfg.seed)
+    tasks = task_table(scores, model, methods)
+    out = paths.artifacts_dir(cfg.profile)
+    atomic_write_text(out / "mitigations" / "scores.csv", scores.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "mitigations" / "items.csv", items.to_csv(index=False))
+    atomic_write_text(out / "mitigations_tasks.csv", tasks.round(4).to_csv(index=False))
+    atomic_write_text(out / "mitigations.csv", retention.round(3).to_csv(index=False))  # last: the make target
+    return {"retention": retention, "tasks": tasks, "summary": summary(retention, tasks)}
+
+
+def read(profile: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The study's retention and task tables, or None when the profile has not run one."""
+    out = paths.artifacts_dir(profile)
+    if not (out / "mitigations.csv").is_file() or not (out / "mitigations_tasks.csv").is_file():
+        return None
+    retention = pd.read_csv(out / "mitigations.csv")
+    if retention.empty:
+        return None
+    return retention, pd.read_csv(out / "mitigations_tasks.csv")
+
+
+def write_empty(cfg: Config) -> None:
+    """A profile without a mitigation study: header-only tables, so the make target is still a file."""
+    out = paths.artifacts_dir(cfg.profile)
+    atomic_write_text(out / "mitigations_tasks.csv", ",".join(TASK_COLUMNS) + "\n")
+    atomic_write_text(out / "mitigations.csv", ",".join(RETENTION_COLUMNS) + "\n")
