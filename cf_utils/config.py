@@ -113,8 +113,8 @@ class MitigationConfig:
 
     model: str | None = None  # registry name; None: no mitigation study in this profile
     methods: list[MitigationMethod] = field(default_factory=list)  # compared against seq
-    l2_weight: float = 1.0  # l2: weight of 1/2 * ||theta - theta_prev||^2 over the trainable weights
-    ewc_weight: float = 1.0  # ewc: the same with a diagonal Fisher (normalised to mean 1) per weight
+    l2_weight: float = 0.1  # l2: weight of 1/2 * ||theta - theta_prev||^2 over the trainable weights
+    ewc_weight: float = 0.1  # ewc: the same with a diagonal Fisher (normalised to mean 1) per weight
     ewc_examples: int = 32  # examples of the previous stage's data for each Fisher estimate
     lwf_weight: float = 1.0  # lwf: weight of the KL to the adapter-disabled model on the response tokens
     lwf_temperature: float = 2.0
