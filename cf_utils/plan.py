@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 
-from cf_utils import models, paths, train
+from cf_utils import evaluate, mitigation_study, mitigations, models, paths, train
 from cf_utils.config import Config, ConfigError, load_config
 
 # The paper's benchmarks (test or validation split as the harness uses them), items per element.
@@ -31,6 +31,9 @@ TYPICAL_TOKENS = {"train_example": 160, "bench_item": 450, "task_prompt": 120}  
 BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 0.55}
 TRAIN_FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 4}
 GPU_PEAK, GPU_MFU_TRAIN, GPU_MFU_EVAL = 312e12, 0.35, 0.25
+GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in (0, *train.STAGES))  # per fully evaluated chain
+# Training compute of a method relative to seq: LwF adds a teacher forward (2N on top of 4N per token).
+METHOD_TRAIN_FACTOR = {"lwf": 1.5}
 
 
 def _cpu_peak() -> float:
@@ -69,22 +72,28 @@ def estimate(cfg: Config) -> dict:
     gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
     peak = GPU_PEAK if gpu else _cpu_peak()
     mfu_train, mfu_eval = (GPU_MFU_TRAIN, GPU_MFU_EVAL) if gpu else (0.3, 0.3)
+    runs = [(name, v, (0, *train.STAGES)) for name in t.models for v in t.variants]
+    if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
+        runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
     chains = []
-    for name in t.models:
+    for name, variant, stages in runs:
         spec = models.get_spec(name)
         n = spec.params_b * 1e9
-        for variant in t.variants:
-            stage_tokens = sizes["train_tokens"] * t.epochs
-            if variant == "replay":
-                stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
-            train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN[t.method] * n * stage_tokens * len(train.STAGES)
-            gen_tokens = 14 * e.new_task_examples * (sizes["task_prompt_tokens"] + e.max_new_tokens)
-            eval_flops = 2 * n * (6 * sizes["bench_tokens"] + gen_tokens)
-            memory = n * BYTES_PER_PARAM[t.method] * 1.2 / 2**30 + (2 if gpu else 0.5)
-            chains.append({"model": name, "method": variant, "arch": spec.arch, "params_b": spec.params_b,
-                           "train_tokens": round(stage_tokens * len(train.STAGES)),
-                           "train_hours": train_flops / (peak * mfu_train) / 3600,
-                           "eval_hours": eval_flops / (peak * mfu_eval) / 3600, "memory_gb": memory})  # fmt: skip
+        stage_tokens = sizes["train_tokens"] * t.epochs
+        if variant == "replay":
+            stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
+        if variant not in mitigations.TRAINED:
+            stage_tokens = 0  # wise-<alpha>: evaluation only
+        factor = METHOD_TRAIN_FACTOR.get(variant, 1.0)
+        train_flops = factor * TRAIN_FLOPS_PER_PARAM_TOKEN[t.method] * n * stage_tokens * len(train.STAGES)
+        n_gen = sum(len(evaluate.tasks_at(k)) for k in stages)
+        gen_tokens = n_gen * e.new_task_examples * (sizes["task_prompt_tokens"] + e.max_new_tokens)
+        eval_flops = 2 * n * (len(stages) * sizes["bench_tokens"] + gen_tokens)
+        memory = n * BYTES_PER_PARAM[t.method] * 1.2 / 2**30 + (2 if gpu else 0.5)
+        chains.append({"model": name, "method": variant, "arch": spec.arch, "params_b": spec.params_b,
+                       "train_tokens": round(stage_tokens * len(train.STAGES)),
+                       "train_hours": train_flops / (peak * mfu_train) / 3600,
+                       "eval_hours": eval_flops / (peak * mfu_eval) / 3600, "memory_gb": memory})  # fmt: skip
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
             "chains": chains, "total_hours": sum(c["train_hours"] + c["eval_hours"] for c in chains),
             "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
@@ -99,10 +108,15 @@ def render(cfg: Config) -> str:
         f"  training: method {t.method}, 5 stages x {s['train_examples']} examples x {t.epochs} epoch(s), "
         f"batch {t.batch_size} x accumulation {t.grad_accum}, lr {t.lr:g}",
         f"  evaluation: 6 checkpoints x {len(s['bench_items'])} benchmarks ({sum(s['bench_items'].values())} items) "
-        f"+ 14 generation cells x {cfg.eval.new_task_examples} examples per chain",
+        f"+ {GEN_CELLS} generation cells x {cfg.eval.new_task_examples} examples per chain"
+        + (
+            f"; mitigation study on {cfg.mitigation.model}: each method at the last checkpoint"
+            if cfg.mitigation.methods
+            else ""
+        ),  # fmt: skip
     ]
     for c in est["chains"]:
-        lines.append(f"  {c['model']:<24} {c['method']:<7} {c['arch']:<8} {c['params_b']:>6.3f}B  "
+        lines.append(f"  {c['model']:<24} {c['method']:<9} {c['arch']:<8} {c['params_b']:>6.3f}B  "
                      f"train {c['train_tokens'] / 1e6:8.2f}M tokens ~{c['train_hours']:7.2f} h   "
                      f"eval ~{c['eval_hours']:6.2f} h   memory ~{c['memory_gb']:5.1f} GB")  # fmt: skip
     lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours; "

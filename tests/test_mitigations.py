@@ -301,3 +301,37 @@ def test_bootstrap_of_identical_methods_gives_zero_difference():
     twin = t[t.method == "twin"]
     assert (twin.vs_seq == 0).all() and (twin.vs_seq_low == 0).all() and (twin.vs_seq_high == 0).all()
     assert twin.set_index("category").final_drop.equals(t[t.method == "seq"].set_index("category").final_drop)
+
+
+def test_plan_lists_the_mitigation_chains_and_wise_trains_nothing():
+    from cf_utils import plan
+
+    est = plan.estimate(load_config("cpu"))
+    rows = {c["method"]: c for c in est["chains"] if c["model"] == "smollm2-135m-instruct"}
+    assert {"seq", "replay", "l2", "ewc", "lwf", "olora", "wise-0.25", "wise-0.5", "wise-0.75"} <= set(rows)
+    assert rows["wise-0.5"]["train_hours"] == 0 and rows["wise-0.5"]["eval_hours"] > 0
+    assert rows["lwf"]["train_hours"] > rows["l2"]["train_hours"]  # the teacher's forward pass
+    assert rows["l2"]["eval_hours"] < rows["seq"]["eval_hours"]  # one checkpoint, not six
+
+
+def test_a_second_process_waits_for_the_chain_lock_then_proceeds(tmp_path, capsys):
+    import threading
+    import time
+
+    root = tmp_path / "chain"
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with train.chain_lock(root):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()
+    start = time.perf_counter()
+    with train.chain_lock(root):
+        waited = time.perf_counter() - start
+    t.join()
+    assert waited >= 0.2 and "waiting" in capsys.readouterr().out
