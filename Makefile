@@ -21,6 +21,15 @@ SHELL := /bin/bash
 HAVE_GPU := $(shell nvidia-smi -L 2>/dev/null | grep -q GPU && echo yes)
 PROFILE ?= $(if $(HAVE_GPU),paper,cpu)
 
+# Where outputs go (default: beside the code); e.g. a scratch disk: make reproduce ARTIFACTS_ROOT=/scratch/cf
+# (the notebooks get them as CF_DATA_ROOT, CF_ARTIFACTS_ROOT, CF_FIGURES_ROOT; see cf_utils/paths.py).
+DATA_ROOT ?= data
+ARTIFACTS_ROOT ?= artifacts
+FIGURES_ROOT ?= figures
+export CF_DATA_ROOT := $(abspath $(DATA_ROOT))
+export CF_ARTIFACTS_ROOT := $(abspath $(ARTIFACTS_ROOT))
+export CF_FIGURES_ROOT := $(abspath $(FIGURES_ROOT))
+
 PYTHON_BASE ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -30,17 +39,17 @@ TEST_ARGS ?=
 CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/io.py cf_utils/notebooks.py \
             cf_utils/progress.py
 DATA_SRC := $(CORE_SRC) $(wildcard cf_utils/data/*.py)
-DATA := data/$(PROFILE)/MANIFEST.json
+DATA := $(DATA_ROOT)/$(PROFILE)/MANIFEST.json
 TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py
-FINETUNE := artifacts/$(PROFILE)/finetune.json
+FINETUNE := $(ARTIFACTS_ROOT)/$(PROFILE)/finetune.json
 EVAL_SRC := $(TRAIN_SRC) cf_utils/evaluate.py cf_utils/scoring.py cf_utils/generation.py cf_utils/textmetrics.py \
             cf_utils/metrics.py
-SCORES := artifacts/$(PROFILE)/scores.csv
+SCORES := $(ARTIFACTS_ROOT)/$(PROFILE)/scores.csv
 MIT_SRC := $(EVAL_SRC) cf_utils/mitigations.py cf_utils/mitigation_study.py cf_utils/plots.py cf_utils/report.py
-MITIGATIONS := artifacts/$(PROFILE)/mitigations.csv
+MITIGATIONS := $(ARTIFACTS_ROOT)/$(PROFILE)/mitigations.csv
 FIG_SRC := $(CORE_SRC) cf_utils/metrics.py cf_utils/plots.py cf_utils/report.py cf_utils/provenance.py \
            cf_utils/models.py cf_utils/train.py cf_utils/mitigation_study.py data/reference/paper_numbers.csv
-REPORT := artifacts/$(PROFILE)/report.md
+REPORT := $(ARTIFACTS_ROOT)/$(PROFILE)/report.md
 RUN_NB := $(PY) -m cf_utils.notebooks
 
 .PHONY: all setup data finetune evaluate mitigations figures plan reproduce test test-fast test-slow bench lint lab clean clean-all help
@@ -64,38 +73,38 @@ $(SETUP): requirements.txt requirements-nodeps.txt pyproject.toml
 data: $(DATA)
 
 # Pattern rules: the profile is the stem, so `make data/smoke/MANIFEST.json` works as well.
-data/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.yaml configs/%.yaml $(DATA_SRC) | $(SETUP)
+$(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.yaml configs/%.yaml $(DATA_SRC) | $(SETUP)
 	$(RUN_NB) 01_prepare_data --profile $*
 
 finetune: $(FINETUNE)
 
 # Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
-artifacts/%/finetune.json: notebooks/02_finetune.ipynb configs/defaults.yaml configs/%.yaml $(TRAIN_SRC) \
-                           data/%/MANIFEST.json | $(SETUP)
+$(ARTIFACTS_ROOT)/%/finetune.json: notebooks/02_finetune.ipynb configs/defaults.yaml configs/%.yaml $(TRAIN_SRC) \
+                                   $(DATA_ROOT)/%/MANIFEST.json | $(SETUP)
 	$(RUN_NB) 02_finetune --profile $*
 
 evaluate: $(SCORES)
 
 # Cells already scored from the same checkpoint, input and settings are reused (evaluate.ChainEval).
-artifacts/%/scores.csv: notebooks/03_evaluate.ipynb configs/defaults.yaml configs/%.yaml $(EVAL_SRC) \
-                        data/%/MANIFEST.json artifacts/%/finetune.json | $(SETUP)
+$(ARTIFACTS_ROOT)/%/scores.csv: notebooks/03_evaluate.ipynb configs/defaults.yaml configs/%.yaml $(EVAL_SRC) \
+                                $(DATA_ROOT)/%/MANIFEST.json $(ARTIFACTS_ROOT)/%/finetune.json | $(SETUP)
 	$(RUN_NB) 03_evaluate --profile $*
 
 mitigations: $(MITIGATIONS)
 
 # Its seq chain is the main study's, shared: a chain's lock makes one process wait for the other (make -j).
-artifacts/%/mitigations.csv: notebooks/05_mitigations.ipynb configs/defaults.yaml configs/%.yaml $(MIT_SRC) \
-                             data/%/MANIFEST.json | $(SETUP)
+$(ARTIFACTS_ROOT)/%/mitigations.csv: notebooks/05_mitigations.ipynb configs/defaults.yaml configs/%.yaml \
+                                     $(MIT_SRC) $(DATA_ROOT)/%/MANIFEST.json | $(SETUP)
 	$(RUN_NB) 05_mitigations --profile $*
 
 figures: $(REPORT)
 
-artifacts/%/report.md: notebooks/04_figures.ipynb configs/defaults.yaml configs/%.yaml $(FIG_SRC) \
-                       artifacts/%/scores.csv artifacts/%/mitigations.csv | $(SETUP)
+$(ARTIFACTS_ROOT)/%/report.md: notebooks/04_figures.ipynb configs/defaults.yaml configs/%.yaml $(FIG_SRC) \
+                               $(ARTIFACTS_ROOT)/%/scores.csv $(ARTIFACTS_ROOT)/%/mitigations.csv | $(SETUP)
 	$(RUN_NB) 04_figures --profile $*
 
 reproduce: $(REPORT)
-	@echo "reproduce ($(PROFILE)): report in artifacts/$(PROFILE)/report.md (and .html), figures in figures/$(PROFILE)/"
+	@echo "reproduce ($(PROFILE)): report in $(REPORT) (and .html), figures in $(FIGURES_ROOT)/$(PROFILE)/"
 
 plan: $(SETUP)
 	$(PY) -m cf_utils.plan --profile $(PROFILE)
@@ -111,10 +120,10 @@ test-slow: $(SETUP)
 	$(PY) -m pytest -m slow $(TEST_ARGS)
 
 # Speed targets are checked here, not by timed unit tests. Uses the cpu profile's data and models.
-bench: $(SETUP) data/cpu/MANIFEST.json
-	@mkdir -p artifacts/bench
-	$(PY) benchmarks/train_speed.py --json artifacts/bench/train_speed.json
-	$(PY) benchmarks/eval_speed.py --json artifacts/bench/eval_speed.json
+bench: $(SETUP) $(DATA_ROOT)/cpu/MANIFEST.json
+	@mkdir -p $(ARTIFACTS_ROOT)/bench
+	$(PY) benchmarks/train_speed.py --json $(ARTIFACTS_ROOT)/bench/train_speed.json
+	$(PY) benchmarks/eval_speed.py --json $(ARTIFACTS_ROOT)/bench/eval_speed.json
 
 lint: $(SETUP)
 	$(PY) -m ruff check cf_utils tests benchmarks
@@ -125,7 +134,7 @@ lab: $(SETUP)
 
 # ---------------------------------------------------------------- cleaning
 clean:
-	rm -rf data/$(PROFILE) artifacts/$(PROFILE) figures/$(PROFILE)
+	rm -rf $(DATA_ROOT)/$(PROFILE) $(ARTIFACTS_ROOT)/$(PROFILE) $(FIGURES_ROOT)/$(PROFILE)
 
 clean-all:
 	rm -rf $(filter-out data/reference data/README.md,$(wildcard data/*)) artifacts figures/*/ $(VENV)

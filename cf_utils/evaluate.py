@@ -51,6 +51,14 @@ ITEM_METRICS = {"mc": {"acc": "correct", "acc_norm": "correct_norm"}, "pair": {"
 ITEM_METRICS["partial"] = ITEM_METRICS["mc"]
 
 
+class AdapterMismatchError(ValueError):
+    """A stage's weights were trained on another base model than the chain's."""
+
+
+class StaleCellError(RuntimeError):
+    """A cell on disk does not match what the current config would compute."""
+
+
 @dataclass(frozen=True)
 class Cell:
     """One unit of evaluation work: a checkpoint (stage) and one benchmark or one continual task."""
@@ -140,6 +148,13 @@ class ChainEval:
                 raise FileNotFoundError(
                     f"{d} is not a finished stage: train it first (`make finetune PROFILE={self.cfg.profile}`)"
                 )
+            made_for = json.loads((d / "run_config.json").read_text()).get("model")
+            if made_for != self.name:
+                raise AdapterMismatchError(
+                    f"{d} was trained on model {made_for!r}, not on {self.name!r}: its adapter does not belong to "
+                    f"this base model. Remove {d.parent} and train the chain again (`make finetune "
+                    f"PROFILE={self.cfg.profile}`)"
+                )
             w = _weights_file(d)
             parts = [_base_identity(self.cfg, self.name), self.cfg.train.method, sha256_file(w) if w else "base"]
             if self.alpha is not None:
@@ -185,7 +200,13 @@ class ChainEval:
             from peft import PeftModel
 
             stage0 = train.stage_dir(self.cfg.profile, self.name, self.source, 0)
-            self.model = PeftModel.from_pretrained(base, str(stage0)).eval()
+            try:
+                self.model = PeftModel.from_pretrained(base, str(stage0)).eval()
+            except (ValueError, RuntimeError) as e:  # modules or shapes of another model
+                raise AdapterMismatchError(
+                    f"{stage0}: the adapter does not fit {self.name}: {str(e)[:300]}. "
+                    f"Remove {stage0.parent} and train the chain again"
+                ) from None
 
     def _use(self, stage: int) -> None:
         """Put stage ``stage``'s weights into the loaded model (stages are visited in order 0..5)."""
@@ -209,7 +230,10 @@ class ChainEval:
             state = load_file(str(w))
             if self.alpha is not None:
                 state = mitigations.scale_adapter(state, self.alpha)
-            result = set_peft_model_state_dict(self.model, state)
+            try:
+                result = set_peft_model_state_dict(self.model, state)
+            except RuntimeError as e:  # shapes that do not fit: size mismatch
+                raise AdapterMismatchError(f"{w}: the adapter does not fit {self.name}: {str(e)[:300]}") from None
             if result.unexpected_keys:
                 raise ValueError(f"{w}: adapter keys do not fit {self.name}: {result.unexpected_keys[:3]} ...")
             if merge:
@@ -308,11 +332,17 @@ def gather(
         chains = [(m, v, (0, *train.STAGES)) for m in cfg.train.models for v in cfg.train.variants]
     scores, items = [], []
     for name, variant, stages in chains:
+        ev = ChainEval(cfg, name, variant, stages)
         for cell in cells(cfg, stages):
             path = cell_file(cfg.profile, name, variant, cell)
             if not path.is_file():
                 raise FileNotFoundError(
                     f"{path} is missing: run the evaluation (`make {make_target} PROFILE={cfg.profile}`)"
+                )
+            if not ev.is_fresh(cell):  # never mix rows of another config, input or checkpoint into the table
+                raise StaleCellError(
+                    f"{path} was computed from other weights, inputs or settings than the current config's: "
+                    f"run the evaluation (`make {make_target} PROFILE={cfg.profile}`) to recompute it"
                 )
             s, i = _rows(json.loads(path.read_text()))
             scores += s

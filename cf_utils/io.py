@@ -6,6 +6,7 @@ no file, never a half-written one that a later step could read as finished.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -28,6 +29,21 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class DiskFullError(OSError):
+    """No space left while writing an output; nothing was written (the previous version is intact)."""
+
+
+def _disk_full(e: BaseException, path: Path) -> BaseException:
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            e.errno,
+            f"{path}: no space left on the device while writing it; nothing was written and the previous "
+            "version (if any) is intact. Free some space (or move the outputs: make ... ARTIFACTS_ROOT=/bigger/disk) "
+            "and re-run: finished work is reused",
+        )
+    return e
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync, then rename over it."""
     path = Path(path)
@@ -39,9 +55,31 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        explained = _disk_full(e, path)
+        if explained is e:
+            raise
+        raise explained from e
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that needs a file name (torch.save); renamed over
+    ``path`` when the block succeeds, removed when it fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        explained = _disk_full(e, path)
+        if explained is e:
+            raise
+        raise explained from e
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -66,9 +104,12 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.partial-"))
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        explained = _disk_full(e, final)
+        if explained is e:
+            raise
+        raise explained from e
     old = final.parent / f".{final.name}.old-{os.getpid()}"
     if final.exists():
         os.replace(final, old)

@@ -2,10 +2,13 @@
 
     python -m cf_utils.notebooks 01_prepare_data --profile cpu [-p seed 7] [-p overrides '{"data.bench_items": 50}']
 
-The executed notebook is kept as the run log in ``artifacts/<profile>/notebooks/``. A parameter the
-notebook does not declare is an error naming the parameter and the notebook's parameters, so a
-typo never runs the default silently. Values given with ``-p`` are parsed as YAML literals
-(``7`` -> int, ``null`` -> None, ``{a: 1}`` -> dict).
+The executed notebook is kept as the run log in ``artifacts/<profile>/notebooks/``. Before a kernel
+starts (so a bad input costs no time and leaves nothing behind), the parameters are checked: a
+parameter the notebook does not declare is an error naming it and the declared ones (papermill
+itself only warns), and ``profile``/``seed``/``overrides`` must give a valid config (unknown,
+mistyped or out-of-range keys, models not in the registry). Exit status 2 for these, 1 when the
+notebook itself fails. Values given with ``-p`` are parsed as YAML literals (``7`` -> int,
+``null`` -> None, ``{a: 1}`` -> dict).
 """
 
 from __future__ import annotations
@@ -41,6 +44,22 @@ def check_parameters(path: Path, params: dict) -> None:
         raise ParameterError(f"{path.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}")
 
 
+def check_config(params: dict):
+    """The config the notebook will load from its parameters, validated (models against the registry)."""
+    from cf_utils import models
+    from cf_utils.config import load_config
+
+    overrides, seed = params.get("overrides") or {}, params.get("seed")
+    if not isinstance(overrides, dict):
+        raise ParameterError(f"parameter overrides must be a mapping like '{{data.bench_items: 8}}', got {overrides!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ParameterError(f"parameter seed must be an integer or null, got {seed!r}")
+    cfg = load_config(params["profile"], overrides, seed=seed)
+    for name in [*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])]:
+        models.get_spec(name)
+    return cfg
+
+
 def run(name: str, profile: str, params: dict | None = None, log_dir: Path | None = None) -> Path:
     """Execute notebook ``name`` for ``profile``; return the executed copy's path."""
     import papermill
@@ -48,6 +67,7 @@ def run(name: str, profile: str, params: dict | None = None, log_dir: Path | Non
     path = notebook_path(name)
     params = {"profile": profile, **(params or {})}
     check_parameters(path, params)
+    check_config(params)
     out_dir = Path(log_dir or paths.artifacts_dir(profile) / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
@@ -65,10 +85,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from papermill.exceptions import PapermillExecutionError
 
+    from cf_utils.config import ConfigError
+    from cf_utils.models import ModelNotFoundError
+
     try:
         run(args.notebook, args.profile, {k: yaml.safe_load(v) for k, v in args.p})
-    except (ParameterError, FileNotFoundError) as e:
+    except (ParameterError, FileNotFoundError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ModelNotFoundError as e:  # a KeyError: its str() is quoted
+        print(f"error: {e.args[0]} (configs: train.models, mitigation.model)", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as e:
+        print(f"error: a -p value is not valid YAML: {e}", file=sys.stderr)
         return 2
     except PapermillExecutionError as e:  # the cell's own error, without papermill's wrapping
         log = paths.artifacts_dir(args.profile) / "notebooks" / notebook_path(args.notebook).name

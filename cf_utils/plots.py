@@ -11,6 +11,7 @@ relative drop averaged over the five stages; positive = forgotten).
 
 from __future__ import annotations
 
+import io
 import itertools
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from cf_utils.io import atomic_write_bytes
 from cf_utils.metrics import BENCHMARK_CATEGORIES as CATEGORIES
 from cf_utils.metrics import TASKS
 from cf_utils.models import get_spec
@@ -60,7 +62,9 @@ def save(fig: Figure, out_dir: str | Path | None, name: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
     for path in written:
-        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        buf = io.BytesIO()
+        fig.savefig(buf, format=path.suffix[1:], dpi=DPI, bbox_inches="tight")
+        atomic_write_bytes(path, buf.getvalue())  # a kill never leaves half a figure
     return written
 
 

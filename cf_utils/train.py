@@ -31,7 +31,6 @@ from __future__ import annotations
 import fcntl
 import json
 import math
-import os
 import random
 import resource
 import shutil
@@ -47,7 +46,7 @@ import torch
 from cf_utils import models, paths
 from cf_utils.config import Config, TrainConfig
 from cf_utils.data.records import read_jsonl
-from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
+from cf_utils.io import atomic_dir, atomic_file, atomic_write_json, sha256_bytes
 from cf_utils.progress import tqdm
 
 IGNORE = -100
@@ -238,8 +237,6 @@ def train_stage(
 
 
 def _save_resume(path: Path, model, opt, step, losses, tokens, elapsed) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
     state = {
         "weights": _trainable_state(model),
         "optimizer": opt.state_dict(),
@@ -249,8 +246,8 @@ def _save_resume(path: Path, model, opt, step, losses, tokens, elapsed) -> None:
         "elapsed": elapsed,
         "rng": torch.get_rng_state(),
     }
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        torch.save(state, tmp)
 
 
 # ---------------------------------------------------------------- the chain of stages
