@@ -12,6 +12,10 @@ Estimates, not measurements:
 - memory: full 16 bytes per parameter (bf16 weights and gradients, fp32 Adam moments and master copy,
   before ZeRO sharding), LoRA 2, QLoRA ~0.55 (NF4 + double quantisation), plus 20% and 2 GB for
   activations and the CUDA context.
+- several GPUs (``--gpus``, default 1 and 8): (Q)LoRA under DDP keeps a whole copy per GPU; full
+  fine-tuning under DeepSpeed ZeRO-3 / FSDP shards the 16 bytes per parameter over the GPUs. Wall time
+  = GPU hours / GPUs, GPU hours = single-GPU hours / scaling efficiency (90%: gradient all-reduce and
+  the gather of scores; an assumption, not a measurement).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from cf_utils import evaluate, mitigation_study, mitigations, models, paths, train
 from cf_utils.config import Config, ConfigError, load_config
@@ -31,6 +36,7 @@ TYPICAL_TOKENS = {"train_example": 160, "bench_item": 450, "task_prompt": 120}  
 BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 0.55}
 TRAIN_FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 4}
 GPU_PEAK, GPU_MFU_TRAIN, GPU_MFU_EVAL = 312e12, 0.35, 0.25
+SCALING_EFFICIENCY = 0.9  # several GPUs: share of linear speed-up kept (assumption, see above)
 GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in (0, *train.STAGES))  # per fully evaluated chain
 # Training compute of a method relative to seq: LwF adds a teacher forward (2N on top of 4N per token).
 METHOD_TRAIN_FACTOR = {"lwf": 1.5}
@@ -99,7 +105,21 @@ def estimate(cfg: Config) -> dict:
             "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
 
 
-def render(cfg: Config) -> str:
+def scale_out(est: dict, method: str, gpus: int) -> dict:
+    """Wall hours, GPU hours and memory per GPU on ``gpus`` GPUs (DDP for (q)lora, ZeRO-3/FSDP for full)."""
+    eff = 1.0 if gpus == 1 else SCALING_EFFICIENCY
+    gpu_hours = est["total_hours"] / eff
+    wall = gpu_hours / gpus
+    memory = []
+    for c in est["chains"]:
+        n = c["params_b"] * 1e9
+        state = n * BYTES_PER_PARAM[method] / (gpus if method == "full" else 1)  # ZeRO-3 shards the full state
+        memory.append(state * 1.2 / 2**30 + 2)
+    return {"gpus": gpus, "wall_hours": wall, "gpu_hours": gpu_hours, "memory_per_gpu_gb": max(memory),
+            "strategy": "single device" if gpus == 1 else ("ZeRO-3 / FSDP" if method == "full" else "DDP")}  # fmt: skip
+
+
+def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
     est = estimate(cfg)
     s, t = est["sizes"], cfg.train
     lines = [
@@ -121,15 +141,26 @@ def render(cfg: Config) -> str:
                      f"eval ~{c['eval_hours']:6.2f} h   memory ~{c['memory_gb']:5.1f} GB")  # fmt: skip
     lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours; "
                  f"peak memory ~{est['max_memory_gb']:.1f} GB")  # fmt: skip
+    if "GPU" in est["device"]:
+        for g in gpus:
+            s = scale_out(est, t.method, g)
+            lines.append(f"  on {g} GPU(s) ({s['strategy']}): ~{s['wall_hours']:.1f} h wall, "
+                         f"~{s['gpu_hours']:.0f} GPU hours, ~{s['memory_per_gpu_gb']:.1f} GB per GPU")  # fmt: skip
+        if t.method != "full":
+            full = scale_out(estimate(replace(cfg, train=replace(t, method="full"))), "full", max(gpus))
+            lines.append(f"  the paper's full fine-tuning on {max(gpus)} GPUs (ZeRO-3): "
+                         f"~{full['wall_hours']:.1f} h wall, ~{full['memory_per_gpu_gb']:.1f} GB per GPU "
+                         "(train.method: full)")  # fmt: skip
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cf_utils.plan", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", required=True)
+    ap.add_argument("--gpus", type=int, nargs="+", default=[1, 8], help="GPU counts to show (GPU profiles)")
     args = ap.parse_args(argv)
     try:
-        print(render(load_config(args.profile)))
+        print(render(load_config(args.profile), tuple(args.gpus)))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -179,6 +179,9 @@ def train_stage(
 
     state_file = resume_dir / "state.pt"
     step, losses, tokens, elapsed = 0, [], 0, 0.0
+    # Dropout draws depend on the stage's seed only, never on what ran before in this process: a stage
+    # restarted in a new process (after a kill before its first checkpoint) draws the same masks.
+    torch.manual_seed(seed)
     if state_file.is_file():
         state = torch.load(state_file, map_location=device, weights_only=False)
         with torch.no_grad():

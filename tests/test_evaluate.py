@@ -31,7 +31,8 @@ def trained(tmp_path_factory):
 
 def _cfg(**over):
     return load_config("smoke", {"train.models": ["tiny-causal"], "train.variants": ["seq"],
-                                 "train.examples_per_task": 8, "eval.precision": "fp32", **over})  # fmt: skip
+                                 "train.examples_per_task": 8, "eval.precision": "fp32",
+                                 "mitigation.methods": [], **over})  # fmt: skip
 
 
 @pytest.fixture
@@ -149,3 +150,9 @@ def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
     assert "typical sizes" in text and "GPU hours" in text
     for name in load_config("paper").train.models:
         assert name in text
+    one, eight = (plan.scale_out(plan.estimate(load_config("paper")), "qlora", g) for g in (1, 8))
+    assert one["memory_per_gpu_gb"] == eight["memory_per_gpu_gb"]  # DDP: a whole copy per GPU
+    assert eight["wall_hours"] < one["wall_hours"] / 7 and eight["gpu_hours"] > one["gpu_hours"]
+    full1, full8 = (plan.scale_out(plan.estimate(load_config("paper")), "full", g) for g in (1, 8))
+    assert full8["memory_per_gpu_gb"] < full1["memory_per_gpu_gb"] / 4  # ZeRO-3 shards the training state
+    assert "on 8 GPU(s) (DDP)" in text and "on 1 GPU(s)" in text
