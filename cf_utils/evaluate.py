@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cf_utils import generation, metrics, mitigations, models, paths, scoring, textmetrics, train
+from cf_utils import distributed, generation, metrics, mitigations, models, paths, scoring, textmetrics, train
 from cf_utils.config import Config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
@@ -282,7 +282,8 @@ class ChainEval:
             result = self._run(cell)
             record = {"key": self.cell_key(cell), "model": self.name, "method": self.variant, "stage": cell.stage,
                       "category": cell.category, "benchmark": cell.name, **result}  # fmt: skip
-            atomic_write_json(cell_file(self.cfg.profile, self.name, self.variant, cell), record)
+            if distributed.is_main():  # every process has the whole result (gathered); one writes it
+                atomic_write_json(cell_file(self.cfg.profile, self.name, self.variant, cell), record)
         return {"model": self.name, "method": self.variant, "computed": len(todo), "reused": len(every) - len(todo),
                 "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
@@ -352,11 +353,13 @@ def gather(
 
 
 def write_scores(cfg: Config) -> tuple[Path, Path]:
-    """Gather the cells into artifacts/<profile>/scores.csv and items.csv (atomically)."""
-    scores, items = gather(cfg)
+    """Gather the cells into artifacts/<profile>/scores.csv and items.csv (atomically; process 0 writes)."""
     out = paths.artifacts_dir(cfg.profile)
-    atomic_write_text(out / "items.csv", items.to_csv(index=False))
-    atomic_write_text(out / "scores.csv", scores.to_csv(index=False, float_format="%.4f"))
+    if distributed.is_main():
+        scores, items = gather(cfg)
+        atomic_write_text(out / "items.csv", items.to_csv(index=False))
+        atomic_write_text(out / "scores.csv", scores.to_csv(index=False, float_format="%.4f"))
+    distributed.barrier()
     return out / "scores.csv", out / "items.csv"
 
 

@@ -2,13 +2,15 @@
 
 Decoder-only models are fed left-padded prompts (so every row's continuation starts at the same
 position); encoder-decoder models take right-padded encoder inputs. Batches are sorted by prompt
-length to waste little padding, and the outputs are returned in the input order.
+length to waste little padding, and the outputs are returned in the input order. Under several
+processes each computes its share of the batches (cf_utils.distributed) and all get every output.
 """
 
 from __future__ import annotations
 
 import torch
 
+from cf_utils import distributed
 from cf_utils.progress import tqdm
 
 
@@ -30,11 +32,12 @@ def generate(
     side = tokenizer.padding_side
     tokenizer.padding_side = "left" if arch == "causal" else "right"
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: list[str] = [""] * len(prompts)
+    out: dict[int, str] = {}
     device = next(model.parameters()).device
+    starts = list(range(0, len(order), batch_size))
     try:
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
-            idx = order[start : start + batch_size]
+        for j in tqdm(distributed.mine(len(starts)), desc=desc, unit="batch", leave=False):
+            idx = order[starts[j] : starts[j] + batch_size]
             enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
             with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                 gen = model.generate(
@@ -51,4 +54,5 @@ def generate(
     finally:
         tokenizer.padding_side = side
         model.train(was_training)
-    return out
+    out = distributed.gather_dict(out)
+    return [out[i] for i in range(len(prompts))]

@@ -58,6 +58,7 @@ from pathlib import Path
 
 import torch
 
+from cf_utils import distributed
 from cf_utils.data.records import RecordError, iter_jsonl, read_jsonl
 
 Request = tuple[list[int], list[int]]  # (context tokens, continuation tokens)
@@ -401,12 +402,14 @@ def loglik(
     """
     batch_size = batch_size or default_batch_size(model.device)
     order = sorted(range(len(items)), key=lambda i: _sort_key(items[i], arch), reverse=True)
-    out: list[list[float]] = [[] for _ in items]
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    starts = list(range(0, len(order), batch_size))
+    out: dict[int, list[float]] = {}
+    for j in distributed.mine(len(starts)):  # all batches in one process; a share of them under several
+        idx = order[starts[j] : starts[j] + batch_size]
         for i, scores in zip(idx, _batch_scores(model, [items[i] for i in idx], arch, max_len, amp), strict=True):
             out[i] = scores
-    return out
+    out = distributed.gather_dict(out)  # the same batches as one process computes: the same numbers
+    return [out[i] for i in range(len(items))]
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import models, paths
+from cf_utils import distributed, models, paths
 from cf_utils.config import Config, TrainConfig
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_dir, atomic_file, atomic_write_json, sha256_bytes
@@ -204,15 +204,23 @@ def train_stage(
             opt.zero_grad(set_to_none=True)
             step_loss = 0.0
             for b in group:
+                tokens += sum(n_tokens(data[i], arch) for i in b)
+                mine, share = _shard(b, data)  # several processes: this one's examples, its share of the tokens
+                if not mine:
+                    continue
                 batch = {
-                    k: v.to(device) for k, v in collate([data[i] for i in b], tokenizer.pad_token_id, arch).items()
+                    k: v.to(device) for k, v in collate([data[i] for i in mine], tokenizer.pad_token_id, arch).items()
                 }
                 with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                     logits, target, task_loss = forward_loss(model, batch, arch)
                     loss = task_loss + sum(f(model, batch, logits, target) for f in hooks.extra_loss)
+                    if share is not None:
+                        loss = loss * share  # summed over the processes: the batch's token mean
                 (loss / len(group)).backward()
                 step_loss += loss.item() / len(group)
-                tokens += sum(n_tokens(data[i], arch) for i in b)
+            if distributed.active():
+                distributed.all_reduce_grads(params)
+                step_loss = distributed.all_reduce_sum(step_loss)
             opt.step()
             step += 1
             losses.append(round(step_loss, 5))
@@ -220,7 +228,9 @@ def train_stage(
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.3f}", tok_s=f"{tokens / max(now, 1e-9):.0f}")
             if step % tcfg.save_every == 0 and step < total_steps:
-                _save_resume(state_file, model, opt, step, losses, tokens, now)
+                if distributed.is_main():
+                    _save_resume(state_file, model, opt, step, losses, tokens, now)
+                distributed.barrier()
             for f in hooks.on_step:
                 f(step)
     bar.close()
@@ -237,6 +247,19 @@ def train_stage(
         "loss": losses,
         "peak_memory_mb": _peak_memory_mb(device),
     }
+
+
+def _shard(batch: list[int], data: list[dict]) -> tuple[list[int], float | None]:
+    """This process's examples of a batch and its share of the batch's response tokens (None: one process).
+
+    Each process's loss is its examples' token-mean times its share; summed over the processes (the
+    gradients are summed) that is the token-mean of the whole batch, as one process computes it. A
+    batch-independent term (a penalty) times the shares also sums to itself."""
+    if not distributed.active():
+        return batch, None
+    mine = batch[distributed.rank() :: distributed.world()]
+    count = [sum(t != IGNORE for t in data[i]["labels"]) for i in batch]
+    return mine, sum(count[distributed.rank() :: distributed.world()]) / sum(count)
 
 
 def _save_resume(path: Path, model, opt, step, losses, tokens, elapsed) -> None:
@@ -345,6 +368,9 @@ class Chain:
     # -- saving
 
     def _save(self, k: int, metrics: dict) -> None:
+        if not distributed.is_main():  # one writer; the others wait for it
+            distributed.barrier()
+            return
         final = stage_dir(self.cfg.profile, self.name, self.variant, k)
         with atomic_dir(final) as tmp:
             if self.cfg.train.method == "full":
@@ -356,6 +382,7 @@ class Chain:
             run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
             atomic_write_json(tmp / "run_config.json", run)  # the resolved config that made this stage
             atomic_write_json(tmp / "metrics.json", metrics)  # last: marks the stage finished
+        distributed.barrier()
 
     # -- the chain
 
@@ -374,9 +401,11 @@ class Chain:
     def _drop_if_stale(self) -> None:
         """A chain trained under another config is removed, never mixed with the new one."""
         marker = stage_dir(self.cfg.profile, self.name, self.variant, 0) / "metrics.json"
-        if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != self.fingerprint():
+        stale = marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != self.fingerprint()
+        if stale and distributed.is_main():
             print(f"{self.root}: trained under a different config or data; retraining from stage 0")
             shutil.rmtree(self.root)
+        distributed.barrier()
 
     def run(self) -> list[Path]:
         """Train every unfinished stage; finished stages are never recomputed."""
@@ -434,7 +463,11 @@ class Chain:
 @contextmanager
 def chain_lock(root: Path):
     """Hold an exclusive lock on a chain directory; wait (saying so) while another process holds it.
-    The waiting process then finds the other's finished stages or cells and reuses them."""
+    The waiting process then finds the other's finished stages or cells and reuses them. Under several
+    processes of one launch (cf_utils.distributed) only process 0 locks: they work on the chain together."""
+    if not distributed.is_main():
+        yield
+        return
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.with_name(f".{root.name}.lock"), "w") as f:  # beside the dir: a stale chain's rmtree keeps it
         try:
@@ -465,11 +498,15 @@ def make_derived(cfg: Config, name: str) -> Path:
     metrics = train_stage(model, tok, base_spec.arch, recs, t, seed=cfg.seed, resume_dir=resume,
                           desc=f"{name} (general instruction tuning of {spec.base})")  # fmt: skip
     merged = model.merge_and_unload()
-    with atomic_dir(out) as tmp:
-        merged.save_pretrained(tmp)  # safetensors (transformers 5's only format)
-        tok.save_pretrained(tmp)
-        atomic_write_json(tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "examples": len(recs)})
-    shutil.rmtree(resume, ignore_errors=True)
+    if distributed.is_main():
+        with atomic_dir(out) as tmp:
+            merged.save_pretrained(tmp)  # safetensors (transformers 5's only format)
+            tok.save_pretrained(tmp)
+            atomic_write_json(
+                tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "examples": len(recs)}
+            )
+        shutil.rmtree(resume, ignore_errors=True)
+    distributed.barrier()
     return out
 
 
