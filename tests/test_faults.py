@@ -173,3 +173,12 @@ def test_manifest_records_whether_the_tree_is_dirty(tmp_path):
     assert provenance.git_state(repo)["dirty"] is False
     (repo / "configs" / "smoke.yaml").write_text((repo / "configs" / "smoke.yaml").read_text() + "\n# edited\n")
     assert provenance.git_state(repo)["dirty"] is True
+
+
+def test_a_hub_source_without_network_fails_the_notebook_naming_the_offline_profile(monkeypatch, capsys):
+    """Through the notebook runner (a real kernel): exit 1, the cause and the fix on stderr, no data folder."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the kernel inherits it: as if the hub were unreachable
+    rc = notebooks.main(["01_prepare_data", "--profile", "smoke", "-p", "overrides", "{data.source: hub}"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "HubUnavailableError" in err and "PROFILE=cpu" in err, err
+    assert not paths.data_dir("smoke").exists()
