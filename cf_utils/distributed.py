@@ -85,12 +85,3 @@ def all_reduce_sum(value: float) -> float:
     t = torch.tensor([value], dtype=torch.float64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return float(t.item())
-
-
-def broadcast_flag(value: bool) -> bool:
-    """Process 0's ``value`` on every process."""
-    if not active():
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return bool(box[0])

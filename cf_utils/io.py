@@ -33,34 +33,20 @@ class DiskFullError(OSError):
     """No space left while writing an output; nothing was written (the previous version is intact)."""
 
 
-def _disk_full(e: BaseException, path: Path) -> BaseException:
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(
+@contextmanager
+def _explain_disk_full(path: Path) -> Iterator[None]:
+    """Turn a full disk (or quota) while writing ``path`` into a DiskFullError that says what to do."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFullError(
             e.errno,
             f"{path}: no space left on the device while writing it; nothing was written and the previous "
             "version (if any) is intact. Free some space (or move the outputs: make ... ARTIFACTS_ROOT=/bigger/disk) "
             "and re-run: finished work is reused",
-        )
-    return e
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        explained = _disk_full(e, path)
-        if explained is e:
-            raise
-        raise explained from e
+        ) from e
 
 
 @contextmanager
@@ -71,15 +57,21 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        explained = _disk_full(e, path)
-        if explained is e:
+    with _explain_disk_full(path):
+        try:
+            yield Path(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
             raise
-        raise explained from e
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -102,14 +94,12 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     for stale in final.parent.glob(f".{final.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.partial-"))
-    try:
-        yield tmp
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        explained = _disk_full(e, final)
-        if explained is e:
+    with _explain_disk_full(final):
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
-        raise explained from e
     old = final.parent / f".{final.name}.old-{os.getpid()}"
     if final.exists():
         os.replace(final, old)

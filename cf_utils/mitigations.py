@@ -95,14 +95,10 @@ class Replay(Method):
 # ---------------------------------------------------------------- L2 and EWC
 
 
-def trainable(model) -> dict[str, torch.nn.Parameter]:
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}
-
-
 def anchor_penalty(model, anchor: dict[str, torch.Tensor], importance: dict[str, torch.Tensor] | None = None):
     """1/2 * sum_i F_i (theta_i - anchor_i)^2 over the trainable weights (F = 1 without ``importance``)."""
     total = 0.0
-    for n, p in trainable(model).items():
+    for n, p in train.trainable(model).items():
         d = (p - anchor[n]).pow(2)
         total = total + 0.5 * (d * importance[n] if importance is not None else d).sum()
     return total
@@ -111,7 +107,7 @@ def anchor_penalty(model, anchor: dict[str, torch.Tensor], importance: dict[str,
 def fisher_diagonal(model, tokenizer, arch: str, records: list[dict], max_length: int) -> dict[str, torch.Tensor]:
     """Diagonal empirical Fisher of the trainable weights: the mean over ``records`` of the squared
     gradient of each example's response log-likelihood (one example per backward pass)."""
-    params = trainable(model)
+    params = train.trainable(model)
     fisher = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
     data = [e for e in (train.encode(r, tokenizer, arch, max_length) for r in records) if e is not None]
     if not data:
@@ -152,7 +148,7 @@ class L2(Method):
         return None
 
     def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> train.Hooks:
-        anchor = {n: p.detach().clone() for n, p in trainable(model).items()}  # stage k-1's weights
+        anchor = train._trainable_state(model)  # stage k-1's weights
         importance = self.importance(model, tokenizer, arch, k, prev_dir)
         weight = self.params()[f"{self.name}_weight"]
 

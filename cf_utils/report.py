@@ -468,11 +468,10 @@ def mitigation_lines(frames: Frames) -> list[str]:
     if frames.mitigations is None:
         return []
     retention, tasks = frames.mitigations
-    gen = retention[retention["category"] == "general"].set_index("method")
+    gen = retention[retention["category"] == "general"].set_index("method", drop=False)
     gains = tasks.groupby("method")["gain"].mean()
     seq = gen.loc["seq"]
-    general = retention[retention["category"] == "general"]
-    verdicts = {r["method"]: mitigation_study.verdict(r) for _, r in general.iterrows()}
+    verdicts = {m: mitigation_study.verdict(r) for m, r in gen.iterrows()}
     better = [m for m, v in verdicts.items() if v == "forgets less than seq"]
     worse = [m for m, v in verdicts.items() if v == "forgets more than seq"]
     lines = [

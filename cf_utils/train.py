@@ -142,8 +142,14 @@ class Hooks:
     on_step: list[Callable] = field(default_factory=list)  # f(step) after each optimizer step (tests: faults)
 
 
+def trainable(model) -> dict[str, torch.nn.Parameter]:
+    """The weights training changes (the adapter under (Q)LoRA), by name."""
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
 def _trainable_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    """A copy of the trainable weights (resume checkpoints, mitigations' anchors)."""
+    return {n: p.detach().clone() for n, p in trainable(model).items()}
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -174,7 +180,7 @@ def train_stage(
     per_epoch = math.ceil(math.ceil(len(data) / tcfg.batch_size) / tcfg.grad_accum)
     total_steps = per_epoch * tcfg.epochs
     amp = models.autocast_dtype(device, tcfg.precision)  # None: plain fp32
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = list(trainable(model).values())
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=0.0)  # constant LR, as the paper for BLOOMZ/mT0
 
     state_file = resume_dir / "state.pt"
@@ -439,7 +445,7 @@ class Chain:
                 self.model,
                 self.tokenizer,
                 self.spec.arch,
-                self.method.records(k, task_records(self.cfg, k)),
+                stage_records(self.cfg, k, self.variant),
                 self.cfg.train,
                 seed=self.cfg.seed + k,
                 resume_dir=resume,

@@ -33,7 +33,7 @@ def _batch(tok, n=2):
 def _perturb(model, scale=0.05, seed=1):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in mitigations.trainable(model).values():
+        for p in train.trainable(model).values():
             p.add_(torch.randn(p.shape, generator=g) * scale)
 
 
@@ -47,17 +47,17 @@ def test_l2_term_is_zero_at_the_previous_weights_and_half_squared_distance_away(
     (penalty,) = hooks.extra_loss
     at_anchor = penalty(model, None, None, None)
     assert float(at_anchor) == 0.0
-    before = {n: p.detach().clone() for n, p in mitigations.trainable(model).items()}
+    before = {n: p.detach().clone() for n, p in train.trainable(model).items()}
     _perturb(model)
     moved = penalty(model, None, None, None)
-    expected = 0.5 * sum(float((p - before[n]).pow(2).sum()) for n, p in mitigations.trainable(model).items())
+    expected = 0.5 * sum(float((p - before[n]).pow(2).sum()) for n, p in train.trainable(model).items())
     assert float(moved) == pytest.approx(cfg.mitigation.l2_weight * expected, rel=1e-5) and expected > 0
 
 
 def test_ewc_with_a_flat_fisher_is_l2_and_the_fisher_is_a_normalised_nonnegative_diagonal():
     cfg = _cfg()
     model = _lora(cfg)
-    anchor = {n: p.detach().clone() for n, p in mitigations.trainable(model).items()}
+    anchor = {n: p.detach().clone() for n, p in train.trainable(model).items()}
     _perturb(model)
     flat = {n: torch.ones_like(a) for n, a in anchor.items()}
     assert float(mitigations.anchor_penalty(model, anchor, flat)) == pytest.approx(
