@@ -9,6 +9,8 @@
 #   make evaluate PROFILE=smoke    03_evaluate (and what it needs)
 #   make mitigations PROFILE=smoke 05_mitigations: replay, L2, EWC, LwF, O-LoRA, WiSE-FT against seq on one model
 #   make figures PROFILE=smoke     04_figures: forgetting.csv, figures, tables, manifest.json, report.md/html
+#   make -j 2 reproduce            two chains at a time (each (model, method) chain is a target of its own)
+#   make chain CHAIN=MODEL/VARIANT one chain, trained and evaluated (a cluster job array's task); make chains: the list
 #   make bench                     training and scoring speed against the transformers / harness baselines
 #   make lab                       JupyterLab on notebooks/ with the project's environment
 
@@ -40,7 +42,8 @@ CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/i
             cf_utils/progress.py
 DATA_SRC := $(CORE_SRC) $(wildcard cf_utils/data/*.py)
 DATA := $(DATA_ROOT)/$(PROFILE)/MANIFEST.json
-TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py
+TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py cf_utils/mitigations.py \
+             cf_utils/distributed.py cf_utils/launch.py
 FINETUNE := $(ARTIFACTS_ROOT)/$(PROFILE)/finetune.json
 EVAL_SRC := $(TRAIN_SRC) cf_utils/evaluate.py cf_utils/scoring.py cf_utils/generation.py cf_utils/textmetrics.py \
             cf_utils/metrics.py
@@ -51,8 +54,10 @@ FIG_SRC := $(CORE_SRC) cf_utils/metrics.py cf_utils/plots.py cf_utils/report.py 
            cf_utils/models.py cf_utils/train.py cf_utils/mitigation_study.py data/reference/paper_numbers.csv
 REPORT := $(ARTIFACTS_ROOT)/$(PROFILE)/report.md
 RUN_NB := $(PY) -m cf_utils.notebooks
+LAUNCH := $(PY) -m cf_utils.launch
+OUT := $(ARTIFACTS_ROOT)/$(PROFILE)
 
-.PHONY: all setup data finetune evaluate mitigations figures plan reproduce test test-fast test-slow bench lint lab clean clean-all help
+.PHONY: all setup data finetune evaluate mitigations figures chain chains plan reproduce test test-fast test-slow bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -76,32 +81,74 @@ data: $(DATA)
 $(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.yaml configs/%.yaml $(DATA_SRC) | $(SETUP)
 	$(RUN_NB) 01_prepare_data --profile $*
 
+# ---------------------------------------------------------------- the chains, one target each
+# Every (model, variant) chain is trained by one process and evaluated by another (cf_utils/launch.py), each
+# leaving a stamp: $(OUT)/<model>/<variant>/trained.json and $(OUT)/eval/<model>/<variant>/evaluated.json.
+# The chains come from the profile: $(OUT)/chains.mk, remade (and make restarted) when the profile changes.
+CHAINS_MK := $(OUT)/chains.mk
+ifneq ($(filter-out setup plan chains test test-fast test-slow bench lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
+include $(CHAINS_MK)
+endif
+
+$(CHAINS_MK): configs/defaults.yaml configs/$(PROFILE).yaml cf_utils/config.py cf_utils/launch.py \
+              cf_utils/mitigation_study.py | $(SETUP)
+	@mkdir -p $(@D)
+	$(LAUNCH) chains --profile $(PROFILE) --make > $@.tmp && mv $@.tmp $@
+
+trained = $(foreach c,$(1),$(OUT)/$(c)/trained.json)
+evaluated = $(foreach c,$(1),$(OUT)/eval/$(c)/evaluated.json)
+# wise-<alpha> trains nothing: it evaluates the seq chain's adapter
+source_of = $(if $(findstring /wise-,$(1)),$(firstword $(subst /, ,$(1)))/seq,$(1))
+
+.SECONDEXPANSION:
+# Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
+$(OUT)/%/trained.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP)
+	$(LAUNCH) train --profile $(PROFILE) --chain $*
+
+# Cells already scored from the same checkpoint, input and settings are reused (evaluate.ChainEval).
+$(OUT)/eval/%/evaluated.json: $$(call trained,$$(call source_of,$$*)) configs/defaults.yaml configs/$(PROFILE).yaml \
+                              $(EVAL_SRC) $(DATA) | $(SETUP)
+	$(LAUNCH) evaluate --profile $(PROFILE) --chain $*
+
+chain: $(call evaluated,$(CHAIN))
+	@test -n "$(CHAIN)" || { echo "usage: make chain CHAIN=MODEL/VARIANT [PROFILE=$(PROFILE)]; the chains: make chains" >&2; exit 2; }
+	@echo "chain $(CHAIN) ($(PROFILE)): trained and evaluated"
+ifneq ($(filter chain,$(MAKECMDGOALS)),)
+ifeq ($(filter $(CHAIN),$(STUDY_CHAINS) $(MITIGATION_CHAINS)),)
+$(error CHAIN=$(CHAIN) is not a chain of profile $(PROFILE); its chains: $(STUDY_CHAINS) $(MITIGATION_CHAINS))
+endif
+endif
+
+chains: $(SETUP)
+	@$(LAUNCH) chains --profile $(PROFILE)
+
+# ---------------------------------------------------------------- the notebooks: gather, summarise, plot
 finetune: $(FINETUNE)
 
-# Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
-$(ARTIFACTS_ROOT)/%/finetune.json: notebooks/02_finetune.ipynb configs/defaults.yaml configs/%.yaml $(TRAIN_SRC) \
-                                   $(DATA_ROOT)/%/MANIFEST.json | $(SETUP)
-	$(RUN_NB) 02_finetune --profile $*
+# 02 finds every chain trained: it builds what is missing (none under make), the summary and the loss curves.
+$(FINETUNE): notebooks/02_finetune.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) \
+             $(call trained,$(STUDY_CHAINS)) | $(SETUP)
+	$(RUN_NB) 02_finetune --profile $(PROFILE)
 
 evaluate: $(SCORES)
 
-# Cells already scored from the same checkpoint, input and settings are reused (evaluate.ChainEval).
-$(ARTIFACTS_ROOT)/%/scores.csv: notebooks/03_evaluate.ipynb configs/defaults.yaml configs/%.yaml $(EVAL_SRC) \
-                                $(DATA_ROOT)/%/MANIFEST.json $(ARTIFACTS_ROOT)/%/finetune.json | $(SETUP)
-	$(RUN_NB) 03_evaluate --profile $*
+# 03 finds every cell scored; it gathers them into scores.csv and items.csv.
+$(SCORES): notebooks/03_evaluate.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(EVAL_SRC) $(DATA) $(FINETUNE) \
+           $(call evaluated,$(STUDY_CHAINS)) | $(SETUP)
+	$(RUN_NB) 03_evaluate --profile $(PROFILE)
 
 mitigations: $(MITIGATIONS)
 
-# Its seq chain is the main study's, shared: a chain's lock makes one process wait for the other (make -j).
-$(ARTIFACTS_ROOT)/%/mitigations.csv: notebooks/05_mitigations.ipynb configs/defaults.yaml configs/%.yaml \
-                                     $(MIT_SRC) $(DATA_ROOT)/%/MANIFEST.json | $(SETUP)
-	$(RUN_NB) 05_mitigations --profile $*
+# The methods' chains are targets above; seq is the study's (05 evaluates it at the start and the end: reused cells).
+$(MITIGATIONS): notebooks/05_mitigations.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(MIT_SRC) $(DATA) \
+                $(call trained,$(MITIGATION_TRAINED)) $(call evaluated,$(MITIGATION_CHAINS)) | $(SETUP)
+	$(RUN_NB) 05_mitigations --profile $(PROFILE)
 
 figures: $(REPORT)
 
-$(ARTIFACTS_ROOT)/%/report.md: notebooks/04_figures.ipynb configs/defaults.yaml configs/%.yaml $(FIG_SRC) \
-                               $(ARTIFACTS_ROOT)/%/scores.csv $(ARTIFACTS_ROOT)/%/mitigations.csv | $(SETUP)
-	$(RUN_NB) 04_figures --profile $*
+$(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) $(SCORES) \
+           $(MITIGATIONS) | $(SETUP)
+	$(RUN_NB) 04_figures --profile $(PROFILE)
 
 reproduce: $(REPORT)
 	@echo "reproduce ($(PROFILE)): report in $(REPORT) (and .html), figures in $(FIGURES_ROOT)/$(PROFILE)/"

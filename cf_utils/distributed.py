@@ -1,19 +1,28 @@
 """Several processes (one per GPU, or CPU processes) working on one chain: the few collectives we need.
 
-Started by ``accelerate launch --multi_gpu --num_processes N`` or ``torchrun --nproc_per_node N``
-(both set RANK / WORLD_SIZE / LOCAL_RANK); a single process needs nothing and every function
-below is then a no-op. Backend: NCCL on CUDA, gloo on the CPU.
+Started by ``accelerate launch --config_file configs/accelerate/{ddp,fsdp}.yaml`` or ``torchrun
+--nproc_per_node N`` (both set RANK / WORLD_SIZE / LOCAL_RANK); a single process needs nothing and
+every function below is then a no-op. Backend: NCCL on CUDA, gloo on the CPU. Without a launcher, a
+process on a machine with several GPUs takes a free one (``claim_gpu``: jobs of ``make -j``).
 
 - Scoring and generation shard whole batches (batch j goes to process j mod N) and gather the
   results, so every batch is computed exactly as in one process: N processes give the same numbers.
 - Training splits each batch's examples over the processes and sums their gradients (each process's
   loss is its share of the batch's token-mean), so a step sees the same batch as in one process.
+- Full fine-tuning under FSDP (``sharding``, ``shard``): each process holds a shard of every weight,
+  gradient and optimizer state (ZeRO stage 3); FSDP reduces the gradients; whole weights are gathered
+  on process 0 to be saved (``full_state``) and handed to every process to be loaded (``load_full_state``).
 - Only process 0 writes files; the others wait for it (``barrier``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -28,6 +37,49 @@ def init() -> None:
         dist.init_process_group("nccl")
     else:
         dist.init_process_group("gloo")
+
+
+_HELD: list = []  # the GPU lock this process holds (claim_gpu), open until it exits
+
+
+def _gpu_ids() -> list[str]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        return [g for g in visible.split(",") if g.strip()]
+    try:  # nvidia-smi, not torch: asking torch would start CUDA before CUDA_VISIBLE_DEVICES is set
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i in range(sum(line.startswith("GPU") for line in out.splitlines()))]
+
+
+def claim_gpu(ids: list[str] | None = None, lock_dir: Path | None = None, poll_s: float = 5.0) -> str | None:
+    """A process started without a launcher (``make -j``, a job per chain) on a machine with several
+    GPUs takes one that no other such process holds (a lock file per GPU, held until it exits; all
+    taken: it waits for one) and sees only it (CUDA_VISIBLE_DEVICES). Returns the GPU, or None when
+    there is nothing to choose (a launcher placed the process, or fewer than 2 GPUs)."""
+    if "WORLD_SIZE" in os.environ:
+        return None
+    ids = _gpu_ids() if ids is None else ids
+    if len(ids) < 2:
+        return None
+    lock_dir = Path(lock_dir or tempfile.gettempdir())
+    announced = False
+    while True:
+        for gpu in ids:
+            f = open(lock_dir / f"cf_utils-{os.getuid()}-gpu-{gpu}.lock", "w")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            _HELD.append(f)
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+            return gpu
+        if not announced:
+            print(f"every GPU ({', '.join(ids)}) is taken by another job; waiting for one", flush=True)
+            announced = True
+        time.sleep(poll_s)
 
 
 def active() -> bool:
@@ -85,3 +137,66 @@ def all_reduce_sum(value: float) -> float:
     t = torch.tensor([value], dtype=torch.float64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return float(t.item())
+
+
+# ---------------------------------------------------------------- sharded full fine-tuning (ZeRO-3 / FSDP)
+
+
+def sharding() -> bool:
+    """Shard full fine-tuning's weights, gradients and optimizer state over the processes (FSDP, the
+    ZeRO-3 scheme): under ``accelerate launch --config_file configs/accelerate/fsdp.yaml`` (it sets
+    ACCELERATE_USE_FSDP) or with ``CF_FSDP=1`` under torchrun. Otherwise every process keeps a whole copy."""
+    flag = os.environ.get("ACCELERATE_USE_FSDP", os.environ.get("CF_FSDP", ""))
+    return active() and flag.lower() in ("1", "true")
+
+
+def blocks(model) -> list[torch.nn.Module]:
+    """The model's repeated blocks (transformers names their classes in ``_no_split_modules``): one shard unit each."""
+    names = set(getattr(model, "_no_split_modules", None) or [])
+    return [m for m in model.modules() if type(m).__name__ in names]
+
+
+def shard(model):
+    """Shard ``model`` in place over the processes: each block, then the rest (embeddings, head)."""
+    from torch.distributed.fsdp import fully_shard
+
+    units = blocks(model)
+    if not units:
+        raise ValueError(f"{type(model).__name__} names no repeated blocks (_no_split_modules): cannot shard it")
+    for block in units:
+        fully_shard(block)
+    fully_shard(model)
+    return model
+
+
+def is_sharded(model) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def full_state(model, opt=None) -> tuple[dict, dict | None]:
+    """The whole (unsharded) weights, and optimizer state, on process 0's CPU (the others get empty
+    dicts). A collective: every process calls it. Unsharded models return their own state."""
+    if not is_sharded(model):
+        return model.state_dict(), opt.state_dict() if opt is not None else None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    weights = get_model_state_dict(model, options=options)
+    return weights, get_optimizer_state_dict(model, opt, options=options) if opt is not None else None
+
+
+def load_full_state(model, weights: dict, opt=None, opt_state: dict | None = None, strict: bool = True) -> None:
+    """Put whole weights (and optimizer state) into ``model``, sharded or not; every process passes them."""
+    if not is_sharded(model):
+        model.load_state_dict(weights, strict=strict)
+        if opt is not None:
+            opt.load_state_dict(opt_state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True, strict=strict)
+    set_model_state_dict(model, weights, options=options)
+    if opt is not None:
+        set_optimizer_state_dict(model, opt, opt_state, options=options)

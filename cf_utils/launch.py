@@ -1,15 +1,24 @@
-"""Train or evaluate a profile's chains from the command line: in one process, or in several at once.
+"""Train or evaluate a profile's chains from the command line: one chain or all, in one process or several.
 
-    python -m cf_utils.launch train --profile paper                     one process (as 02_finetune)
-    accelerate launch --multi_gpu --num_processes 8 -m cf_utils.launch train --profile paper
-    torchrun --nproc_per_node 2 -m cf_utils.launch evaluate --profile smoke
-    python -m cf_utils.launch train --profile paper --chain bloomz-7b1/seq     one chain (a job array's task)
+    python -m cf_utils.launch train --profile paper                     every chain, one process
+    python -m cf_utils.launch train --profile paper --chain bloomz-7b1/seq     one chain (a make target, a job)
+    python -m cf_utils.launch evaluate --profile paper --chain bloomz-7b1/seq
+    python -m cf_utils.launch chains --profile paper                    the chains, one per line
+    accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes 8 -m cf_utils.launch train ...
 
-Several processes share every step of one chain (cf_utils.distributed): training splits each batch
-over them and sums the gradients; scoring and generation split the batches and gather the results,
-so N processes write the same scores.csv as one. The notebooks then find the work done and reuse it
-(`make reproduce` after a launch only writes the summaries, tables and figures).
-Needs the prepared data (`make data PROFILE=...`).
+A chain is one (model, variant): the study's (``train.models`` x ``train.variants``, evaluated at every
+stage) and then the mitigation study's that are not among them (``mitigation.methods`` on
+``mitigation.model``, evaluated after the last stage; ``wise-<alpha>`` is the seq chain's adapter,
+evaluated only). Each finished chain leaves a stamp that make uses as the chain's target:
+
+    artifacts/<profile>/<model>/<variant>/trained.json        its stages' steps, tokens, losses
+    artifacts/<profile>/eval/<model>/<variant>/evaluated.json  cells computed and reused, stages
+
+so ``make -j N reproduce`` runs N chains at once, and the notebooks then find the work done and
+reuse it (they write the summaries, tables and figures). Several processes under one launcher
+share every step of one chain (cf_utils.distributed): training splits each batch over them and
+sums the gradients; scoring and generation split the batches and gather the results, so N
+processes write the same scores.csv as one. Needs the prepared data (``make data PROFILE=...``).
 """
 
 from __future__ import annotations
@@ -19,67 +28,130 @@ import sys
 
 import yaml
 
-from cf_utils import distributed, evaluate, models, paths, train
+from cf_utils import distributed, paths
 from cf_utils.config import Config, ConfigError, load_config
 
+Chain = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
 
-def chains(cfg: Config, selected: list[str] | None) -> list[tuple[str, str]]:
-    """(model, variant) pairs of the profile, or the ``MODEL/VARIANT`` ones selected (checked against it)."""
-    every = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
-    if not selected:
-        return every
-    out = []
-    for item in selected:
-        model, _, variant = item.partition("/")
-        if (model, variant) not in every:
-            known = ", ".join(f"{m}/{v}" for m, v in every)
-            raise ConfigError(f"--chain {item!r} is not a chain of profile {cfg.profile!r}; its chains: {known}")
-        out.append((model, variant))
+
+def chains(cfg: Config) -> list[Chain]:
+    """Every chain of the profile: the study's, then the mitigation study's not among them."""
+    from cf_utils import mitigation_study, train
+
+    out = [(m, v, (0, *train.STAGES)) for m in cfg.train.models for v in cfg.train.variants]
+    if cfg.mitigation.methods:
+        known = {(m, v) for m, v, _ in out}
+        out += [c for c in mitigation_study.chains(cfg) if c[:2] not in known]
     return out
 
 
+def select(cfg: Config, selected: list[str] | None) -> list[Chain]:
+    """The ``MODEL/VARIANT`` chains selected (checked against the profile's), or all."""
+    every = chains(cfg)
+    if not selected:
+        return every
+    by_name = {f"{m}/{v}": (m, v, s) for m, v, s in every}
+    unknown = [c for c in selected if c not in by_name]
+    if unknown:
+        raise ConfigError(f"--chain {unknown[0]!r} is not a chain of profile {cfg.profile!r}; its chains: "
+                          + ", ".join(by_name))  # fmt: skip
+    return [by_name[c] for c in selected]
+
+
+def trained_stamp(profile: str, model: str, variant: str):
+    from cf_utils import train
+
+    return train.chain_dir(profile, model, variant) / "trained.json"
+
+
+def evaluated_stamp(profile: str, model: str, variant: str):
+    from cf_utils import evaluate
+
+    return evaluate.eval_dir(profile, model, variant) / "evaluated.json"
+
+
+def makefile(cfg: Config) -> str:
+    """The chains as make variables (the Makefile includes them; see its per-chain rules)."""
+    from cf_utils import mitigation_study, mitigations
+
+    every = chains(cfg)
+    study = {(m, v) for m in cfg.train.models for v in cfg.train.variants}
+    mit_trained = [c for c in mitigation_study.chains(cfg) if mitigations.wise_alpha(c[1]) is None] \
+        if cfg.mitigation.methods else []  # fmt: skip
+    names = lambda sel: " ".join(f"{m}/{v}" for m, v, *_ in sel)  # noqa: E731
+    return (
+        f"# The chains of profile {cfg.profile} (`python -m cf_utils.launch chains --profile {cfg.profile} --make`;\n"
+        f"# remade by make when the profile changes). Do not edit.\n"
+        f"STUDY_CHAINS := {names(c for c in every if c[:2] in study)}\n"
+        f"MITIGATION_CHAINS := {names(c for c in every if c[:2] not in study)}\n"
+        f"MITIGATION_TRAINED := {names(mit_trained)}\n"
+    )
+
+
 def run(step: str, cfg: Config, selected: list[str] | None = None) -> None:
+    from cf_utils import evaluate, mitigations, models, train
+    from cf_utils.io import atomic_write_json
+
     if not paths.data_manifest(cfg.profile).is_file():
         raise FileNotFoundError(f"no prepared data for {cfg.profile!r}: run `make data PROFILE={cfg.profile}` first")
-    todo = chains(cfg, selected)
+    todo = select(cfg, selected)
+    main = distributed.is_main()
     if step == "train":
-        for name in dict.fromkeys(m for m, _ in todo):
+        todo = [c for c in todo if mitigations.wise_alpha(c[1]) is None]  # WiSE-FT trains nothing of its own
+        for name in dict.fromkeys(m for m, _, _ in todo):
             if models.get_spec(name).source == "derived":
                 train.make_derived(cfg, name)
-        for name, variant in todo:
+        for name, variant, _ in todo:
             train.Chain(cfg, name, variant).run()
+            if main:
+                rows = train.chain_summary(cfg.profile, name, variant)
+                atomic_write_json(trained_stamp(cfg.profile, name, variant), {"model": name, "variant": variant,
+                                                                               "stages": rows})  # fmt: skip
     else:
-        for name, variant in todo:
-            evaluate.ChainEval(cfg, name, variant).run(progress=distributed.is_main())
+        for name, variant, stages in todo:
+            done = evaluate.ChainEval(cfg, name, variant, stages).run(progress=main)
+            if main:
+                atomic_write_json(evaluated_stamp(cfg.profile, name, variant), {**done, "stages": list(stages)})
         if not selected:
             evaluate.write_scores(cfg)
+    distributed.barrier()
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cf_utils.launch", description=__doc__.split("\n\n")[0])
-    ap.add_argument("step", choices=["train", "evaluate"])
+    ap.add_argument("step", choices=["train", "evaluate", "chains"])
     ap.add_argument("--profile", required=True)
     ap.add_argument("--overrides", default="{}", help="config overrides as YAML, e.g. '{train.models: [tiny-causal]}'")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--chain", action="append", metavar="MODEL/VARIANT", help="only these chains (repeatable)")
+    ap.add_argument("--make", action="store_true", help="chains: print them as make variables")
     args = ap.parse_args(argv)
+    from cf_utils import models
+
     try:
         overrides = yaml.safe_load(args.overrides) or {}
         if not isinstance(overrides, dict):
             raise ConfigError(f"--overrides must be a mapping, got {args.overrides!r}")
         cfg = load_config(args.profile, overrides, seed=args.seed)
-        chains(cfg, args.chain)
-    except (ConfigError, yaml.YAMLError, models.ModelNotFoundError) as e:
+        todo = select(cfg, args.chain)
+    except (ConfigError, yaml.YAMLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except models.ModelNotFoundError as e:  # a KeyError: its str() is quoted
+        print(f"error: {e.args[0]} (configs: train.models, mitigation.model)", file=sys.stderr)
+        return 2
+    if args.step == "chains":
+        print(makefile(cfg) if args.make else "\n".join(f"{m}/{v}" for m, v, _ in todo))
+        return 0
+    gpu = distributed.claim_gpu()  # make -j on several GPUs: a GPU of its own
+    if gpu is not None:
+        print(f"{args.step} {', '.join(args.chain or ['all chains'])}: GPU {gpu}", flush=True)
     distributed.init()
     try:
         run(args.step, cfg, args.chain)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ConfigError) as e:  # no data yet; a method that cannot run sharded
         print(f"error: {e}", file=sys.stderr)
         return 2
-    finally:
-        distributed.barrier()
     return 0
 
 

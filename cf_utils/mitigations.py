@@ -52,6 +52,7 @@ class Method:
     name = "seq"
     rank_factor = 1  # LoRA rank multiplier
     adapter_only = False  # needs a LoRA adapter (not method: full)
+    shardable = True  # works when full fine-tuning shards the weights over processes (FSDP)
 
     def __init__(self, cfg: Config):
         self.cfg, self.m = cfg, cfg.mitigation
@@ -65,6 +66,13 @@ class Method:
             raise ConfigError(
                 f"method {self.name!r} works on a LoRA adapter; train.method is 'full'. "
                 "Use train.method: lora or qlora, or drop it from train.variants / mitigation.methods"
+            )
+
+    def check_sharded(self) -> None:
+        if not self.shardable:
+            raise ConfigError(
+                f"method {self.name!r} penalises the distance to the previous weights, which sharded (FSDP) "
+                "training does not gather; launch it with configs/accelerate/ddp.yaml, or use train.method: lora"
             )
 
     def records(self, k: int, task_records: list[dict]) -> list[dict]:
@@ -140,6 +148,7 @@ def normalised(fisher: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 class L2(Method):
     name = "l2"
+    shardable = False  # its anchor penalty is computed on whole weights
 
     def params(self) -> dict:
         return {"l2_weight": self.m.l2_weight}

@@ -119,6 +119,15 @@ def scale_out(est: dict, method: str, gpus: int) -> dict:
             "strategy": "single device" if gpus == 1 else ("ZeRO-3 / FSDP" if method == "full" else "DDP")}  # fmt: skip
 
 
+def chains_in_parallel(est: dict, gpus: int) -> dict:
+    """``make -j <gpus>``: whole chains side by side, one per GPU (no communication), the longest first."""
+    load = [0.0] * gpus
+    for hours in sorted((c["train_hours"] + c["eval_hours"] for c in est["chains"]), reverse=True):
+        load[load.index(min(load))] += hours
+    return {"gpus": gpus, "wall_hours": max(load), "gpu_hours": sum(load),
+            "memory_per_gpu_gb": max(c["memory_gb"] for c in est["chains"]), "strategy": f"make -j {gpus}"}  # fmt: skip
+
+
 def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
     est = estimate(cfg)
     s, t = est["sizes"], cfg.train
@@ -146,9 +155,13 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
             s = scale_out(est, t.method, g)
             lines.append(f"  on {g} GPU(s) ({s['strategy']}): ~{s['wall_hours']:.1f} h wall, "
                          f"~{s['gpu_hours']:.0f} GPU hours, ~{s['memory_per_gpu_gb']:.1f} GB per GPU")  # fmt: skip
+            if g > 1:
+                p = chains_in_parallel(est, g)
+                lines.append(f"  on {g} GPU(s) ({p['strategy']}, a chain per GPU): ~{p['wall_hours']:.1f} h wall, "
+                             f"~{p['gpu_hours']:.0f} GPU hours, ~{p['memory_per_gpu_gb']:.1f} GB per GPU")  # fmt: skip
         if t.method != "full":
             full = scale_out(estimate(replace(cfg, train=replace(t, method="full"))), "full", max(gpus))
-            lines.append(f"  the paper's full fine-tuning on {max(gpus)} GPUs (ZeRO-3): "
+            lines.append(f"  the paper's full fine-tuning on {max(gpus)} GPUs (FSDP = ZeRO-3, fsdp.yaml): "
                          f"~{full['wall_hours']:.1f} h wall, ~{full['memory_per_gpu_gb']:.1f} GB per GPU "
                          "(train.method: full)")  # fmt: skip
     return "\n".join(lines)

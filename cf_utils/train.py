@@ -181,6 +181,7 @@ def train_stage(
     total_steps = per_epoch * tcfg.epochs
     amp = models.autocast_dtype(device, tcfg.precision)  # None: plain fp32
     params = list(trainable(model).values())
+    sharded = distributed.is_sharded(model)  # FSDP reduces (averages) the gradients itself
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=0.0)  # constant LR, as the paper for BLOOMZ/mT0
 
     state_file = resume_dir / "state.pt"
@@ -188,13 +189,20 @@ def train_stage(
     # Dropout draws depend on the stage's seed only, never on what ran before in this process: a stage
     # restarted in a new process (after a kill before its first checkpoint) draws the same masks.
     torch.manual_seed(seed)
-    if state_file.is_file():
-        state = torch.load(state_file, map_location=device, weights_only=False)
-        with torch.no_grad():
-            for n, p in model.named_parameters():
-                if n in state["weights"]:
-                    p.copy_(state["weights"][n])
-        opt.load_state_dict(state["optimizer"])
+    state = torch.load(state_file, map_location="cpu", weights_only=False) if state_file.is_file() else None
+    if state is not None and state.get("sharded", False) != sharded:
+        print(f"{state_file}: written {'with' if state.get('sharded') else 'without'} sharded weights; "
+              "this run is not the same: the stage starts again", flush=True)  # fmt: skip
+        state = None
+    if state is not None:
+        if sharded:
+            distributed.load_full_state(model, state["weights"], opt, state["optimizer"], strict=False)
+        else:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if n in state["weights"]:
+                        p.copy_(state["weights"][n])
+            opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])  # dropout draws continue where they stopped
         step, losses, tokens, elapsed = state["step"], state["losses"], state["tokens"], state["elapsed"]
 
@@ -220,13 +228,14 @@ def train_stage(
                 with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                     logits, target, task_loss = forward_loss(model, batch, arch)
                     loss = task_loss + sum(f(model, batch, logits, target) for f in hooks.extra_loss)
-                    if share is not None:
-                        loss = loss * share  # summed over the processes: the batch's token mean
+                    if share is not None:  # summed over the processes: the batch's token mean
+                        loss = loss * share * (distributed.world() if sharded else 1)
                 (loss / len(group)).backward()
                 step_loss += loss.item() / len(group)
             if distributed.active():
-                distributed.all_reduce_grads(params)
-                step_loss = distributed.all_reduce_sum(step_loss)
+                if not sharded:
+                    distributed.all_reduce_grads(params)
+                step_loss = distributed.all_reduce_sum(step_loss / (distributed.world() if sharded else 1))
             opt.step()
             step += 1
             losses.append(round(step_loss, 5))
@@ -234,8 +243,7 @@ def train_stage(
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.3f}", tok_s=f"{tokens / max(now, 1e-9):.0f}")
             if step % tcfg.save_every == 0 and step < total_steps:
-                if distributed.is_main():
-                    _save_resume(state_file, model, opt, step, losses, tokens, now)
+                _save_resume(state_file, model, opt, step, losses, tokens, now)
                 distributed.barrier()
             for f in hooks.on_step:
                 f(step)
@@ -252,7 +260,15 @@ def train_stage(
         "wall_s": elapsed,
         "loss": losses,
         "peak_memory_mb": _peak_memory_mb(device),
+        "processes": distributed.world(),
+        "sharded": sharded,
+        "params_per_process": sum(_local(p).numel() for p in model.parameters()),
     }
+
+
+def _local(p: torch.Tensor) -> torch.Tensor:
+    """The part of a weight this process holds (all of it unless sharded)."""
+    return p.to_local() if hasattr(p, "to_local") else p
 
 
 def _shard(batch: list[int], data: list[dict]) -> tuple[list[int], float | None]:
@@ -269,9 +285,18 @@ def _shard(batch: list[int], data: list[dict]) -> tuple[list[int], float | None]
 
 
 def _save_resume(path: Path, model, opt, step, losses, tokens, elapsed) -> None:
+    """The stage's state so far, written by process 0 (sharded weights are gathered first: every process calls)."""
+    sharded = distributed.is_sharded(model)
+    if sharded:
+        weights, opt_state = distributed.full_state(model, opt)
+    if not distributed.is_main():
+        return
+    if not sharded:
+        weights, opt_state = _trainable_state(model), opt.state_dict()
     state = {
-        "weights": _trainable_state(model),
-        "optimizer": opt.state_dict(),
+        "sharded": sharded,
+        "weights": weights,
+        "optimizer": opt_state,
         "step": step,
         "losses": losses,
         "tokens": tokens,
@@ -353,6 +378,9 @@ class Chain:
         if t.method == "full":
             self.method.check_full()
             self.model = base
+            if distributed.sharding():
+                self.method.check_sharded()
+                distributed.shard(self.model)
         else:
             self.model = with_lora(base, self.name, t, self.cfg.seed, self.method.rank_factor)
 
@@ -365,7 +393,7 @@ class Chain:
             if k == 0:
                 return  # stage 0 of full fine-tuning is the base model itself: loaded as is
             state = load_file(str(src / "model.safetensors"))
-            self.model.load_state_dict(state, strict=False)
+            distributed.load_full_state(self.model, state, strict=False)
         else:
             from peft import set_peft_model_state_dict
 
@@ -374,14 +402,19 @@ class Chain:
     # -- saving
 
     def _save(self, k: int, metrics: dict) -> None:
+        full = self.cfg.train.method == "full" and k > 0
+        weights = None  # the model's own state dict; sharded: gathered whole on process 0 (tied copies dropped)
+        if full and distributed.is_sharded(self.model):
+            tied = getattr(self.model, "all_tied_weights_keys", None) or {}
+            weights = {n: w for n, w in distributed.full_state(self.model)[0].items() if n not in tied}
         if not distributed.is_main():  # one writer; the others wait for it
             distributed.barrier()
             return
         final = stage_dir(self.cfg.profile, self.name, self.variant, k)
         with atomic_dir(final) as tmp:
             if self.cfg.train.method == "full":
-                if k > 0:
-                    self.model.save_pretrained(tmp)
+                if full:
+                    self.model.save_pretrained(tmp, state_dict=weights)
             else:
                 self.model.save_pretrained(tmp)  # the adapter only
             self.method.save_state(tmp)  # what the next stage's method needs (EWC: the running Fisher)
@@ -472,6 +505,7 @@ def chain_lock(root: Path):
     The waiting process then finds the other's finished stages or cells and reuses them. Under several
     processes of one launch (cf_utils.distributed) only process 0 locks: they work on the chain together."""
     if not distributed.is_main():
+        distributed.barrier()  # process 0 holds the lock: what the others read now stays put
         yield
         return
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -481,6 +515,7 @@ def chain_lock(root: Path):
         except BlockingIOError:
             print(f"{root}: another process (make -j, another notebook) is working on it; waiting", flush=True)
             fcntl.flock(f, fcntl.LOCK_EX)
+        distributed.barrier()
         try:
             yield
         finally:
@@ -493,6 +528,14 @@ def make_derived(cfg: Config, name: str) -> Path:
     out = models.derived_dir(name, cfg.profile)
     if is_done(out):
         return out
+    with chain_lock(out):  # two chains of this model at once (make -j): one builds it, the other waits
+        if not is_done(out):
+            _make_derived(cfg, name, out)
+    distributed.barrier()
+    return out
+
+
+def _make_derived(cfg: Config, name: str, out: Path) -> None:
     spec = models.get_spec(name)
     base_spec = models.get_spec(spec.base)
     tok = models.load_tokenizer(spec.base, profile=cfg.profile)
@@ -512,36 +555,37 @@ def make_derived(cfg: Config, name: str) -> Path:
                 tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "examples": len(recs)}
             )
         shutil.rmtree(resume, ignore_errors=True)
-    distributed.barrier()
-    return out
+
+
+def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
+    """One row per finished stage of a chain: steps, tokens, tokens/s, wall time, first and last loss, peak memory."""
+    rows = []
+    for k in STAGES:
+        path = stage_dir(profile, name, variant, k) / "metrics.json"
+        if not path.is_file():
+            continue
+        m = json.loads(path.read_text())
+        rows.append(
+            {
+                "model": name,
+                "variant": variant,
+                "stage": k,
+                "task": m["task"],
+                "steps": m["steps"],
+                "tokens": m["tokens"],
+                "tokens_per_s": round(m["tokens_per_s"]),
+                "wall_s": round(m["wall_s"], 1),
+                "first_loss": m["loss"][0],
+                "final_loss": m["loss"][-1],
+                "peak_memory_mb": round(m["peak_memory_mb"]),
+            }
+        )
+    return rows
 
 
 def summary(cfg: Config) -> list[dict]:
-    """One row per finished stage: steps, tokens, tokens/s, wall time, first and last loss, peak memory."""
-    rows = []
-    for name in cfg.train.models:
-        for variant in cfg.train.variants:
-            for k in STAGES:
-                path = stage_dir(cfg.profile, name, variant, k) / "metrics.json"
-                if not path.is_file():
-                    continue
-                m = json.loads(path.read_text())
-                rows.append(
-                    {
-                        "model": name,
-                        "variant": variant,
-                        "stage": k,
-                        "task": m["task"],
-                        "steps": m["steps"],
-                        "tokens": m["tokens"],
-                        "tokens_per_s": round(m["tokens_per_s"]),
-                        "wall_s": round(m["wall_s"], 1),
-                        "first_loss": m["loss"][0],
-                        "final_loss": m["loss"][-1],
-                        "peak_memory_mb": round(m["peak_memory_mb"]),
-                    }
-                )
-    return rows
+    """``chain_summary`` of every chain of the profile."""
+    return [row for name in cfg.train.models for v in cfg.train.variants for row in chain_summary(cfg.profile, name, v)]
 
 
 def plan(cfg: Config) -> str:

@@ -16,6 +16,8 @@ then, in a fresh folder, runs killed
 each followed by the next run; the last runs to the end. Passes when every result file equals the
 clean run's byte for byte and ``make -q`` then finds nothing to do. The random kills run in a second
 fresh folder: ``--random-kills`` runs in a row, each killed at a random moment, then one to the end.
+A third fresh folder runs ``make -j 2 reproduce`` (two chains at a time), killed once at a random
+moment and then run to the end: parallel chains must give the serial results too.
 Exit status 0 on success, 1 with each problem named. ``tests/test_soak.py`` runs it in ``make test``.
 """
 
@@ -42,12 +44,12 @@ TIMEOUT_S = 1800
 
 
 class Roots:
-    def __init__(self, base: Path, profile: str):
-        self.base, self.profile = base, profile
+    def __init__(self, base: Path, profile: str, jobs: int = 1):
+        self.base, self.profile, self.jobs = base, profile, jobs
         self.data, self.artifacts, self.figures = base / "data", base / "artifacts", base / "figures"
 
     def make(self, *extra: str) -> list[str]:
-        return ["make", *extra, f"PROFILE={self.profile}", f"DATA_ROOT={self.data}",
+        return ["make", f"-j{self.jobs}", *extra, f"PROFILE={self.profile}", f"DATA_ROOT={self.data}",
                 f"ARTIFACTS_ROOT={self.artifacts}", f"FIGURES_ROOT={self.figures}"]  # fmt: skip
 
     @property
@@ -65,8 +67,9 @@ def _env() -> dict:
     return env
 
 
-def running_notebook(pid: int) -> str | None:
-    """The notebook a make process tree is executing (from the command lines under it)."""
+def running_step(pid: int) -> str | None:
+    """What a make process tree is executing (from the command lines under it): a notebook's name, or
+    ``train <chain>`` / ``evaluate <chain>`` for cf_utils.launch (several under make -j: the first)."""
     try:
         procs = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
@@ -78,6 +81,8 @@ def running_notebook(pid: int) -> str | None:
             continue
         if "cf_utils.notebooks" in cmd:
             return cmd[cmd.index("cf_utils.notebooks") + 1]
+        if "cf_utils.launch" in cmd and "--chain" in cmd:
+            return f"{cmd[cmd.index('cf_utils.launch') + 1]} {cmd[cmd.index('--chain') + 1]}"
     return None
 
 
@@ -104,12 +109,18 @@ def _glob(path: Path, pattern: str) -> list[Path]:
     return list(path.glob(pattern)) if path.exists() else []
 
 
+def _step(step: str | None, *prefixes: str) -> bool:
+    return step is not None and step.startswith(prefixes)
+
+
 TRIGGERS: dict[str, Trigger] = {
-    "data preparation": lambda r, nb, t: nb == "01_prepare_data" and bool(_glob(r.data, ".*.partial-*")),
-    "training mid-stage": lambda r, nb, t: nb == "02_finetune" and bool(_glob(r.out, "*/*/.stage-*.resume/state.pt")),
-    "evaluation mid-way": lambda r, nb, t: nb == "03_evaluate" and len(_glob(r.out, "eval/*/*/stage-*/*.json")) >= 20,
-    "mitigation study": lambda r, nb, t: nb == "05_mitigations" and bool(_glob(r.out, "*/l2/stage-2/metrics.json")),
-    "figure generation": lambda r, nb, t: nb == "04_figures" and len(_glob(r.figures, "*/*.png")) >= 5,
+    "data preparation": lambda r, s, t: s == "01_prepare_data" and bool(_glob(r.data, ".*.partial-*")),
+    "training mid-stage": lambda r, s, t: _step(s, "train") and bool(_glob(r.out, "*/*/.stage-*.resume/state.pt")),
+    "evaluation mid-way": lambda r, s, t: _step(s, "evaluate") and len(_glob(r.out, "eval/*/*/stage-*/*.json")) >= 20,
+    "mitigation study": lambda r, s, t: (
+        bool(_glob(r.out, "*/l2/stage-2/metrics.json")) and not _glob(r.out, "*/l2/stage-5/metrics.json")
+    ),  # fmt: skip
+    "figure generation": lambda r, s, t: s == "04_figures" and len(_glob(r.figures, "*/*.png")) >= 5,
 }
 
 
@@ -119,7 +130,7 @@ def after(seconds: float) -> Trigger:
 
 
 def run(roots: Roots, log: Path, trigger: Trigger | None = None) -> tuple[bool, str | None, float]:
-    """One ``make reproduce``; killed when ``trigger`` fires. Returns (killed, notebook running, seconds)."""
+    """One ``make reproduce``; killed when ``trigger`` fires. Returns (killed, step running, seconds)."""
     t0 = time.monotonic()
     with open(log, "ab") as out:
         proc = subprocess.Popen(roots.make("reproduce"), cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT)
@@ -129,7 +140,7 @@ def run(roots: Roots, log: Path, trigger: Trigger | None = None) -> tuple[bool, 
             if elapsed > TIMEOUT_S:
                 kill_tree(proc.pid)
                 raise TimeoutError(f"make reproduce took over {TIMEOUT_S} s (log: {log})")
-            notebook = running_notebook(proc.pid) or notebook
+            notebook = running_step(proc.pid) or notebook
             if trigger is not None and trigger(roots, notebook, elapsed):
                 kill_tree(proc.pid)
                 return True, notebook, elapsed
@@ -148,7 +159,7 @@ def soak(roots: Roots, plan: list[tuple[str, Trigger]], clean: Roots, log: Path)
     problems = []
     for name, trigger in plan:
         killed, notebook, at = run(roots, log, trigger)
-        print(f"  kill '{name}': " + (f"killed at {at:.1f} s while {notebook} ran" if killed else
+        print(f"  kill '{name}': " + (f"killed at {at:.1f} s during {notebook}" if killed else
                                       f"no kill: the run finished first ({at:.1f} s)"), flush=True)  # fmt: skip
         if not killed and name in TRIGGERS:
             problems.append(f"kill point '{name}' never reached")
@@ -184,18 +195,20 @@ def main(argv: list[str] | None = None) -> int:
         # leave work for the next one, so all of them land (their sum stays below the whole)
         moments = [max(2.0, rng.uniform(0.02, 0.15) * clean_s) for _ in range(args.random_kills)]
         plans = {
-            "targeted": list(TRIGGERS.items()),
-            "random": [(f"at {at:.0f} s", after(at)) for at in moments],
+            "targeted": (1, list(TRIGGERS.items())),
+            "random": (1, [(f"at {at:.0f} s", after(at)) for at in moments]),
+            "parallel (make -j 2)": (2, [(f"at {moments[0]:.0f} s", after(moments[0]))]),
         }
         problems = []
-        for name, plan in plans.items():
+        for i, (name, (jobs, plan)) in enumerate(plans.items()):
             print(f"{name} kills:", flush=True)
-            problems += [f"{name}: {p}" for p in soak(Roots(base / name, args.profile), plan, clean, log)]
+            problems += [f"{name}: {p}" for p in soak(Roots(base / f"run{i}", args.profile, jobs), plan, clean, log)]
         if problems:
             print("FAIL:\n  " + "\n  ".join(problems) + f"\n(log: {log})")
             return 1
         print(
             "PASS: after every kill the next make finished, and the results equal the uninterrupted run's byte for byte"
+            " (serial and make -j 2)"
         )
         return 0
     finally:

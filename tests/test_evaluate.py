@@ -156,3 +156,9 @@ def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
     full1, full8 = (plan.scale_out(plan.estimate(load_config("paper")), "full", g) for g in (1, 8))
     assert full8["memory_per_gpu_gb"] < full1["memory_per_gpu_gb"] / 4  # ZeRO-3 shards the training state
     assert "on 8 GPU(s) (DDP)" in text and "on 1 GPU(s)" in text
+    est = plan.estimate(load_config("paper"))
+    par = plan.chains_in_parallel(est, 8)  # make -j 8: whole chains side by side
+    hours = [c["train_hours"] + c["eval_hours"] for c in est["chains"]]
+    assert par["gpu_hours"] == pytest.approx(sum(hours))  # no communication overhead
+    assert max(max(hours), sum(hours) / 8) <= par["wall_hours"] <= sum(hours) / 8 + max(hours)
+    assert "make -j 8, a chain per GPU" in text
