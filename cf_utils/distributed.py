@@ -27,12 +27,37 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+_MPI = (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),  # Open MPI
+        ("PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),  # Intel MPI, MPICH
+        ("MV2_COMM_WORLD_RANK", "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_LOCAL_RANK"))  # MVAPICH  # fmt: skip
+
+
+def _adopt_mpi() -> None:
+    """``accelerate launch --cpu --num_processes N --mpirun_hostfile FILE`` starts the processes through
+    mpirun, which names them in its own variables: take rank and size from there (rendezvous on this
+    machine, MASTER_PORT or 29500), as torchrun would have set them."""
+    if "RANK" in os.environ:
+        return
+    for rank, size, local in _MPI:
+        if rank in os.environ:
+            os.environ.update(RANK=os.environ[rank], WORLD_SIZE=os.environ[size],
+                              LOCAL_RANK=os.environ.get(local, os.environ[rank]))  # fmt: skip
+            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+            os.environ.setdefault("MASTER_PORT", "29500")
+            return
+
+
+def use_cpu() -> bool:
+    """No CUDA, or the launcher was told to use the CPU (``accelerate launch --cpu``)."""
+    return not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
+
 
 def init() -> None:
     """Join the process group the launcher describes (no-op for a single process or when joined)."""
+    _adopt_mpi()
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         return
-    if torch.cuda.is_available():
+    if not use_cpu():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl")
     else:
@@ -58,7 +83,8 @@ def claim_gpu(ids: list[str] | None = None, lock_dir: Path | None = None, poll_s
     GPUs takes one that no other such process holds (a lock file per GPU, held until it exits; all
     taken: it waits for one) and sees only it (CUDA_VISIBLE_DEVICES). Returns the GPU, or None when
     there is nothing to choose (a launcher placed the process, or fewer than 2 GPUs)."""
-    if "WORLD_SIZE" in os.environ:
+    _adopt_mpi()
+    if "WORLD_SIZE" in os.environ or use_cpu():
         return None
     ids = _gpu_ids() if ids is None else ids
     if len(ids) < 2:
@@ -84,6 +110,10 @@ def claim_gpu(ids: list[str] | None = None, lock_dir: Path | None = None, poll_s
 
 def active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def backend() -> str:
+    return dist.get_backend() if active() else "none"
 
 
 def rank() -> int:

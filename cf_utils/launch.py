@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if gpu is not None:
         print(f"{args.step} {', '.join(args.chain or ['all chains'])}: GPU {gpu}", flush=True)
     distributed.init()
+    if distributed.world() > 1 and distributed.is_main():
+        print(f"{args.step}: {distributed.world()} processes ({distributed.backend()})", flush=True)
     try:
         run(args.step, cfg, args.chain)
     except (FileNotFoundError, ConfigError) as e:  # no data yet; a method that cannot run sharded

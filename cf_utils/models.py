@@ -32,6 +32,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,9 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA when there is one, unless the launcher was told to use the CPU (``accelerate launch --cpu``)."""
+    on_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
+    return torch.device("cuda" if torch.cuda.is_available() and not on_cpu else "cpu")
 
 
 def compute_dtype(device: str | torch.device) -> torch.dtype:

@@ -1,8 +1,10 @@
 """Several processes on one chain (cf_utils.distributed, cf_utils.launch) against one process, on this CPU:
 `accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes 2` starts two processes
 through torchrun (gloo backend on a CPU).
-(`accelerate launch --cpu --num_processes 2` starts one: accelerate 1.15 sends CPU multi-process runs
-through mpirun, which this machine lacks.)
+`accelerate launch --cpu --num_processes 2` alone starts one process: accelerate 1.15 starts CPU
+multi-process runs through mpirun, given a hostfile. With Intel's MPI runtime from PyPI (impi-rt,
+installed by the test into the data cache) and `--mpirun_hostfile`, it starts two, which score exactly
+as one and train as one does (the same tolerance as DDP).
 
 - scoring and generation: the same batches in some process -> scores.csv and items.csv byte-identical;
 - training: each batch split over the processes, gradients summed -> the same loss curve to 1e-3 and the
@@ -172,3 +174,43 @@ def test_a_penalty_method_is_refused_under_sharding(full_runs):
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode != 0
     assert "configs/accelerate/ddp.yaml" in proc.stderr and "'l2'" in proc.stderr
+
+
+IMPI = "impi-rt==2021.19.0"  # Intel MPI runtime, a PyPI wheel: mpirun for accelerate's --cpu launches
+
+
+@pytest.fixture(scope="module")
+def mpi_env(tmp_path_factory):
+    """PATH and libraries for Intel MPI's mpirun (installed once into the data cache), and a hostfile."""
+    target = paths.cache_dir() / IMPI.replace("==", "-")
+    if not (target / "bin" / "mpirun").is_file():
+        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                               str(target), IMPI], capture_output=True, text=True, timeout=1800)  # fmt: skip
+        assert proc.returncode == 0, f"could not install {IMPI} from PyPI: {proc.stderr[-2000:]}"
+    hosts = tmp_path_factory.mktemp("mpi") / "hostfile"
+    hosts.write_text("localhost\n")  # the processes use gloo; mpirun only starts them
+    return {"PATH": f"{target / 'bin'}:{os.environ['PATH']}", "I_MPI_ROOT": str(target)}, hosts
+
+
+def test_accelerate_cpu_launch_with_two_processes_scores_exactly_and_trains_as_one(runs, mpi_env):
+    """The issue's command, `accelerate launch --cpu --num_processes 2`, with mpirun's hostfile."""
+    extra, hosts = mpi_env
+    env = {**os.environ, **extra, "CF_CACHE": str(paths.cache_dir()), "CF_DATA_ROOT": str(runs / "data")}
+    shutil.copytree(runs / "A", runs / "M", ignore=shutil.ignore_patterns("eval", "*.csv"))  # A's trained chain
+    shutil.rmtree(runs / "M" / "smoke" / "tiny-causal" / "seq" / "stage-5")  # and its last stage to train again
+    acc = [str(paths.ROOT / ".venv" / "bin" / "accelerate"), "launch", "--cpu", "--num_processes", "2",
+           "--mpirun_hostfile", str(hosts), "-m", "cf_utils.launch"]  # fmt: skip
+    for step in ("train", "evaluate"):
+        proc = subprocess.run([*acc, step, "--profile", "smoke", "--overrides", OVERRIDES], capture_output=True,
+                              text=True, timeout=900, env={**env, "CF_ARTIFACTS_ROOT": str(runs / "M"),
+                                                          "MASTER_PORT": _port()})  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert f"{step}: 2 processes (gloo)" in proc.stdout
+    one, two = (json.loads((runs / r / "smoke/tiny-causal/seq/stage-5/metrics.json").read_text()) for r in "AM")
+    assert (one["processes"], two["processes"]) == (1, 2)
+    assert max(abs(a - b) for a, b in zip(one["loss"], two["loss"], strict=True)) < 1e-3
+    a, m = (pd.read_csv(runs / r / "smoke" / "items.csv") for r in "AM")
+    assert (a["value"] != m["value"]).mean() <= 0.01
+    # scoring: the stages both share (0-4) are scored exactly as one process scores them
+    a, m = (x[x.stage < 5].reset_index(drop=True) for x in (a, m))
+    pd.testing.assert_frame_equal(a, m)

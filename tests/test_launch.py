@@ -60,6 +60,7 @@ def test_make_runs_every_chain_as_a_target_of_its_own(tmp_path):
 
 def test_jobs_without_a_launcher_take_different_gpus(tmp_path, monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(distributed, "use_cpu", lambda: False)  # as on a machine with GPUs
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     held = len(distributed._HELD)
     try:
@@ -75,7 +76,24 @@ def test_jobs_without_a_launcher_take_different_gpus(tmp_path, monkeypatch):
 
 def test_nothing_to_choose_with_one_gpu_or_under_a_launcher(tmp_path, monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(distributed, "use_cpu", lambda: False)
     assert distributed.claim_gpu(["0"], lock_dir=tmp_path) is None
     assert distributed.claim_gpu([], lock_dir=tmp_path) is None
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert distributed.claim_gpu(["0", "1"], lock_dir=tmp_path) is None
+
+
+def test_mpirun_s_names_become_torch_s(monkeypatch):
+    """accelerate launch --cpu --num_processes N --mpirun_hostfile F starts processes through mpirun."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
+    monkeypatch.setattr(os, "environ", env)  # what _adopt_mpi sets goes with the test
+    env.pop("MASTER_PORT", None)
+    monkeypatch.setenv("PMI_RANK", "1")
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setenv("MPI_LOCALRANKID", "1")
+    distributed._adopt_mpi()
+    assert (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["LOCAL_RANK"]) == ("1", "2", "1")
+    assert os.environ["MASTER_ADDR"] == "127.0.0.1" and os.environ["MASTER_PORT"] == "29500"
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")  # a launcher's own RANK wins over MPI's
+    distributed._adopt_mpi()
+    assert os.environ["RANK"] == "1"
