@@ -526,8 +526,6 @@ def make_derived(cfg: Config, name: str) -> Path:
     """Build a derived model (the Alpaca analogue): LoRA general instruction tuning of its base in fp32,
     merged into the weights (exact in fp32) and saved as a plain checkpoint the registry serves."""
     out = models.derived_dir(name, cfg.profile)
-    if is_done(out):
-        return out
     with chain_lock(out):  # two chains of this model at once (make -j): one builds it, the other waits
         if not is_done(out):
             _make_derived(cfg, name, out)
