@@ -15,6 +15,7 @@
 #   make lab                       JupyterLab on notebooks/ with the project's environment
 
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c  # a recipe piped into tee fails when its command fails
 .DELETE_ON_ERROR:
 .SECONDARY:  # outputs reached through pattern rules are kept, never removed as "intermediate"
 .SUFFIXES:
@@ -83,7 +84,8 @@ $(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.y
 
 # ---------------------------------------------------------------- the chains, one target each
 # Every (model, variant) chain is trained by one process and evaluated by another (cf_utils/launch.py), each
-# leaving a stamp: $(OUT)/<model>/<variant>/trained.json and $(OUT)/eval/<model>/<variant>/evaluated.json.
+# leaving a stamp: $(OUT)/<model>/<variant>/trained.json and $(OUT)/eval/<model>/<variant>/evaluated.json,
+# and a log: $(OUT)/logs/{train,evaluate}-<model>-<variant>.log (what the terminal showed).
 # The chains come from the profile: $(OUT)/chains.mk, remade (and make restarted) when the profile changes.
 CHAINS_MK := $(OUT)/chains.mk
 ifneq ($(filter-out setup plan chains test test-fast test-slow bench lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
@@ -103,12 +105,14 @@ source_of = $(if $(findstring /wise-,$(1)),$(firstword $(subst /, ,$(1)))/seq,$(
 .SECONDEXPANSION:
 # Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
 $(OUT)/%/trained.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP)
-	$(LAUNCH) train --profile $(PROFILE) --chain $*
+	@mkdir -p $(OUT)/logs
+	CF_TEXT_PROGRESS=1 $(LAUNCH) train --profile $(PROFILE) --chain $* 2>&1 | tee $(OUT)/logs/train-$(subst /,-,$*).log
 
 # Cells already scored from the same checkpoint, input and settings are reused (evaluate.ChainEval).
 $(OUT)/eval/%/evaluated.json: $$(call trained,$$(call source_of,$$*)) configs/defaults.yaml configs/$(PROFILE).yaml \
                               $(EVAL_SRC) $(DATA) | $(SETUP)
-	$(LAUNCH) evaluate --profile $(PROFILE) --chain $*
+	@mkdir -p $(OUT)/logs
+	CF_TEXT_PROGRESS=1 $(LAUNCH) evaluate --profile $(PROFILE) --chain $* 2>&1 | tee $(OUT)/logs/evaluate-$(subst /,-,$*).log
 
 chain: $(call evaluated,$(CHAIN))
 	@test -n "$(CHAIN)" || { echo "usage: make chain CHAIN=MODEL/VARIANT [PROFILE=$(PROFILE)]; the chains: make chains" >&2; exit 2; }
