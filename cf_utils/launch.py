@@ -31,10 +31,10 @@ import yaml
 from cf_utils import distributed, paths
 from cf_utils.config import Config, ConfigError, load_config
 
-Chain = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
+ChainSpec = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
 
 
-def chains(cfg: Config) -> list[Chain]:
+def chains(cfg: Config) -> list[ChainSpec]:
     """Every chain of the profile: the study's, then the mitigation study's not among them."""
     from cf_utils import mitigation_study, train
 
@@ -45,7 +45,7 @@ def chains(cfg: Config) -> list[Chain]:
     return out
 
 
-def select(cfg: Config, selected: list[str] | None) -> list[Chain]:
+def select(cfg: Config, selected: list[str] | None) -> list[ChainSpec]:
     """The ``MODEL/VARIANT`` chains selected (checked against the profile's), or all."""
     every = chains(cfg)
     if not selected:
@@ -70,21 +70,24 @@ def evaluated_stamp(profile: str, model: str, variant: str):
     return evaluate.eval_dir(profile, model, variant) / "evaluated.json"
 
 
+def _names(selection) -> str:
+    return " ".join(f"{m}/{v}" for m, v, _ in selection)
+
+
 def makefile(cfg: Config) -> str:
     """The chains as make variables (the Makefile includes them; see its per-chain rules)."""
     from cf_utils import mitigation_study, mitigations
 
     every = chains(cfg)
     study = {(m, v) for m in cfg.train.models for v in cfg.train.variants}
-    mit_trained = [c for c in mitigation_study.chains(cfg) if mitigations.wise_alpha(c[1]) is None] \
-        if cfg.mitigation.methods else []  # fmt: skip
-    names = lambda sel: " ".join(f"{m}/{v}" for m, v, *_ in sel)  # noqa: E731
+    mit = mitigation_study.chains(cfg) if cfg.mitigation.methods else []
+    mit_trained = [c for c in mit if mitigations.wise_alpha(c[1]) is None]  # WiSE-FT trains nothing
     return (
         f"# The chains of profile {cfg.profile} (`python -m cf_utils.launch chains --profile {cfg.profile} --make`;\n"
         f"# remade by make when the profile changes). Do not edit.\n"
-        f"STUDY_CHAINS := {names(c for c in every if c[:2] in study)}\n"
-        f"MITIGATION_CHAINS := {names(c for c in every if c[:2] not in study)}\n"
-        f"MITIGATION_TRAINED := {names(mit_trained)}\n"
+        f"STUDY_CHAINS := {_names(c for c in every if c[:2] in study)}\n"
+        f"MITIGATION_CHAINS := {_names(c for c in every if c[:2] not in study)}\n"
+        f"MITIGATION_TRAINED := {_names(mit_trained)}\n"
     )
 
 
