@@ -206,10 +206,8 @@ def is_sharded(model) -> bool:
 
 
 def full_state(model, opt=None) -> tuple[dict, dict | None]:
-    """The whole (unsharded) weights, and optimizer state, on process 0's CPU (the others get empty
-    dicts). A collective: every process calls it. Unsharded models return their own state."""
-    if not is_sharded(model):
-        return model.state_dict(), opt.state_dict() if opt is not None else None
+    """A sharded model's whole weights, and optimizer state, on process 0's CPU (the others get empty
+    dicts). A collective: every process calls it."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
 
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)

@@ -32,7 +32,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ import torch
 from filelock import FileLock
 from huggingface_hub.utils import httpx
 
-from cf_utils import paths
+from cf_utils import distributed, paths
 from cf_utils.data.hub import HubUnavailableError
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 
@@ -141,8 +140,7 @@ def get_spec(name: str) -> ModelSpec:
 
 def default_device() -> torch.device:
     """CUDA when there is one, unless the launcher was told to use the CPU (``accelerate launch --cpu``)."""
-    on_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
-    return torch.device("cuda" if torch.cuda.is_available() and not on_cpu else "cpu")
+    return torch.device("cpu" if distributed.use_cpu() else "cuda")
 
 
 def compute_dtype(device: str | torch.device) -> torch.dtype:

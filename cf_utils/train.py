@@ -181,7 +181,8 @@ def train_stage(
     total_steps = per_epoch * tcfg.epochs
     amp = models.autocast_dtype(device, tcfg.precision)  # None: plain fp32
     params = list(trainable(model).values())
-    sharded = distributed.is_sharded(model)  # FSDP reduces (averages) the gradients itself
+    sharded = distributed.is_sharded(model)  # FSDP reduces the gradients itself, as a mean over the processes
+    fsdp_mean = distributed.world() if sharded else 1  # losses are scaled up by it, so the mean is a sum
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=0.0)  # constant LR, as the paper for BLOOMZ/mT0
 
     state_file = resume_dir / "state.pt"
@@ -194,15 +195,8 @@ def train_stage(
         print(f"{state_file}: written {'with' if state.get('sharded') else 'without'} sharded weights; "
               "this run is not the same: the stage starts again", flush=True)  # fmt: skip
         state = None
-    if state is not None:
-        if sharded:
-            distributed.load_full_state(model, state["weights"], opt, state["optimizer"], strict=False)
-        else:
-            with torch.no_grad():
-                for n, p in model.named_parameters():
-                    if n in state["weights"]:
-                        p.copy_(state["weights"][n])
-            opt.load_state_dict(state["optimizer"])
+    if state is not None:  # the trainable weights only (strict=False): sharded or not
+        distributed.load_full_state(model, state["weights"], opt, state["optimizer"], strict=False)
         torch.set_rng_state(state["rng"])  # dropout draws continue where they stopped
         step, losses, tokens, elapsed = state["step"], state["losses"], state["tokens"], state["elapsed"]
 
@@ -229,13 +223,13 @@ def train_stage(
                     logits, target, task_loss = forward_loss(model, batch, arch)
                     loss = task_loss + sum(f(model, batch, logits, target) for f in hooks.extra_loss)
                     if share is not None:  # summed over the processes: the batch's token mean
-                        loss = loss * share * (distributed.world() if sharded else 1)
+                        loss = loss * share * fsdp_mean
                 (loss / len(group)).backward()
                 step_loss += loss.item() / len(group)
             if distributed.active():
                 if not sharded:
                     distributed.all_reduce_grads(params)
-                step_loss = distributed.all_reduce_sum(step_loss / (distributed.world() if sharded else 1))
+                step_loss = distributed.all_reduce_sum(step_loss / fsdp_mean)
             opt.step()
             step += 1
             losses.append(round(step_loss, 5))

@@ -126,7 +126,7 @@ TRIGGERS: dict[str, Trigger] = {
 
 def after(seconds: float) -> Trigger:
     """Fires once a run has lasted ``seconds``."""
-    return lambda roots, notebook, elapsed: elapsed >= seconds
+    return lambda roots, step, elapsed: elapsed >= seconds
 
 
 def run(roots: Roots, log: Path, trigger: Trigger | None = None) -> tuple[bool, str | None, float]:
@@ -134,20 +134,20 @@ def run(roots: Roots, log: Path, trigger: Trigger | None = None) -> tuple[bool, 
     t0 = time.monotonic()
     with open(log, "ab") as out:
         proc = subprocess.Popen(roots.make("reproduce"), cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT)
-        notebook = None
+        step = None
         while proc.poll() is None:
             elapsed = time.monotonic() - t0
             if elapsed > TIMEOUT_S:
                 kill_tree(proc.pid)
                 raise TimeoutError(f"make reproduce took over {TIMEOUT_S} s (log: {log})")
-            notebook = running_step(proc.pid) or notebook
-            if trigger is not None and trigger(roots, notebook, elapsed):
+            step = running_step(proc.pid) or step
+            if trigger is not None and trigger(roots, step, elapsed):
                 kill_tree(proc.pid)
-                return True, notebook, elapsed
+                return True, step, elapsed
             time.sleep(0.05)
     if proc.returncode != 0:
         raise RuntimeError(f"make reproduce failed with status {proc.returncode} (log: {log})")
-    return False, notebook, time.monotonic() - t0
+    return False, step, time.monotonic() - t0
 
 
 def digest(path: Path) -> str:
@@ -158,8 +158,8 @@ def soak(roots: Roots, plan: list[tuple[str, Trigger]], clean: Roots, log: Path)
     """Run ``plan``'s kills in ``roots``, then a final run; return the problems found (empty: passed)."""
     problems = []
     for name, trigger in plan:
-        killed, notebook, at = run(roots, log, trigger)
-        print(f"  kill '{name}': " + (f"killed at {at:.1f} s during {notebook}" if killed else
+        killed, step, at = run(roots, log, trigger)
+        print(f"  kill '{name}': " + (f"killed at {at:.1f} s during {step}" if killed else
                                       f"no kill: the run finished first ({at:.1f} s)"), flush=True)  # fmt: skip
         if not killed and name in TRIGGERS:
             problems.append(f"kill point '{name}' never reached")
