@@ -5,7 +5,7 @@ N Simp training examples, the paper's prompt template), precision, batch size (4
 optimizer step), learning rate and seed. Three configurations:
   trainer-fixed    Trainer, every example padded to the max length (what many scripts do)
   trainer-grouped  Trainer's best: dynamic padding + length-grouped sampling (train_sampling_strategy)
-  ours             cf_utils.train.train_stage: length-grouped batches, dynamic padding, and the
+  ours             cf_utils.stage.train_stage: length-grouped batches, dynamic padding, and the
                    vocabulary projection computed only where the loss needs it (logits_to_keep)
 Reported: non-padding tokens/s, the padding fraction, the mean loss of the last steps (the loss
 curves must agree within noise: same data, same LR, different batch orders), and model FLOPs
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from common import matmul_peak  # benchmarks/common.py (scripts run from this folder)
 
-from cf_utils import models, paths, train
+from cf_utils import models, paths, stage
 from cf_utils.config import TrainConfig
 from cf_utils.data.records import read_jsonl
 
@@ -52,7 +52,7 @@ def run_trainer(data: list[dict], tok, precision: str, fixed: bool) -> dict:
         pad = tok.pad_token_id
         rows = [{"input_ids": e["input_ids"] + [pad] * (MAX_LEN - len(e["input_ids"])),
                  "attention_mask": [1] * len(e["input_ids"]) + [0] * (MAX_LEN - len(e["input_ids"])),
-                 "labels": e["labels"] + [train.IGNORE] * (MAX_LEN - len(e["labels"]))} for e in data]  # fmt: skip
+                 "labels": e["labels"] + [stage.IGNORE] * (MAX_LEN - len(e["labels"]))} for e in data]  # fmt: skip
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
             output_dir=out, per_device_train_batch_size=BATCH, learning_rate=LR, num_train_epochs=1,
@@ -62,7 +62,7 @@ def run_trainer(data: list[dict], tok, precision: str, fixed: bool) -> dict:
             remove_unused_columns=False,
             dataloader_num_workers=0, disable_tqdm=True,
         )  # fmt: skip
-        collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=train.IGNORE)
+        collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=stage.IGNORE)
         trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator)
         t = time.perf_counter()
         trainer.train()
@@ -77,7 +77,7 @@ def run_ours(records: list[dict], tok, precision: str) -> dict:
         models=[MODEL], lr=LR, batch_size=BATCH, max_length=MAX_LEN, precision=precision, save_every=10**6
     )
     with tempfile.TemporaryDirectory() as tmp:
-        m = train.train_stage(model, tok, "causal", records, tcfg, seed=0, resume_dir=Path(tmp))
+        m = stage.train_stage(model, tok, "causal", records, tcfg, seed=0, resume_dir=Path(tmp))
     return {"wall_s": m["wall_s"], "loss": m["loss"]}
 
 
@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
 
     tok = models.load_tokenizer(MODEL)
     records = read_jsonl(paths.tasks_dir("cpu") / "1_simp.train.jsonl", "instruction")[: args.examples]
-    data = [train.encode(r, tok, "causal", MAX_LEN) for r in records]
+    data = [stage.encode(r, tok, "causal", MAX_LEN) for r in records]
     real_tokens = sum(len(e["input_ids"]) for e in data)
     n_params = sum(p.numel() for p in models.load_model(MODEL).parameters())
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32

@@ -2,8 +2,8 @@
 
     artifacts/<profile>/eval/<model>/<variant>/stage-<k>/<benchmark>.json   one cell: its input key, summary,
                                                                             every item's outcome
-    artifacts/<profile>/scores.csv    model,method,stage,category,benchmark,metric,value,n  (value in %)
-    artifacts/<profile>/items.csv     model,method,stage,category,benchmark,item,group,metric,value (0/1 per item)
+    artifacts/<profile>/scores.csv    model,variant,stage,category,benchmark,metric,value,n  (value in %)
+    artifacts/<profile>/items.csv     model,variant,stage,category,benchmark,item,group,metric,value (0/1 per item)
 
 Design:
 - One base model per chain, loaded once; each stage's adapter is put into it in turn (LoRA/QLoRA:
@@ -23,7 +23,7 @@ Design:
 - A chain may be evaluated at some stages only (the mitigation study: the last one), and a ``wise-<alpha>``
   chain is the ``seq`` chain's adapters scaled by alpha (mitigations.scale_adapter), trained nothing.
 - scores.csv and items.csv are gathered from the cells of the profile's current models and variants.
-- One process per chain: a lock in the chain's eval directory (see train.chain_lock).
+- One process per chain: a lock beside the chain's eval directory (train.chain_lock).
 
 References: Luo et al. 2023 (the study; Eq. 1 is computed from scores.csv in metrics.py);
 lm-evaluation-harness (scoring.py matches it item for item).
@@ -44,6 +44,7 @@ from cf_utils.config import Config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
+from cf_utils.study import LAST, NEW_TASK, STAGES, TRAINED_STAGES
 
 CELL_VERSION = 2  # bump when a cell's content or meaning changes: every cell is then recomputed
 # Per-item outcome -> metric name in scores.csv/items.csv (value 0/1; the file-level value is its mean in %).
@@ -73,12 +74,12 @@ class Cell:
 def tasks_at(stage: int) -> list[int]:
     """Continual tasks generated at a checkpoint: the next task (before it is trained), the task just
     trained (after), and at the first and the last stage every task."""
-    if stage in (0, train.STAGES[-1]):
-        return list(train.STAGES)
-    return [k for k in (stage, stage + 1) if k in train.STAGES]
+    if stage in (0, LAST):
+        return list(TRAINED_STAGES)
+    return [k for k in (stage, stage + 1) if k in TRAINED_STAGES]
 
 
-def cells(cfg: Config, stages: tuple[int, ...] = (0, *train.STAGES)) -> list[Cell]:
+def cells(cfg: Config, stages: tuple[int, ...] = STAGES) -> list[Cell]:
     """Every cell of one chain at ``stages``, stage by stage (so each stage's weights are put in once)."""
     manifest = json.loads(paths.data_manifest(cfg.profile).read_text())
     root = paths.data_dir(cfg.profile)
@@ -88,17 +89,9 @@ def cells(cfg: Config, stages: tuple[int, ...] = (0, *train.STAGES)) -> list[Cel
     for stage in stages:
         out += [Cell(stage, "bench", f["name"], root / f["path"], f["category"]) for f in bench]
         out += [
-            Cell(stage, "task", task_eval[k]["name"], root / task_eval[k]["path"], "new_task") for k in tasks_at(stage)
+            Cell(stage, "task", task_eval[k]["name"], root / task_eval[k]["path"], NEW_TASK) for k in tasks_at(stage)
         ]
     return out
-
-
-def eval_dir(profile: str, model: str, variant: str) -> Path:
-    return paths.artifacts_dir(profile) / "eval" / model / variant
-
-
-def cell_file(profile: str, model: str, variant: str, cell: Cell) -> Path:
-    return eval_dir(profile, model, variant) / f"stage-{cell.stage}" / f"{cell.name}.json"
 
 
 def _weights_file(stage_dir: Path) -> Path | None:
@@ -113,7 +106,7 @@ def _base_identity(cfg: Config, name: str) -> str:
     model, the record of the training run that made it."""
     spec = models.get_spec(name)
     if spec.source == "derived":
-        record = models.derived_dir(name, cfg.profile) / "metrics.json"
+        record = paths.derived_dir(cfg.profile, name) / "metrics.json"
         if not record.is_file():
             raise models.CheckpointMissingError(f"{name}: no derived model at {record.parent}; run the training first")
         return sha256_file(record)
@@ -132,7 +125,7 @@ class ChainEval:
         self.source = "seq" if self.alpha is not None else variant  # the trained chain whose weights are used
         if self.alpha is not None and cfg.train.method == "full":
             raise mitigations.ConfigError(f"{variant}: WiSE-FT scales a LoRA adapter; train.method is 'full'")
-        self.stages = tuple(stages) if stages is not None else (0, *train.STAGES)
+        self.stages = tuple(stages) if stages is not None else STAGES
         self.spec = models.get_spec(model_name)
         self.model = self.tokenizer = None
         self._stage = None
@@ -143,7 +136,7 @@ class ChainEval:
 
     def checkpoint_key(self, stage: int) -> str:
         if stage not in self._keys:
-            d = train.stage_dir(self.cfg.profile, self.name, self.source, stage)
+            d = paths.stage_dir(self.cfg.profile, self.name, self.source, stage)
             if not train.is_done(d):
                 raise FileNotFoundError(
                     f"{d} is not a finished stage: train it first (`make finetune PROFILE={self.cfg.profile}`)"
@@ -178,7 +171,7 @@ class ChainEval:
         return sha256_bytes(json.dumps(parts, sort_keys=True).encode())[:16]
 
     def is_fresh(self, cell: Cell) -> bool:
-        path = cell_file(self.cfg.profile, self.name, self.variant, cell)
+        path = paths.cell_file(self.cfg.profile, self.name, self.variant, cell.stage, cell.name)
         if not path.is_file():
             return False
         try:
@@ -199,7 +192,7 @@ class ChainEval:
         else:
             from peft import PeftModel
 
-            stage0 = train.stage_dir(self.cfg.profile, self.name, self.source, 0)
+            stage0 = paths.stage_dir(self.cfg.profile, self.name, self.source, 0)
             try:
                 self.model = PeftModel.from_pretrained(base, str(stage0)).eval()
             except (ValueError, RuntimeError) as e:  # modules or shapes of another model
@@ -214,7 +207,7 @@ class ChainEval:
             return
         from safetensors.torch import load_file
 
-        w = _weights_file(train.stage_dir(self.cfg.profile, self.name, self.source, stage))
+        w = _weights_file(paths.stage_dir(self.cfg.profile, self.name, self.source, stage))
         if self.cfg.train.method == "full":
             if w is None:
                 if self._stage is not None:  # the base after another stage's weights: load it again
@@ -266,7 +259,7 @@ class ChainEval:
 
     def run(self, progress: bool = True) -> dict:
         """Evaluate every stale or missing cell; return counts of computed and reused cells and seconds."""
-        with train.chain_lock(eval_dir(self.cfg.profile, self.name, self.variant)):
+        with train.chain_lock(paths.eval_dir(self.cfg.profile, self.name, self.variant)):
             return self._run_cells(progress)
 
     def _run_cells(self, progress: bool) -> dict:
@@ -280,11 +273,13 @@ class ChainEval:
             self._load()
             self._use(cell.stage)
             result = self._run(cell)
-            record = {"key": self.cell_key(cell), "model": self.name, "method": self.variant, "stage": cell.stage,
+            record = {"key": self.cell_key(cell), "model": self.name, "variant": self.variant, "stage": cell.stage,
                       "category": cell.category, "benchmark": cell.name, **result}  # fmt: skip
             if distributed.is_main():  # every process has the whole result (gathered); one writes it
-                atomic_write_json(cell_file(self.cfg.profile, self.name, self.variant, cell), record)
-        return {"model": self.name, "method": self.variant, "computed": len(todo), "reused": len(every) - len(todo),
+                atomic_write_json(
+                    paths.cell_file(self.cfg.profile, self.name, self.variant, cell.stage, cell.name), record
+                )
+        return {"model": self.name, "variant": self.variant, "computed": len(todo), "reused": len(every) - len(todo),
                 "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
 
@@ -309,7 +304,8 @@ def plan(cfg: Config) -> str:
 
 def _rows(record: dict) -> tuple[list[dict], list[dict]]:
     """scores.csv rows and items.csv rows of one cell."""
-    head = {k: record[k] for k in ("model", "method", "stage", "category", "benchmark")}
+    head = {k: record[k] for k in ("model", "stage", "category", "benchmark")}
+    head["variant"] = record["variant"] if "variant" in record else record["method"]  # cells written before the rename
     s, kind = record["summary"], record["kind"]
     if kind == "instruction":
         return [{**head, "metric": m, "value": v, "n": s["n"]} for m, v in s.items() if m != "n"], []
@@ -330,12 +326,12 @@ def gather(
     """scores and items of ``chains`` (model, variant, stages), from their cells (all must exist);
     by default every stage of the profile's models and variants."""
     if chains is None:
-        chains = [(m, v, (0, *train.STAGES)) for m in cfg.train.models for v in cfg.train.variants]
+        chains = [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants]
     scores, items = [], []
     for name, variant, stages in chains:
         ev = ChainEval(cfg, name, variant, stages)
         for cell in cells(cfg, stages):
-            path = cell_file(cfg.profile, name, variant, cell)
+            path = paths.cell_file(cfg.profile, name, variant, cell.stage, cell.name)
             if not path.is_file():
                 raise FileNotFoundError(
                     f"{path} is missing: run the evaluation (`make {make_target} PROFILE={cfg.profile}`)"

@@ -30,15 +30,16 @@ import yaml
 
 from cf_utils import distributed, paths
 from cf_utils.config import Config, ConfigError, load_config
+from cf_utils.study import STAGES
 
 ChainSpec = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
 
 
 def chains(cfg: Config) -> list[ChainSpec]:
     """Every chain of the profile: the study's, then the mitigation study's not among them."""
-    from cf_utils import mitigation_study, train
+    from cf_utils import mitigation_study
 
-    out = [(m, v, (0, *train.STAGES)) for m in cfg.train.models for v in cfg.train.variants]
+    out = [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:
         known = {(m, v) for m, v, _ in out}
         out += [c for c in mitigation_study.chains(cfg) if c[:2] not in known]
@@ -56,18 +57,6 @@ def select(cfg: Config, selected: list[str] | None) -> list[ChainSpec]:
         raise ConfigError(f"--chain {unknown[0]!r} is not a chain of profile {cfg.profile!r}; its chains: "
                           + ", ".join(by_name))  # fmt: skip
     return [by_name[c] for c in selected]
-
-
-def trained_stamp(profile: str, model: str, variant: str):
-    from cf_utils import train
-
-    return train.chain_dir(profile, model, variant) / "trained.json"
-
-
-def evaluated_stamp(profile: str, model: str, variant: str):
-    from cf_utils import evaluate
-
-    return evaluate.eval_dir(profile, model, variant) / "evaluated.json"
 
 
 def _names(selection) -> str:
@@ -108,13 +97,13 @@ def run(step: str, cfg: Config, selected: list[str] | None = None) -> None:
             train.Chain(cfg, name, variant).run()
             if main:
                 rows = train.chain_summary(cfg.profile, name, variant)
-                atomic_write_json(trained_stamp(cfg.profile, name, variant), {"model": name, "variant": variant,
+                atomic_write_json(paths.trained_stamp(cfg.profile, name, variant), {"model": name, "variant": variant,
                                                                                "stages": rows})  # fmt: skip
     else:
         for name, variant, stages in todo:
             done = evaluate.ChainEval(cfg, name, variant, stages).run(progress=main)
             if main:
-                atomic_write_json(evaluated_stamp(cfg.profile, name, variant), {**done, "stages": list(stages)})
+                atomic_write_json(paths.evaluated_stamp(cfg.profile, name, variant), {**done, "stages": list(stages)})
         if not selected:
             evaluate.write_scores(cfg)
     distributed.barrier()

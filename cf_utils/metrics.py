@@ -17,10 +17,8 @@ own metric (sari, bleu or rouge1), never rougeL.
   backward transfer (Lopez-Paz & Ranzato 2017) BWT = 1/(T-1) * sum_{k<T} (R_{T,k} - R_{k,k}),
   negative = earlier tasks were forgotten; forgetting (Chaudhry et al. 2018)
   F = 1/(T-1) * sum_{k<T} (max_{l in k..T-1} R_{l,k} - R_{T,k}), the max over the measured cells.
-- Confidence intervals: paired percentile bootstrap (Efron & Tibshirani 1993). The same items are
-  scored at every stage, so each benchmark's item ids are resampled with replacement and the same
-  draw is used at every stage (a stage's outcomes stay paired with stage 0's); the statistic is
-  recomputed on each resample and the (1 - level)/2 and (1 + level)/2 percentiles are reported.
+- Confidence intervals: the paired percentile bootstrap of cf_utils/stats.py. The same items are
+  scored at every stage, so each benchmark's items are resampled with the same draw at every stage.
   Resamples whose initial score is 0 are skipped.
 
 References:
@@ -29,7 +27,6 @@ References:
     Lopez-Paz, Ranzato (2017). Gradient Episodic Memory for Continual Learning. NeurIPS.
     Chaudhry, Dokania, Ajanthan, Torr (2018). Riemannian Walk for Incremental Learning:
         Understanding Forgetting and Intransigence. ECCV.
-    Efron, Tibshirani (1993). An Introduction to the Bootstrap. Chapman & Hall.
 """
 
 from __future__ import annotations
@@ -40,28 +37,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cf_utils import paths
+from cf_utils import paths, stats
 from cf_utils.io import atomic_write_text
-from cf_utils.train import TASK_NAMES
+from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TASK_STAGE, TASKS
 
-SCORE_COLUMNS = ("model", "method", "stage", "category", "benchmark", "metric", "value", "n")
-ITEM_COLUMNS = ("model", "method", "stage", "category", "benchmark", "item", "group", "metric", "value")
-BENCHMARK_CATEGORIES = ("domain_knowledge", "reasoning", "reading_comprehension", "bias")
-NEW_TASK = "new_task"
-CATEGORIES = (*BENCHMARK_CATEGORIES, NEW_TASK)
-TASKS = TASK_NAMES  # task k is trained at stage k (the paper's order, defined once in train.py)
-TASK_STAGE = {task: k for k, task in enumerate(TASKS, start=1)}
-N_STAGES = len(TASKS)
-STAGES = tuple(range(N_STAGES + 1))
+SCORE_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "metric", "value", "n")
+ITEM_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "item", "group", "metric", "value")
 PRIMARY = ("acc", "pct_stereotype")  # in order of preference; else a new task's own metric
 SECONDARY = frozenset({"acc_norm", "likelihood_diff", "rougeL"})  # never primary
 
-ELEMENT = ["model", "method", "category", "benchmark"]
+# Files written before the column was named for what it holds (seq, replay, ...) called it `method`,
+# which the configs use for how weights are tuned (full, lora, qlora); such files are still read.
+OLD_NAMES = {"method": "variant"}
+ELEMENT = ["model", "variant", "category", "benchmark"]
 ELEMENT_COLUMNS = [*ELEMENT, "metric", "initial", "final", "fg", "final_drop", "stages"]
 CURVE_COLUMNS = [*ELEMENT, "stage", "value"]
-FORGETTING_COLUMNS = ["model", "method", "category", "initial", "final", "fg", "final_drop", "ci_low", "ci_high"]
-NEW_TASK_COLUMNS = ["model", "method", "stage", "task", "metric", "before", "after", "gain", "final", "retained"]
-TRANSFER_COLUMNS = ["model", "method", "bwt", "forgetting", "n_tasks"]
+FORGETTING_COLUMNS = ["model", "variant", "category", "initial", "final", "fg", "final_drop", "ci_low", "ci_high"]
+NEW_TASK_COLUMNS = ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final", "retained"]
+TRANSFER_COLUMNS = ["model", "variant", "bwt", "forgetting", "n_tasks"]
 
 
 def relative_drop(initial, later) -> np.ndarray:
@@ -102,22 +95,23 @@ def primary_metric(metrics: Iterable[str]) -> str:
 def _read(path: str | Path, columns: tuple[str, ...], key: list[str]) -> pd.DataFrame:
     """Read a CSV with exactly ``columns``; check stage, category, numbers and uniqueness of ``key``."""
     path = Path(path)
-    header = list(pd.read_csv(path, nrows=0).columns)
+    header = [OLD_NAMES.get(c, c) for c in pd.read_csv(path, nrows=0).columns]
     missing = [c for c in columns if c not in header]
     extra = [c for c in header if c not in columns]
     if missing or extra:
         raise ValueError(f"{path}: expected columns {','.join(columns)}; missing {missing}, extra {extra}")
     numeric = [c for c in ("value", "n") if c in columns]
     df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in numeric})
+    df = df.rename(columns=OLD_NAMES)
     df = df[list(columns)]
     stage = pd.to_numeric(df["stage"], errors="coerce")
     bad = df["stage"][~stage.isin(STAGES)]
     if len(bad):
-        raise ValueError(f"{path}: stage must be an integer 0..{N_STAGES}, found {sorted(set(bad))[:5]}")
+        raise ValueError(f"{path}: stage must be an integer 0..{LAST}, found {sorted(set(bad))[:5]}")
     df["stage"] = stage.astype(int)
-    bad = sorted(set(df["category"]) - set(CATEGORIES))
+    bad = sorted(set(df["category"]) - set(SCORE_CATEGORIES))
     if bad:
-        raise ValueError(f"{path}: unknown category {bad}, expected one of {list(CATEGORIES)}")
+        raise ValueError(f"{path}: unknown category {bad}, expected one of {list(SCORE_CATEGORIES)}")
     for col in numeric:
         number = pd.to_numeric(df[col], errors="coerce")
         bad = df[col][number.isna() & df[col].notna()]
@@ -132,12 +126,12 @@ def _read(path: str | Path, columns: tuple[str, ...], key: list[str]) -> pd.Data
 
 def read_scores(path: str | Path) -> pd.DataFrame:
     """``scores.csv`` as a frame (stage int, value and n float), validated."""
-    return _read(path, SCORE_COLUMNS, ["model", "method", "stage", "category", "benchmark", "metric"])
+    return _read(path, SCORE_COLUMNS, ["model", "variant", "stage", "category", "benchmark", "metric"])
 
 
 def read_items(path: str | Path) -> pd.DataFrame:
     """``items.csv`` as a frame (stage and value int, item and group str), validated."""
-    df = _read(path, ITEM_COLUMNS, ["model", "method", "stage", "benchmark", "item", "metric"])
+    df = _read(path, ITEM_COLUMNS, ["model", "variant", "stage", "benchmark", "item", "metric"])
     bad = df["value"][~df["value"].isin([0, 1])]
     if len(bad):
         raise ValueError(f"{path}: item values must be 0 or 1, found {sorted(set(bad))[:5]}")
@@ -160,25 +154,25 @@ def _stage_grid(rows: pd.DataFrame, index: list[str]) -> pd.DataFrame:
 
 
 def element_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, method, category, benchmark) of the benchmark categories: initial, final, FG, final drop."""
+    """Per (model, variant, category, benchmark) of the benchmark categories: initial, final, FG, final drop."""
     grid = _stage_grid(_primary_rows(scores[scores["category"] != NEW_TASK]), [*ELEMENT, "metric"])
     missing = grid.isna()
     problems = [
-        f"({model}, {method}, {benchmark}) lacks stage(s) {[s for s in STAGES if gaps[s]]}"
-        for (model, method, _, benchmark, _), gaps in missing[missing.any(axis=1)].iterrows()
+        f"({model}, {variant}, {benchmark}) lacks stage(s) {[s for s in STAGES if gaps[s]]}"
+        for (model, variant, _, benchmark, _), gaps in missing[missing.any(axis=1)].iterrows()
     ]
     if problems:
-        raise ValueError(f"forgetting needs stage 0 and stages 1..{N_STAGES}: " + "; ".join(problems))
+        raise ValueError(f"forgetting needs stage 0 and stages 1..{LAST}: " + "; ".join(problems))
     rows = []
-    for (model, method, category, benchmark, metric), values in grid.iterrows():
+    for (model, variant, category, benchmark, metric), values in grid.iterrows():
         initial, later = values.loc[0], values.loc[1:].to_numpy()
         try:
             element_fg = fg(initial, later)
         except ValueError as e:
-            raise ValueError(f"({model}, {method}, {benchmark}): {e}") from None
+            raise ValueError(f"({model}, {variant}, {benchmark}): {e}") from None
         final = later[-1]
         drop = final_drop(initial, final)
-        rows.append((model, method, category, benchmark, metric, initial, final, element_fg, drop, len(later)))
+        rows.append((model, variant, category, benchmark, metric, initial, final, element_fg, drop, len(later)))
     return pd.DataFrame(rows, columns=ELEMENT_COLUMNS)
 
 
@@ -188,142 +182,118 @@ def curves(scores: pd.DataFrame) -> pd.DataFrame:
     The mean at a stage is over the category's elements that have that stage.
     """
     rows = _primary_rows(scores[scores["category"] != NEW_TASK])[CURVE_COLUMNS]
-    means = rows.groupby(["model", "method", "category", "stage"], as_index=False)["value"].mean()
+    means = rows.groupby(["model", "variant", "category", "stage"], as_index=False)["value"].mean()
     means["benchmark"] = "(mean)"
     out = pd.concat([rows, means[CURVE_COLUMNS]], ignore_index=True)
-    return out.sort_values(["model", "method", "category", "benchmark", "stage"], ignore_index=True)
+    return out.sort_values(["model", "variant", "category", "benchmark", "stage"], ignore_index=True)
 
 
-def _item_matrix(items: pd.DataFrame, model: str, method: str, benchmark: str) -> np.ndarray:
+def _item_matrix(items: pd.DataFrame, model: str, variant: str, benchmark: str) -> np.ndarray:
     """Items x stages 0..N matrix of a benchmark's primary per-item outcomes (0/1), rows sorted by item id."""
-    sub = items[(items["model"] == model) & (items["method"] == method) & (items["benchmark"] == benchmark)]
+    sub = items[(items["model"] == model) & (items["variant"] == variant) & (items["benchmark"] == benchmark)]
     if sub.empty:
-        raise ValueError(f"items has no rows for ({model}, {method}, {benchmark})")
+        raise ValueError(f"items has no rows for ({model}, {variant}, {benchmark})")
     sub = sub[sub["metric"] == primary_metric(sub["metric"].unique())]
     grid = sub.pivot(index="item", columns="stage", values="value").reindex(columns=list(STAGES)).sort_index()
     unpaired = [s for s in STAGES if grid[s].isna().any()]
     if unpaired:
-        raise ValueError(f"items of ({model}, {method}, {benchmark}) are not paired: stage(s) {unpaired} lack items")
+        raise ValueError(f"items of ({model}, {variant}, {benchmark}) are not paired: stage(s) {unpaired} lack items")
     return grid.to_numpy(dtype=float)
-
-
-def _resample(matrix: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """(n_boot, stages) mean scores (percent) over item ids drawn with replacement, one draw for all stages.
-
-    Drawing n ids with replacement is drawing, for each distinct row of outcomes over the stages, how
-    many times it is picked: a multinomial on the rows' shares. With 0/1 outcomes there are at most
-    2^(N+1) distinct rows, so this costs n_boot x (distinct rows), whatever the number of items.
-    """
-    rows, counts = np.unique(matrix, axis=0, return_counts=True)
-    picks = rng.multinomial(len(matrix), counts / len(matrix), size=n_boot)
-    return picks @ rows / len(matrix) * 100
-
-
-def _interval(stat: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval of the finite resampled statistics (NaN, NaN if none)."""
-    stat = stat[~np.isnan(stat)]
-    if stat.size == 0:
-        return float("nan"), float("nan")
-    low, high = np.percentile(stat, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return float(low), float(high)
-
-
-def _check(n_boot: int, level: float) -> None:
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
 
 
 def bootstrap_fg(
     items: pd.DataFrame,
     model: str,
-    method: str,
+    variant: str,
     benchmarks: Sequence[str],
     *,
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int,
+    seed: int,
     level: float = 0.95,
 ) -> tuple[float, float]:
     """Paired percentile bootstrap CI of a category's FG (the mean of its elements' Eq. 1)."""
-    _check(n_boot, level)
+    stats.check(n_boot, level)
     if len(benchmarks) == 0:
         raise ValueError("bootstrap_fg needs at least one benchmark")
     rng = np.random.default_rng(seed)
     per_element = []
     for benchmark in benchmarks:
-        stage_scores = _resample(_item_matrix(items, model, method, benchmark), rng, n_boot)
+        stage_scores = stats.resample_means(_item_matrix(items, model, variant, benchmark), rng, n_boot)
         per_element.append(relative_drop(stage_scores[:, 0], stage_scores[:, 1:]).mean(axis=1))
-    return _interval(np.mean(per_element, axis=0), level)
+    return stats.interval(np.mean(per_element, axis=0), level)
 
 
 def bootstrap_element(
     items: pd.DataFrame,
     model: str,
-    method: str,
+    variant: str,
     benchmark: str,
     *,
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int,
+    seed: int,
     level: float = 0.95,
 ) -> dict[str, tuple[float, float]]:
     """Paired percentile bootstrap CIs of one element's FG and final drop (same resamples for both)."""
-    _check(n_boot, level)
-    stage_scores = _resample(_item_matrix(items, model, method, benchmark), np.random.default_rng(seed), n_boot)
+    stats.check(n_boot, level)
+    stage_scores = stats.resample_means(
+        _item_matrix(items, model, variant, benchmark), np.random.default_rng(seed), n_boot
+    )
     drops = relative_drop(stage_scores[:, 0], stage_scores[:, 1:])
-    return {"fg": _interval(drops.mean(axis=1), level), "final_drop": _interval(drops[:, -1], level)}
+    return {"fg": stats.interval(drops.mean(axis=1), level), "final_drop": stats.interval(drops[:, -1], level)}
 
 
 def forgetting_table(
     scores: pd.DataFrame,
     items: pd.DataFrame | None = None,
     *,
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int | None = None,
+    seed: int | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Per (model, method, category): mean initial/final scores, FG (Eq. 1), final drop and FG's bootstrap CI.
+    """Per (model, variant, category): mean initial/final scores, FG (Eq. 1), final drop and FG's bootstrap CI.
 
-    The CI is NaN when ``items`` is None or lacks some benchmark of the category for that model and method.
+    The CI is NaN when ``items`` is None or lacks some benchmark of the category for that model and variant.
     """
+    if items is not None and (n_boot is None or seed is None):
+        raise ValueError("forgetting_table with items needs n_boot and seed (the config's eval.n_boot and seed)")
     elements = element_table(scores)
-    runs = {} if items is None else {key: run for key, run in items.groupby(["model", "method"])}
+    runs = {} if items is None else {key: run for key, run in items.groupby(["model", "variant"])}
     rows = []
-    for (model, method, category), group in elements.groupby(["model", "method", "category"]):
+    for (model, variant, category), group in elements.groupby(["model", "variant", "category"]):
         low = high = float("nan")
-        run = runs.get((model, method))
+        run = runs.get((model, variant))
         if run is not None and set(group["benchmark"]) <= set(run["benchmark"].unique()):
             low, high = bootstrap_fg(
-                run, model, method, list(group["benchmark"]), n_boot=n_boot, seed=seed, level=level
+                run, model, variant, list(group["benchmark"]), n_boot=n_boot, seed=seed, level=level
             )
         means = group[["initial", "final", "fg", "final_drop"]].mean()
-        rows.append((model, method, category, *means, low, high))
+        rows.append((model, variant, category, *means, low, high))
     out = pd.DataFrame(rows, columns=FORGETTING_COLUMNS)
-    rank = {c: i for i, c in enumerate(BENCHMARK_CATEGORIES)}
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
     return out.sort_values(
-        ["model", "method", "category"], key=lambda col: col.map(rank) if col.name == "category" else col
+        ["model", "variant", "category"], key=lambda col: col.map(rank) if col.name == "category" else col
     ).reset_index(drop=True)
 
 
 def _task_grid(scores: pd.DataFrame) -> pd.DataFrame:
-    """New-task primary scores, one row per (model, method, benchmark = task, metric), one column per stage."""
+    """New-task primary scores, one row per (model, variant, benchmark = task, metric), one column per stage."""
     rows = _primary_rows(scores[scores["category"] == NEW_TASK])
     unknown = sorted(set(rows["benchmark"]) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown new task(s) {unknown}, expected {list(TASKS)}")
-    return _stage_grid(rows, ["model", "method", "benchmark", "metric"])
+    return _stage_grid(rows, ["model", "variant", "benchmark", "metric"])
 
 
 def new_task_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, method, task): score before/after its own stage k, the gain, the score at stage N and the
+    """Per (model, variant, task): score before/after its own stage k, the gain, the score at stage N and the
     change since stage k (``retained``; NaN where a cell is missing)."""
     rows = []
-    for (model, method, task, metric), values in _task_grid(scores).iterrows():
+    for (model, variant, task, metric), values in _task_grid(scores).iterrows():
         k = TASK_STAGE[task]
-        before, after, final = values.loc[k - 1], values.loc[k], values.loc[N_STAGES]
-        rows.append((model, method, k, task, metric, before, after, after - before, final, final - after))
+        before, after, final = values.loc[k - 1], values.loc[k], values.loc[LAST]
+        rows.append((model, variant, k, task, metric, before, after, after - before, final, final - after))
     out = pd.DataFrame(rows, columns=NEW_TASK_COLUMNS)
-    return out.sort_values(["model", "method", "stage"], ignore_index=True)
+    return out.sort_values(["model", "variant", "stage"], ignore_index=True)
 
 
 def _mean(values: list[float]) -> float:
@@ -331,21 +301,21 @@ def _mean(values: list[float]) -> float:
 
 
 def transfer(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, method): BWT and forgetting over tasks 1..N-1 that have their stage-k and stage-N cells."""
+    """Per (model, variant): BWT and forgetting over tasks 1..N-1 that have their stage-k and stage-N cells."""
     rows = []
-    for (model, method), grid in _task_grid(scores).groupby(level=["model", "method"]):
+    for (model, variant), grid in _task_grid(scores).groupby(level=["model", "variant"]):
         bwt, forgetting = [], []
         for (_, _, task, _), values in grid.iterrows():
             k = TASK_STAGE[task]
-            if k == N_STAGES or np.isnan(values.loc[k]) or np.isnan(values.loc[N_STAGES]):
+            if k == LAST or np.isnan(values.loc[k]) or np.isnan(values.loc[LAST]):
                 continue
-            bwt.append(values.loc[N_STAGES] - values.loc[k])
-            forgetting.append(np.nanmax(values.loc[k : N_STAGES - 1]) - values.loc[N_STAGES])
-        rows.append((model, method, _mean(bwt), _mean(forgetting), len(bwt)))
+            bwt.append(values.loc[LAST] - values.loc[k])
+            forgetting.append(np.nanmax(values.loc[k : LAST - 1]) - values.loc[LAST])
+        rows.append((model, variant, _mean(bwt), _mean(forgetting), len(bwt)))
     return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)
 
 
-def write_forgetting(profile: str, *, n_boot: int = 1000, seed: int = 0) -> Path:
+def write_forgetting(profile: str, *, n_boot: int, seed: int) -> Path:
     """Compute the forgetting table of a profile and write ``artifacts/<profile>/forgetting.csv`` atomically."""
     folder = paths.artifacts_dir(profile)
     scores_path = folder / "scores.csv"

@@ -1,9 +1,9 @@
 """The mitigation study (05_mitigations): every method of ``mitigation.methods`` against plain ``seq`` on one model.
 
     artifacts/<profile>/mitigations/scores.csv, items.csv   the cells used (same schema as the main study)
-    artifacts/<profile>/mitigations.csv        model,method,category,initial,final,final_drop,ci_low,ci_high,
+    artifacts/<profile>/mitigations.csv        model,variant,category,initial,final,final_drop,ci_low,ci_high,
                                                vs_seq,vs_seq_low,vs_seq_high      (general knowledge)
-    artifacts/<profile>/mitigations_tasks.csv  model,method,task,metric,initial,final,gain   (the new tasks)
+    artifacts/<profile>/mitigations_tasks.csv  model,variant,task,metric,initial,final,gain   (the new tasks)
 
 What is compared: each method's model after the last stage against the same starting model (the
 ``seq`` chain's stage 0; every method starts from it: the adapter's B is zero). Trained chains are
@@ -21,20 +21,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cf_utils import evaluate, metrics, mitigations, paths, train
+from cf_utils import evaluate, metrics, mitigations, paths, stats, train
 from cf_utils.config import Config
 from cf_utils.io import atomic_write_text
+from cf_utils.study import CATEGORIES, GENERAL, LAST, NEW_TASK, SEQ, TASKS, TRAINED_VARIANTS
 
-GENERAL = metrics.BENCHMARK_CATEGORIES[:3]
-RETENTION_COLUMNS = ["model", "method", "category", "initial", "final", "final_drop", "ci_low", "ci_high",
+RETENTION_COLUMNS = ["model", "variant", "category", "initial", "final", "final_drop", "ci_low", "ci_high",
                      "vs_seq", "vs_seq_low", "vs_seq_high"]  # fmt: skip
-TASK_COLUMNS = ["model", "method", "task", "metric", "initial", "final", "gain"]
-LAST = train.STAGES[-1]
+TASK_COLUMNS = ["model", "variant", "task", "metric", "initial", "final", "gain"]
+LEVEL = 0.95
 
 
 def variants(cfg: Config) -> list[str]:
     """seq, then the trained methods, then one ``wise-<alpha>`` per alpha."""
-    out = ["seq"] + [m for m in cfg.mitigation.methods if m in mitigations.TRAINED and m != "seq"]
+    out = [SEQ] + [m for m in cfg.mitigation.methods if m in TRAINED_VARIANTS and m != SEQ]
     if "wise" in cfg.mitigation.methods:
         out += [mitigations.wise_name(a) for a in cfg.mitigation.wise_alphas]
     return out
@@ -43,7 +43,7 @@ def variants(cfg: Config) -> list[str]:
 def chains(cfg: Config) -> list[tuple[str, str, tuple[int, ...]]]:
     """(model, variant, stages evaluated): seq at the start and the end, every other method at the end."""
     model = mitigations.check_model(cfg)
-    return [(model, v, (0, LAST) if v == "seq" else (LAST,)) for v in variants(cfg)]
+    return [(model, v, (0, LAST) if v == SEQ else (LAST,)) for v in variants(cfg)]
 
 
 def train_all(cfg: Config) -> None:
@@ -66,8 +66,8 @@ def _item_vectors(items: pd.DataFrame, model: str, benchmark: str, methods: list
     """Items x (start, each method's end) primary outcomes of one benchmark, rows paired by item id."""
     sub = items[(items["model"] == model) & (items["benchmark"] == benchmark)]
     sub = sub[sub["metric"] == metrics.primary_metric(sub["metric"].unique())]
-    start = sub[(sub["method"] == "seq") & (sub["stage"] == 0)].set_index("item")["value"].rename("start")
-    ends = [sub[(sub["method"] == m) & (sub["stage"] == LAST)].set_index("item")["value"].rename(m) for m in methods]
+    start = sub[(sub["variant"] == SEQ) & (sub["stage"] == 0)].set_index("item")["value"].rename("start")
+    ends = [sub[(sub["variant"] == m) & (sub["stage"] == LAST)].set_index("item")["value"].rename(m) for m in methods]
     grid = pd.concat([start, *ends], axis=1).sort_index()
     if grid.isna().any().any():
         missing = [c for c in grid.columns if grid[c].isna().any()]
@@ -76,18 +76,18 @@ def _item_vectors(items: pd.DataFrame, model: str, benchmark: str, methods: list
 
 
 def retention_table(
-    items: pd.DataFrame, model: str, methods: list[str], categories: dict[str, list[str]], *, n_boot: int, seed: int
+    items: pd.DataFrame, model: str, variants: list[str], categories: dict[str, list[str]], *, n_boot: int, seed: int
 ) -> pd.DataFrame:
-    """Final drop per (method, category and 'general') with paired bootstrap CIs, and the difference to seq."""
+    """Final drop per (variant, category and 'general') with paired bootstrap CIs, and the difference to seq."""
     rng = np.random.default_rng(seed)
-    point, boot = {}, {}  # category -> (methods,) and (n_boot, methods) drops, averaged over the elements
+    point, boot = {}, {}  # category -> (variants,) and (n_boot, variants) drops, averaged over the elements
     starts = {}
     for category, benchmarks in categories.items():
         p_el, b_el, s_el = [], [], []
         for benchmark in benchmarks:
-            grid = _item_vectors(items, model, benchmark, methods)  # (n, 1 + methods)
+            grid = _item_vectors(items, model, benchmark, variants)  # (n, 1 + variants)
             means = grid.mean(axis=0) * 100
-            draws = grid[rng.integers(0, len(grid), size=(n_boot, len(grid)))].mean(axis=1) * 100  # (B, 1+M)
+            draws = stats.resample_means(grid, rng, n_boot)  # (n_boot, 1 + variants)
             p_el.append(metrics.relative_drop(means[0], means[1:]))
             b_el.append(metrics.relative_drop(draws[:, 0], draws[:, 1:]))
             s_el.append((means[0], means[1:]))
@@ -98,39 +98,37 @@ def retention_table(
     point["general"] = np.mean([point[c] for c in general], axis=0)
     boot["general"] = np.mean([boot[c] for c in general], axis=0)
     starts["general"] = (np.mean([starts[c][0] for c in general]), np.mean([starts[c][1] for c in general], axis=0))
-    seq = methods.index("seq")
+    seq = variants.index(SEQ)
     rows = []
     for category in [*categories, "general"]:
         b = boot[category]
-        low, high = np.nanpercentile(b, [2.5, 97.5], axis=0)
-        diff = b[:, [seq]] - b  # seq's drop minus the method's: > 0 = forgot less than seq
-        d_low, d_high = np.nanpercentile(diff, [2.5, 97.5], axis=0)
+        diff = b[:, [seq]] - b  # seq's drop minus the variant's: > 0 = forgot less than seq
         initial, finals = starts[category]
-        for i, m in enumerate(methods):
+        for i, v in enumerate(variants):
             vs = point[category][seq] - point[category][i]
-            rows.append((model, m, category, initial, finals[i], point[category][i], low[i], high[i],
-                         vs, d_low[i], d_high[i]))  # fmt: skip
+            rows.append((model, v, category, initial, finals[i], point[category][i], *stats.interval(b[:, i], LEVEL),
+                         vs, *stats.interval(diff[:, i], LEVEL)))  # fmt: skip
     return pd.DataFrame(rows, columns=RETENTION_COLUMNS)
 
 
 def task_table(scores: pd.DataFrame, model: str, methods: list[str]) -> pd.DataFrame:
     """Each new task's own metric at the start (seq stage 0) and after the last stage of every method."""
-    rows = scores[(scores["model"] == model) & (scores["category"] == metrics.NEW_TASK)]
+    rows = scores[(scores["model"] == model) & (scores["category"] == NEW_TASK)]
     out = []
-    for task in metrics.TASKS:
+    for task in TASKS:
         sub = rows[rows["benchmark"] == task]
         metric = metrics.primary_metric(sub["metric"].unique())
         sub = sub[sub["metric"] == metric]
-        initial = sub[(sub["method"] == "seq") & (sub["stage"] == 0)]["value"].item()
+        initial = sub[(sub["variant"] == SEQ) & (sub["stage"] == 0)]["value"].item()
         for m in methods:
-            final = sub[(sub["method"] == m) & (sub["stage"] == LAST)]["value"].item()
+            final = sub[(sub["variant"] == m) & (sub["stage"] == LAST)]["value"].item()
             out.append((model, m, task, metric, initial, final, final - initial))
     return pd.DataFrame(out, columns=TASK_COLUMNS)
 
 
 def verdict(row) -> str:
     """Does the method keep more general knowledge than seq? From the paired CI of the difference."""
-    if row["method"] == "seq":
+    if row["variant"] == SEQ:
         return "reference"
     if row["vs_seq_low"] > 0:
         return "forgets less than seq"
@@ -146,14 +144,14 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
         return f"{x:.1f} [{lo:.1f}, {hi:.1f}]"
 
     rows = []
-    gains = tasks.groupby("method", sort=False)["gain"].mean()
-    for m, g in retention.groupby("method", sort=False):
+    gains = tasks.groupby("variant", sort=False)["gain"].mean()
+    for m, g in retention.groupby("variant", sort=False):
         gen = g[g["category"] == "general"].iloc[0]
         row = {
-            "method": m,
+            "variant": m,
             "general final drop % [95% CI]": ci(gen["final_drop"], gen["ci_low"], gen["ci_high"]),
             "less forgetting than seq, points [95% CI]": ""
-            if m == "seq"
+            if m == SEQ
             else ci(gen["vs_seq"], gen["vs_seq_low"], gen["vs_seq_high"]),  # fmt: skip
         }
         for _, r in g[g["category"] != "general"].iterrows():
@@ -164,16 +162,18 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write(cfg: Config, *, n_boot: int | None = None) -> dict[str, pd.DataFrame]:
+def write(cfg: Config) -> dict[str, pd.DataFrame]:
     """Gather the study's cells and write its scores, items, retention and task tables (atomically)."""
     scores, items = evaluate.gather(cfg, chains(cfg), make_target="mitigations")
     model = mitigations.check_model(cfg)
-    methods = variants(cfg)
-    bench = scores[scores["category"].isin(metrics.BENCHMARK_CATEGORIES) & (scores["category"] != "bias")]
+    chain_variants = variants(cfg)
+    bench = scores[scores["category"].isin(CATEGORIES) & (scores["category"] != "bias")]
     categories = {c: sorted(bench[bench["category"] == c]["benchmark"].unique()) for c in GENERAL}
     categories = {c: b for c, b in categories.items() if b}
-    retention = retention_table(items, model, methods, categories, n_boot=n_boot or cfg.eval.n_boot, seed=cfg.seed)
-    tasks = task_table(scores, model, methods)
+    retention = retention_table(
+        items, model, chain_variants, categories, n_boot=cfg.eval.n_boot, seed=cfg.seeds()["bootstrap"]
+    )
+    tasks = task_table(scores, model, chain_variants)
     out = paths.artifacts_dir(cfg.profile)
     atomic_write_text(out / "mitigations" / "scores.csv", scores.to_csv(index=False, float_format="%.4f"))
     atomic_write_text(out / "mitigations" / "items.csv", items.to_csv(index=False))

@@ -38,11 +38,10 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import models, train
+from cf_utils import models, stage
 from cf_utils.config import Config, ConfigError
+from cf_utils.study import EVAL_ONLY_VARIANTS, TRAINED_STAGES
 
-TRAINED = ("seq", "replay", "l2", "ewc", "lwf", "olora")
-EVAL_ONLY = ("wise",)
 FISHER_FILE = "ewc_fisher.safetensors"
 
 
@@ -78,8 +77,8 @@ class Method:
     def records(self, k: int, task_records: list[dict]) -> list[dict]:
         return task_records
 
-    def begin_stage(self, model, tokenizer, arch: str, k: int, prev_dir: Path) -> train.Hooks:
-        return train.Hooks()
+    def begin_stage(self, model, tokenizer, arch: str, k: int, prev_dir: Path) -> stage.Hooks:
+        return stage.Hooks()
 
     def end_stage(self) -> None:
         pass
@@ -95,7 +94,7 @@ class Replay(Method):
         n = self.cfg.train.replay_examples
         if not n:
             return task_records
-        general = train.general_records(self.cfg)
+        general = stage.general_records(self.cfg)
         rng = random.Random(f"{self.cfg.seed}:replay:{k}")
         return task_records + rng.sample(general, min(n, len(general)))
 
@@ -106,7 +105,7 @@ class Replay(Method):
 def anchor_penalty(model, anchor: dict[str, torch.Tensor], importance: dict[str, torch.Tensor] | None = None):
     """1/2 * sum_i F_i (theta_i - anchor_i)^2 over the trainable weights (F = 1 without ``importance``)."""
     total = 0.0
-    for n, p in train.trainable(model).items():
+    for n, p in stage.trainable(model).items():
         d = (p - anchor[n]).pow(2)
         total = total + 0.5 * (d * importance[n] if importance is not None else d).sum()
     return total
@@ -115,18 +114,18 @@ def anchor_penalty(model, anchor: dict[str, torch.Tensor], importance: dict[str,
 def fisher_diagonal(model, tokenizer, arch: str, records: list[dict], max_length: int) -> dict[str, torch.Tensor]:
     """Diagonal empirical Fisher of the trainable weights: the mean over ``records`` of the squared
     gradient of each example's response log-likelihood (one example per backward pass)."""
-    params = train.trainable(model)
+    params = stage.trainable(model)
     fisher = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
-    data = [e for e in (train.encode(r, tokenizer, arch, max_length) for r in records) if e is not None]
+    data = [e for e in (stage.encode(r, tokenizer, arch, max_length) for r in records) if e is not None]
     if not data:
         raise ValueError("fisher_diagonal: no example has a response token left after truncation")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     for ex in data:
-        batch = {k: v.to(device) for k, v in train.collate([ex], tokenizer.pad_token_id, arch).items()}
+        batch = {k: v.to(device) for k, v in stage.collate([ex], tokenizer.pad_token_id, arch).items()}
         model.zero_grad(set_to_none=True)
-        *_, loss = train.forward_loss(model, batch, arch)
+        *_, loss = stage.forward_loss(model, batch, arch)
         loss.backward()
         for n, p in params.items():
             if p.grad is not None:
@@ -156,15 +155,15 @@ class L2(Method):
     def importance(self, model, tokenizer, arch, k, prev_dir) -> dict[str, torch.Tensor] | None:
         return None
 
-    def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> train.Hooks:
-        anchor = train._trainable_state(model)  # stage k-1's weights
+    def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> stage.Hooks:
+        anchor = stage.trainable_state(model)  # stage k-1's weights
         importance = self.importance(model, tokenizer, arch, k, prev_dir)
         weight = self.params()[f"{self.name}_weight"]
 
         def penalty(model, batch, logits, target):
             return weight * anchor_penalty(model, anchor, importance)
 
-        return train.Hooks(extra_loss=[penalty])
+        return stage.Hooks(extra_loss=[penalty])
 
 
 class EWC(L2):
@@ -182,7 +181,7 @@ class EWC(L2):
         from safetensors.torch import load_file
 
         n = self.m.ewc_examples
-        data = train.general_records(self.cfg)[:n] if k == 1 else train.task_records(self.cfg, k - 1)[:n]
+        data = stage.general_records(self.cfg)[:n] if k == 1 else stage.task_records(self.cfg, k - 1)[:n]
         fisher = fisher_diagonal(model, tokenizer, arch, data, self.cfg.train.max_length)
         saved = prev_dir / FISHER_FILE
         if k > 1 and saved.is_file():
@@ -203,7 +202,7 @@ class EWC(L2):
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor, temperature: float):
     """T^2 * KL(softmax(teacher/T) || softmax(student/T)), averaged over the response tokens (target != IGNORE)."""
-    mask = target != train.IGNORE  # (B, L)
+    mask = target != stage.IGNORE  # (B, L)
     if not mask.any():
         return student.sum() * 0.0
     s = torch.log_softmax(student[mask] / temperature, dim=-1)  # (n, V)
@@ -219,15 +218,15 @@ class LwF(Method):
     def params(self) -> dict:
         return {"lwf_weight": self.m.lwf_weight, "lwf_temperature": self.m.lwf_temperature}
 
-    def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> train.Hooks:
+    def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> stage.Hooks:
         weight, temperature = self.m.lwf_weight, self.m.lwf_temperature
 
         def lwf(model, batch, logits, target):
             with torch.no_grad(), model.disable_adapter():  # the starting model, same weights in memory
-                teacher, _ = train.response_logits(model, batch, arch)
+                teacher, _ = stage.response_logits(model, batch, arch)
             return weight * distillation_loss(logits, teacher, target, temperature)
 
-        return train.Hooks(extra_loss=[lwf])
+        return stage.Hooks(extra_loss=[lwf])
 
 
 # ---------------------------------------------------------------- O-LoRA
@@ -263,7 +262,7 @@ def orthogonality_penalty(model, block: int, r: int):
 class OLoRA(Method):
     name = "olora"
     adapter_only = True
-    rank_factor = len(train.STAGES)  # one rank-r block per stage
+    rank_factor = len(TRAINED_STAGES)  # one rank-r block per stage
 
     def __init__(self, cfg: Config):
         super().__init__(cfg)
@@ -272,7 +271,7 @@ class OLoRA(Method):
     def params(self) -> dict:
         return {"olora_weight": self.m.olora_weight}
 
-    def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> train.Hooks:
+    def begin_stage(self, model, tokenizer, arch, k, prev_dir) -> stage.Hooks:
         r, block = self.cfg.train.lora_r, k - 1
         for a, b in lora_pairs(model):
             rows = torch.zeros(a.shape[0], 1, device=a.device, dtype=a.dtype)
@@ -284,7 +283,7 @@ class OLoRA(Method):
         def orthogonal(model, batch, logits, target):
             return weight * orthogonality_penalty(model, block, r)
 
-        return train.Hooks(extra_loss=[orthogonal])
+        return stage.Hooks(extra_loss=[orthogonal])
 
     def end_stage(self) -> None:
         for h in self._handles:
@@ -309,23 +308,23 @@ def wise_alpha(variant: str) -> float | None:
     return float(variant.split("-", 1)[1]) if variant.startswith("wise-") else None
 
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (Method, Replay, L2, EWC, LwF, OLoRA)}
+VARIANTS: dict[str, type[Method]] = {m.name: m for m in (Method, Replay, L2, EWC, LwF, OLoRA)}  # study.TRAINED_VARIANTS
 
 
 def get_method(cfg: Config, name: str) -> Method:
-    if name not in METHODS:
+    if name not in VARIANTS:
         raise ConfigError(
-            f"unknown continual-training method {name!r}: trained methods are {list(METHODS)}"
+            f"unknown continual-training method {name!r}: trained methods are {list(VARIANTS)}"
             f"{' (wise is evaluation-only: list it in mitigation.methods)' if name.startswith('wise') else ''}"
         )
-    return METHODS[name](cfg)
+    return VARIANTS[name](cfg)
 
 
 def check_model(cfg: Config) -> str:
     """The mitigation study's model, checked against the registry and the training method."""
     name = cfg.mitigation.model
     models.get_spec(name)  # a clear error for a name not in the registry
-    needs_adapter = [m for m in cfg.mitigation.methods if m in EVAL_ONLY or METHODS[m].adapter_only]
+    needs_adapter = [m for m in cfg.mitigation.methods if m in EVAL_ONLY_VARIANTS or VARIANTS[m].adapter_only]
     if cfg.train.method == "full" and needs_adapter:
         raise ConfigError(
             f"mitigation.methods {needs_adapter} work on a LoRA adapter; train.method is 'full'. "

@@ -43,10 +43,10 @@ from huggingface_hub.utils import httpx
 from cf_utils import distributed, paths
 from cf_utils.data.hub import HubUnavailableError
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
+from cf_utils.study import METHODS
 
 ARCHS = ("causal", "seq2seq")
 SOURCES = ("gguf", "tiny", "hub", "derived")
-METHODS = ("full", "lora", "qlora")
 
 _DECODER_QKVO = ("q_proj", "k_proj", "v_proj", "o_proj")  # llama, gemma, smollm2
 _BLOOM_QKVO = ("query_key_value", "dense")  # fused qkv + attention output (the MLP's are dense_h_to_4h/...)
@@ -388,11 +388,6 @@ def _write_tiny(name: str, tmp: Path) -> None:
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def derived_dir(name: str, profile: str) -> Path:
-    """Where the training code writes a derived model (config, safetensors, tokenizer)."""
-    return paths.artifacts_dir(profile) / "models" / name
-
-
 def checkpoint_dir(name: str, profile: str | None = None) -> Path | str:
     """A local checkpoint directory (gguf, tiny, derived) or the hub id (hub; load with its revision)."""
     spec = get_spec(name)
@@ -405,7 +400,7 @@ def checkpoint_dir(name: str, profile: str | None = None) -> Path | str:
         return _materialise(_models_cache() / f"{name}-{_tiny_key(name)}", functools.partial(_write_tiny, name))
     if profile is None:
         raise ValueError(f"{name} is made per profile: pass profile=")
-    path = derived_dir(name, profile)
+    path = paths.derived_dir(profile, name)
     if not (path / "config.json").exists():
         raise CheckpointMissingError(
             f"{name} has no checkpoint at {path}. It is made by our general instruction tuning of {spec.base} "

@@ -1,11 +1,23 @@
 """Every path of the project, rooted at the repository (never at the working directory).
 
-Data flows data/ -> artifacts/ -> figures/, one sub-folder per profile:
+The whole layout is here: a module that reads or writes a file asks this one where it is. Data
+flows data/ -> artifacts/ -> figures/, one sub-folder per profile:
 
-    data/cache/                    downloads and conversions shared by all profiles (sha-keyed)
-    data/<profile>/                prepared benchmarks/ and tasks/ JSONL + MANIFEST.json
-    artifacts/<profile>/           adapters, scores, executed notebooks, manifest.json
-    figures/<profile>/             figures and tables
+    data/cache/                                  downloads and conversions shared by all profiles (sha-keyed)
+    data/<profile>/                              prepared inputs (01_prepare_data)
+        benchmarks/<benchmark>.jsonl, tasks/<k>_<task>.{train,eval}.jsonl, MANIFEST.json
+    artifacts/<profile>/                         everything a run makes (git-ignored)
+        models/<derived>/                        derived models (the Alpaca analogue)
+        <model>/<variant>/stage-<k>/             a chain's stages (adapter or weights, metrics.json)
+        <model>/<variant>/trained.json           the chain's make stamp
+        eval/<model>/<variant>/stage-<k>/<cell>.json, evaluated.json   scored cells, make stamp
+        logs/{train,evaluate}-<model>-<variant>.log, notebooks/*.ipynb  what the terminal and notebooks showed
+        finetune.json, scores.csv, items.csv, forgetting.csv, mitigations*.csv, mitigations/
+        manifest.json, report.md, report.html, chains.mk
+    figures/<profile>/                           figures (*.png, *.pdf) and tables/ (*.md, *.csv, *.tex)
+
+CF_DATA_ROOT, CF_ARTIFACTS_ROOT, CF_FIGURES_ROOT and CF_CACHE move the roots (the Makefile's
+DATA_ROOT, ARTIFACTS_ROOT, FIGURES_ROOT; tests use temporary folders).
 """
 
 from __future__ import annotations
@@ -17,6 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 NOTEBOOKS = ROOT / "notebooks"
 REFERENCE = ROOT / "data" / "reference"  # small committed facts (the paper's numbers)
+PAPER_NUMBERS = REFERENCE / "paper_numbers.csv"
+
+
+def config_file(profile: str) -> Path:
+    return CONFIGS / f"{profile}.yaml"
+
+
+# ---------------------------------------------------------------- data/
 
 
 def data_root() -> Path:
@@ -41,17 +61,91 @@ def tasks_dir(profile: str) -> Path:
     return data_dir(profile) / "tasks"
 
 
+def task_file(profile: str, k: int, task: str, split: str) -> Path:
+    """Continual task ``task`` (trained at stage k; 0: the general-instruction set), split train or eval."""
+    return tasks_dir(profile) / f"{k}_{task}.{split}.jsonl"
+
+
 def data_manifest(profile: str) -> Path:
     return data_dir(profile) / "MANIFEST.json"
+
+
+# ---------------------------------------------------------------- artifacts/
 
 
 def artifacts_dir(profile: str) -> Path:
     return Path(os.environ.get("CF_ARTIFACTS_ROOT", ROOT / "artifacts")) / profile
 
 
+def derived_dir(profile: str, model: str) -> Path:
+    """A derived model (config, safetensors, tokenizer), made by training (the Alpaca analogue)."""
+    return artifacts_dir(profile) / "models" / model
+
+
+def chain_dir(profile: str, model: str, variant: str) -> Path:
+    return artifacts_dir(profile) / model / variant
+
+
+def stage_dir(profile: str, model: str, variant: str, k: int) -> Path:
+    return chain_dir(profile, model, variant) / f"stage-{k}"
+
+
+def resume_dir(profile: str, model: str, variant: str, k: int) -> Path:
+    """An unfinished stage's resume checkpoint (removed when the stage is finished)."""
+    return chain_dir(profile, model, variant) / f".stage-{k}.resume"
+
+
+def trained_stamp(profile: str, model: str, variant: str) -> Path:
+    return chain_dir(profile, model, variant) / "trained.json"
+
+
+def eval_dir(profile: str, model: str, variant: str) -> Path:
+    return artifacts_dir(profile) / "eval" / model / variant
+
+
+def cell_file(profile: str, model: str, variant: str, stage: int, name: str) -> Path:
+    """One scored cell: a checkpoint (stage) on one benchmark or continual task."""
+    return eval_dir(profile, model, variant) / f"stage-{stage}" / f"{name}.json"
+
+
+def evaluated_stamp(profile: str, model: str, variant: str) -> Path:
+    return eval_dir(profile, model, variant) / "evaluated.json"
+
+
+def notebook_log_dir(profile: str) -> Path:
+    """The executed notebooks, kept as the run log."""
+    return artifacts_dir(profile) / "notebooks"
+
+
+def output(profile: str, name: str) -> Path:
+    """A run-level output of artifacts/<profile>/: one of OUTPUTS."""
+    if name not in OUTPUTS:
+        raise KeyError(f"{name!r} is not an output of a run; the outputs: {', '.join(OUTPUTS)}")
+    return artifacts_dir(profile) / name
+
+
+OUTPUTS = (
+    "finetune.json",  # 02: every stage's steps, tokens, losses
+    "scores.csv",  # 03: model,variant,stage,category,benchmark,metric,value,n
+    "items.csv",  # 03: every item's 0/1 outcome (the paired bootstraps)
+    "mitigations/scores.csv",  # 05: the mitigation study's cells, same schemas
+    "mitigations/items.csv",
+    "mitigations.csv",  # 05: retention per variant and category, against seq
+    "mitigations_tasks.csv",  # 05: new-task gains per variant
+    "forgetting.csv",  # 04: FG (Eq. 1) per model, variant and category with CIs
+    "manifest.json",  # 04: config, seeds, code, packages, models, data, times
+    "report.md",  # 04: the report
+    "report.html",
+    "chains.mk",  # the chains as make variables (cf_utils.launch)
+)
+
+
+# ---------------------------------------------------------------- figures/
+
+
 def figures_dir(profile: str) -> Path:
     return Path(os.environ.get("CF_FIGURES_ROOT", ROOT / "figures")) / profile
 
 
-def config_file(profile: str) -> Path:
-    return CONFIGS / f"{profile}.yaml"
+def tables_dir(profile: str) -> Path:
+    return figures_dir(profile) / "tables"

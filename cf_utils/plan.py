@@ -25,8 +25,9 @@ import json
 import sys
 from dataclasses import replace
 
-from cf_utils import evaluate, mitigation_study, mitigations, models, paths, train
+from cf_utils import evaluate, mitigation_study, models, paths
 from cf_utils.config import Config, ConfigError, load_config
+from cf_utils.study import STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
 # The paper's benchmarks (test or validation split as the harness uses them), items per element.
 PAPER_ITEMS = {"mmlu_stem": 3018, "mmlu_humanities": 4705, "mmlu_social_sciences": 3077, "mmlu_other": 3242,
@@ -37,7 +38,7 @@ BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 0.55}
 TRAIN_FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 4}
 GPU_PEAK, GPU_MFU_TRAIN, GPU_MFU_EVAL = 312e12, 0.35, 0.25
 SCALING_EFFICIENCY = 0.9  # several GPUs: share of linear speed-up kept (assumption, see above)
-GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in (0, *train.STAGES))  # per fully evaluated chain
+GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in STAGES)  # per fully evaluated chain
 # Training compute of a method relative to seq: LwF adds a teacher forward (2N on top of 4N per token).
 METHOD_TRAIN_FACTOR = {"lwf": 1.5}
 
@@ -78,7 +79,7 @@ def estimate(cfg: Config) -> dict:
     gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
     peak = GPU_PEAK if gpu else _cpu_peak()
     mfu_train, mfu_eval = (GPU_MFU_TRAIN, GPU_MFU_EVAL) if gpu else (0.3, 0.3)
-    runs = [(name, v, (0, *train.STAGES)) for name in t.models for v in t.variants]
+    runs = [(name, v, STAGES) for name in t.models for v in t.variants]
     if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
         runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
     chains = []
@@ -88,16 +89,16 @@ def estimate(cfg: Config) -> dict:
         stage_tokens = sizes["train_tokens"] * t.epochs
         if variant == "replay":
             stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
-        if variant not in mitigations.TRAINED:
+        if variant not in TRAINED_VARIANTS:
             stage_tokens = 0  # wise-<alpha>: evaluation only
         factor = METHOD_TRAIN_FACTOR.get(variant, 1.0)
-        train_flops = factor * TRAIN_FLOPS_PER_PARAM_TOKEN[t.method] * n * stage_tokens * len(train.STAGES)
+        train_flops = factor * TRAIN_FLOPS_PER_PARAM_TOKEN[t.method] * n * stage_tokens * len(TRAINED_STAGES)
         n_gen = sum(len(evaluate.tasks_at(k)) for k in stages)
         gen_tokens = n_gen * e.new_task_examples * (sizes["task_prompt_tokens"] + e.max_new_tokens)
         eval_flops = 2 * n * (len(stages) * sizes["bench_tokens"] + gen_tokens)
         memory = n * BYTES_PER_PARAM[t.method] * 1.2 / 2**30 + (2 if gpu else 0.5)
         chains.append({"model": name, "method": variant, "arch": spec.arch, "params_b": spec.params_b,
-                       "train_tokens": round(stage_tokens * len(train.STAGES)),
+                       "train_tokens": round(stage_tokens * len(TRAINED_STAGES)),
                        "train_hours": train_flops / (peak * mfu_train) / 3600,
                        "eval_hours": eval_flops / (peak * mfu_eval) / 3600, "memory_gb": memory})  # fmt: skip
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,

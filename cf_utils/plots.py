@@ -23,20 +23,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from cf_utils.io import atomic_write_bytes
-from cf_utils.metrics import BENCHMARK_CATEGORIES as CATEGORIES
-from cf_utils.metrics import TASKS
 from cf_utils.models import get_spec
+from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
 
-GENERAL = CATEGORIES[:3]  # domain knowledge, reasoning, reading comprehension: claim 1's "general knowledge"
-CATEGORY_LABELS = {
-    "domain_knowledge": "Domain knowledge",
-    "reasoning": "Reasoning",
-    "reading_comprehension": "Reading comprehension",
-    "bias": "Bias",
-}
-TASK_LABELS = {"simp": "Simp", "emdg": "Emdg", "inqqg": "InqQG", "exp": "Exp", "hgen": "HGen"}
 STAGE_TICKS = ["0\ninitial", *(f"{k}\n{TASK_LABELS[t]}" for k, t in enumerate(TASKS, start=1))]
-METHOD_STYLES = {"seq": "-", "replay": "--"}
+VARIANT_STYLES = {"seq": "-", "replay": "--"}
 DPI = 130
 FG_LABEL = "FG (%, Eq. 1; > 0 = forgotten)"
 
@@ -68,8 +59,8 @@ def save(fig: Figure, out_dir: str | Path | None, name: str) -> list[Path]:
     return written
 
 
-def _methods_label(df: pd.DataFrame) -> bool:
-    return df["method"].nunique() > 1
+def _several_variants(df: pd.DataFrame) -> bool:
+    return df["variant"].nunique() > 1
 
 
 def _present(categories: pd.Series) -> list[str]:
@@ -114,21 +105,21 @@ def stage_curves(curves: pd.DataFrame, out_dir: str | Path | None = None) -> Fig
     cats = _present(df["category"])
     fig = new_figure(3.4 * len(cats), 2.5 * len(models) + 1.6)
     axes = fig.subplots(len(models), len(cats), squeeze=False, sharex=True)
-    several = _methods_label(df)
+    several = _several_variants(df)
     for j, cat in enumerate(cats):
         elements = sorted(set(df.loc[df["category"] == cat, "benchmark"]) - {"(mean)"})
         colours = dict(zip(elements, palette(len(elements)), strict=True)) | {"(mean)": "black"}
         for i, model in enumerate(models):
             ax = axes[i, j]
             sub = df[(df["model"] == model) & (df["category"] == cat)]
-            for (bench, method), line in sub.groupby(["benchmark", "method"], sort=False):
+            for (bench, variant), line in sub.groupby(["benchmark", "variant"], sort=False):
                 line = line.sort_values("stage")
                 mean = bench == "(mean)"
-                label = f"{'category mean' if mean else bench}" + (f" ({method})" if several else "")
+                label = f"{'category mean' if mean else bench}" + (f" ({variant})" if several else "")
                 ax.plot(
                     line["stage"],
                     line["value"],
-                    METHOD_STYLES.get(method, ":"),
+                    VARIANT_STYLES.get(variant, ":"),
                     color=colours[bench],
                     linewidth=2.6 if mean else 1.0,
                     alpha=1.0 if mean else 0.8,
@@ -153,7 +144,7 @@ def stage_curves(curves: pd.DataFrame, out_dir: str | Path | None = None) -> Fig
 def fg_by_category(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure:
     """FG per category (x) and model (bars), with the bootstrap CI; ``forgetting``: metrics.forgetting_table."""
     df = forgetting[forgetting["category"].isin(CATEGORIES)].copy()
-    df["group"] = df["model"] + " (" + df["method"] + ")" if _methods_label(df) else df["model"]
+    df["group"] = df["model"] + " (" + df["variant"] + ")" if _several_variants(df) else df["model"]
     groups = list(dict.fromkeys(df["group"]))
     fig = new_figure(2.0 + 1.6 * len(_present(df["category"])) + 0.25 * len(groups), 3.6)
     ax = fig.subplots()
@@ -165,10 +156,10 @@ def fg_by_category(forgetting: pd.DataFrame, out_dir: str | Path | None = None) 
 
 
 def fg_vs_scale(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure:
-    """FG per category against parameters (log x), one line per family (the paper's claim 2); method ``seq``."""
+    """FG per category against parameters (log x), one line per family (the paper's claim 2); variant ``seq``."""
     df = forgetting[forgetting["category"].isin(CATEGORIES)]
-    if "seq" in set(df["method"]):
-        df = df[df["method"] == "seq"]
+    if "seq" in set(df["variant"]):
+        df = df[df["variant"] == "seq"]
     df = df.assign(
         params_b=[get_spec(m).params_b for m in df["model"]],
         family=[get_spec(m).family for m in df["model"]],
@@ -233,8 +224,8 @@ def _pair_panels(panels: list[tuple[str, pd.DataFrame]], group: str, title: str)
 
 
 def decoder_vs_encdec(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure | None:
-    """FG of decoder-only vs encoder-decoder models (real pretrained ones; method ``seq``); None with one arch."""
-    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["method"] == "seq")]
+    """FG of decoder-only vs encoder-decoder models (real pretrained ones; variant ``seq``); None with one arch."""
+    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["variant"] == "seq")]
     df = df[[get_spec(m).source != "tiny" for m in df["model"]]]
     if df.empty:
         return None
@@ -254,7 +245,7 @@ def base_vs_instruct(
     forgetting: pd.DataFrame, pairs: list[tuple[str, str]], out_dir: str | Path | None = None
 ) -> Figure | None:
     """FG of each base model vs its instruction-tuned twin (``pairs``: (base, tuned)); None without a pair."""
-    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["method"] == "seq")]
+    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["variant"] == "seq")]
     panels = []
     for base, tuned in pairs:
         sub = df[df["model"].isin([base, tuned])]
@@ -270,12 +261,12 @@ def base_vs_instruct(
 
 def replay_vs_seq(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure | None:
     """FG of plain sequential tuning vs general-instruction replay (the paper's section 5.4), per model."""
-    df = forgetting[forgetting["category"].isin(CATEGORIES) & forgetting["method"].isin(["seq", "replay"])]
-    models = [m for m, g in df.groupby("model", sort=False) if set(g["method"]) == {"seq", "replay"}]
+    df = forgetting[forgetting["category"].isin(CATEGORIES) & forgetting["variant"].isin(["seq", "replay"])]
+    models = [m for m, g in df.groupby("model", sort=False) if set(g["variant"]) == {"seq", "replay"}]
     if not models:
         return None
-    panels = [(m, df[df["model"] == m].sort_values("method", ascending=False)) for m in models]
-    fig = _pair_panels(panels, "method", "Replay of general instructions vs plain sequential tuning")
+    panels = [(m, df[df["model"] == m].sort_values("variant", ascending=False)) for m in models]
+    fig = _pair_panels(panels, "variant", "Replay of general instructions vs plain sequential tuning")
     save(fig, out_dir, "replay_vs_seq")
     return fig
 
@@ -285,8 +276,8 @@ def bias_by_type(items: pd.DataFrame | None, out_dir: str | Path | None = None) 
     if items is None:
         return None
     df = items[(items["category"] == "bias") & items["group"].notna() & (items["group"].astype(str) != "")]
-    if "seq" in set(df["method"]):
-        df = df[df["method"] == "seq"]
+    if "seq" in set(df["variant"]):
+        df = df[df["variant"] == "seq"]
     if df.empty:
         return None
     means = df.groupby(["model", "benchmark", "metric", "group", "stage"], as_index=False)["value"].mean()
@@ -322,14 +313,14 @@ def new_task_before_after(new_task: pd.DataFrame, out_dir: str | Path | None = N
     df = new_task.assign(
         label=[f"{TASK_LABELS.get(t, t)}\n{m}" for t, m in zip(new_task["task"], new_task["metric"], strict=True)]
     )
-    models, methods = list(dict.fromkeys(df["model"])), list(dict.fromkeys(df["method"]))
-    fig = new_figure(2.2 + 4.4 * len(methods), 2.6 * len(models) + 0.8)
-    axes = fig.subplots(len(models), len(methods), squeeze=False, sharey=True)
+    models, variants = list(dict.fromkeys(df["model"])), list(dict.fromkeys(df["variant"]))
+    fig = new_figure(2.2 + 4.4 * len(variants), 2.6 * len(models) + 0.8)
+    axes = fig.subplots(len(models), len(variants), squeeze=False, sharey=True)
     whens = [("before", "before its stage"), ("after", "after its stage"), ("final", "after stage 5")]
     colours = palette(len(whens))
-    for (i, model), (j, method) in itertools.product(enumerate(models), enumerate(methods)):
+    for (i, model), (j, variant) in itertools.product(enumerate(models), enumerate(variants)):
         ax = axes[i, j]
-        sub = df[(df["model"] == model) & (df["method"] == method)].sort_values("stage")
+        sub = df[(df["model"] == model) & (df["variant"] == variant)].sort_values("stage")
         x = np.arange(len(sub))
         for w, (col, label) in enumerate(whens):
             ax.bar(
@@ -342,7 +333,7 @@ def new_task_before_after(new_task: pd.DataFrame, out_dir: str | Path | None = N
                 linewidth=0.4,
             )
         ax.set_xticks(x, sub["label"], fontsize=7)
-        ax.set_title(f"{model} ({method})", fontsize=9)
+        ax.set_title(f"{model} ({variant})", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         if j == 0:
             ax.set_ylabel("own metric (0-100)", fontsize=8)
@@ -361,18 +352,18 @@ def mitigation_tradeoff(
     Right: the final drop per category and method. ``retention``/``tasks``: cf_utils.mitigation_study tables."""
     if retention is None or retention.empty:
         return None
-    methods = list(dict.fromkeys(retention["method"]))
-    colours = dict(zip(methods, palette(len(methods)), strict=True))
-    gains = tasks.groupby("method", sort=False)["gain"].mean()
-    gen = retention[retention["category"] == "general"].set_index("method").loc[methods]
+    variants = list(dict.fromkeys(retention["variant"]))
+    colours = dict(zip(variants, palette(len(variants)), strict=True))
+    gains = tasks.groupby("variant", sort=False)["gain"].mean()
+    gen = retention[retention["category"] == "general"].set_index("variant").loc[variants]
     fig = new_figure(12.5, 4.6)
     left, right = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
-    wise = sorted((m for m in methods if m.startswith("wise-")), key=lambda m: float(m.split("-", 1)[1]))
+    wise = sorted((m for m in variants if m.startswith("wise-")), key=lambda m: float(m.split("-", 1)[1]))
     if wise:
         line = ["seq", *reversed(wise)]
         left.plot([0, *gains[line[::-1]]], [0, *gen.loc[line[::-1], "final_drop"]], ":", color="grey", linewidth=1)
         left.plot([0], [0], marker="*", color="black", markersize=10, linestyle="none", label="start (alpha = 0)")
-    for m in methods:
+    for m in variants:
         x, r = gains[m], gen.loc[m]
         yerr = [[max(r["final_drop"] - r["ci_low"], 0)], [max(r["ci_high"] - r["final_drop"], 0)]]
         left.errorbar([x], [r["final_drop"]], yerr=yerr, fmt="o", color=colours[m], ecolor=colours[m],
@@ -385,9 +376,9 @@ def mitigation_tradeoff(
     left.grid(alpha=0.3)
     left.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=7, ncol=4, frameon=False)
     per_cat = retention[retention["category"] != "general"]
-    grouped_bars(right, per_cat, "method", colours, value="final_drop")
+    grouped_bars(right, per_cat, "variant", colours, value="final_drop")
     right.set(ylabel="final drop (%; > 0 = forgotten)", title="Final drop per category and method")
-    right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method")
+    right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="variant")
     model = retention["model"].iloc[0]
     fig.suptitle(f"Mitigations of forgetting on {model}: each method after the last stage vs the starting model")
     save(fig, out_dir, "mitigations")

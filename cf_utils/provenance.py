@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import models, paths, train
+from cf_utils import models, paths
 from cf_utils.config import Config
 from cf_utils.io import atomic_write_json, sha256_file
+from cf_utils.study import STAGES
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "safetensors", "tokenizers",
             "papermill", "pandas", "numpy", "seaborn", "matplotlib", "sacrebleu", "rouge-score", "gguf")  # fmt: skip
@@ -73,7 +74,7 @@ def model_identity(name: str, profile: str) -> dict:
         g = models._GGUF[name]
         out.update(package=g.package, file=g.filename, sha256=g.sha256)
     elif spec.source == "derived":
-        record = models.derived_dir(name, profile) / "metrics.json"
+        record = paths.derived_dir(profile, name) / "metrics.json"
         if record.is_file():
             m = json.loads(record.read_text())
             out.update(base=spec.base, examples=m.get("examples"), wall_s=m.get("wall_s"),
@@ -86,16 +87,16 @@ def stages(cfg: Config) -> list[dict]:
     evals: dict[tuple, float] = defaultdict(float)
     for f in (paths.artifacts_dir(cfg.profile) / "eval").glob("*/*/stage-*/*.json"):
         rec = json.loads(f.read_text())
-        evals[(rec["model"], rec["method"], rec["stage"])] += rec.get("seconds", 0.0)
+        evals[(rec["model"], rec["variant"], rec["stage"])] += rec.get("seconds", 0.0)
     chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
         chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
     rows = []
     for name, variant in dict.fromkeys(chains):
-        for k in (0, *train.STAGES):
-            path = train.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
+        for k in STAGES:
+            path = paths.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
             m = json.loads(path.read_text()) if path.is_file() else {}
-            rows.append({"model": name, "method": variant, "stage": k,
+            rows.append({"model": name, "variant": variant, "stage": k,
                          "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
                          "train_peak_memory_mb": m.get("peak_memory_mb"),
                          "eval_s": round(evals.get((name, variant, k), 0.0), 1) or None})  # fmt: skip

@@ -28,9 +28,8 @@ from matplotlib.figure import Figure
 from cf_utils import metrics, mitigation_study, paths, plots
 from cf_utils.io import atomic_write_text
 from cf_utils.models import get_spec
+from cf_utils.study import ABBR, CATEGORY_LABELS, GENERAL, TASK_LABELS, TASKS
 
-GENERAL = plots.GENERAL
-ABBR = {"domain_knowledge": "DK", "reasoning": "Rs", "reading_comprehension": "RC", "bias": "Bias"}
 HOLDS, NOT_HOLD, MIXED, NOT_MEASURABLE = "holds", "does not hold", "mixed", "not measurable at this scale"
 VERDICTS = (HOLDS, NOT_HOLD, MIXED, NOT_MEASURABLE)
 CLAIM_COLUMNS = ["claim", "statement", "verdict", "evidence"]
@@ -123,7 +122,7 @@ class Table:
 # ----------------------------------------------------------------------------- inputs
 
 
-def load_frames(profile: str, *, n_boot: int = 1000, seed: int = 0) -> Frames:
+def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
     """Read ``scores.csv``, ``items.csv`` (optional), ``forgetting.csv`` and ``manifest.json`` (optional)
     of ``artifacts/<profile>/`` and derive the element, curve, new-task and transfer frames."""
     folder = paths.artifacts_dir(profile)
@@ -154,10 +153,10 @@ def element_cis(elements: pd.DataFrame, items: pd.DataFrame | None, *, n_boot: i
         out[col] = np.nan
     if items is None:
         return out
-    have = set(zip(items["model"], items["method"], items["benchmark"], strict=True))
+    have = set(zip(items["model"], items["variant"], items["benchmark"], strict=True))
     for i, r in out.iterrows():
-        if (r["model"], r["method"], r["benchmark"]) in have:
-            ci = metrics.bootstrap_element(items, r["model"], r["method"], r["benchmark"], n_boot=n_boot, seed=seed)
+        if (r["model"], r["variant"], r["benchmark"]) in have:
+            ci = metrics.bootstrap_element(items, r["model"], r["variant"], r["benchmark"], n_boot=n_boot, seed=seed)
             out.loc[i, ["fg_low", "fg_high"]] = ci["fg"]
             out.loc[i, ["final_drop_low", "final_drop_high"]] = ci["final_drop"]
     return out
@@ -198,7 +197,7 @@ def with_ci(x: float, low: float, high: float) -> str:
 
 def _main(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of plain sequential tuning (the paper's setting); every row if no ``seq`` was run."""
-    return df[df["method"] == "seq"] if "seq" in set(df["method"]) else df
+    return df[df["variant"] == "seq"] if "seq" in set(df["variant"]) else df
 
 
 def _fg_cell(row) -> str:
@@ -220,9 +219,9 @@ def _mean_fg(forgetting: pd.DataFrame, model: str) -> float:
 def category_wide(forgetting: pd.DataFrame, cats=GENERAL) -> pd.DataFrame:
     """One row per (model, method); per category initial / final / FG [95% CI] (the paper's Table 4 layout)."""
     rows = []
-    for (model, method), g in forgetting.groupby(["model", "method"], sort=False):
+    for (model, method), g in forgetting.groupby(["model", "variant"], sort=False):
         g = g.set_index("category")
-        row = {"model": model, "method": method}
+        row = {"model": model, "variant": method}
         for c in cats:
             if c in g.index:
                 row |= {
@@ -232,7 +231,7 @@ def category_wide(forgetting: pd.DataFrame, cats=GENERAL) -> pd.DataFrame:
                 }
         rows.append(row)
     out = pd.DataFrame(rows)
-    return out.drop(columns="method") if out.empty or out["method"].nunique() == 1 else out
+    return out.drop(columns="variant") if out.empty or out["variant"].nunique() == 1 else out
 
 
 def bias_direction(row, metric: str | None) -> str:
@@ -263,7 +262,7 @@ def table5(frames: Frames) -> pd.DataFrame:
     rows = [
         {
             "model": r["model"],
-            "method": r["method"],
+            "variant": r["variant"],
             "metric": metric or "mixed",
             "initial": num(r["initial"]),
             "final": num(r["final"]),
@@ -272,7 +271,7 @@ def table5(frames: Frames) -> pd.DataFrame:
         }
         for _, r in frames.forgetting[frames.forgetting["category"] == "bias"].iterrows()
     ]
-    return pd.DataFrame(rows, columns=["model", "method", "metric", "initial", "final", "FG [95% CI]", "bias"])
+    return pd.DataFrame(rows, columns=["model", "variant", "metric", "initial", "final", "FG [95% CI]", "bias"])
 
 
 def table6(frames: Frames) -> pd.DataFrame:
@@ -280,7 +279,7 @@ def table6(frames: Frames) -> pd.DataFrame:
     f = _main(frames.forgetting)
     parts = []
     for base, tuned in twin_pairs(f["model"]):
-        wide = category_wide(f[f["model"].isin([base, tuned])]).drop(columns="method", errors="ignore")
+        wide = category_wide(f[f["model"].isin([base, tuned])]).drop(columns="variant", errors="ignore")
         wide.insert(1, "role", np.where(wide["model"] == base, "base", f"instruction-tuned twin of {base}"))
         parts.append(wide.sort_values("role"))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", "role"])
@@ -297,7 +296,7 @@ def _formatted(df: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
 
 def elements_table(elements: pd.DataFrame) -> pd.DataFrame:
     """Per element: initial, final, FG [CI], final drop [CI]."""
-    out = elements[["model", "method", "category", "benchmark", "metric", "initial", "final"]].copy()
+    out = elements[["model", "variant", "category", "benchmark", "metric", "initial", "final"]].copy()
     out["FG [95% CI]"] = [with_ci(*v) for v in elements[["fg", "fg_low", "fg_high"]].to_numpy()]
     out["final drop [95% CI]"] = [
         with_ci(*v) for v in elements[["final_drop", "final_drop_low", "final_drop_high"]].to_numpy()
@@ -468,8 +467,8 @@ def mitigation_lines(frames: Frames) -> list[str]:
     if frames.mitigations is None:
         return []
     retention, tasks = frames.mitigations
-    gen = retention[retention["category"] == "general"].set_index("method", drop=False)
-    gains = tasks.groupby("method")["gain"].mean()
+    gen = retention[retention["category"] == "general"].set_index("variant", drop=False)
+    gains = tasks.groupby("variant")["gain"].mean()
     seq = gen.loc["seq"]
     verdicts = {m: mitigation_study.verdict(r) for m, r in gen.iterrows()}
     better = [m for m, v in verdicts.items() if v == "forgets less than seq"]
@@ -540,7 +539,7 @@ def make_figures(frames: Frames, out_dir: str | Path | None = None) -> list[Draw
         ),
         "replay_vs_seq": (
             plots.replay_vs_seq(f, out),
-            f"no model was run with both methods seq and replay (methods: {sorted(set(f['method']))})",
+            f"no model was run with both methods seq and replay (methods: {sorted(set(f['variant']))})",
         ),
     }
     if frames.new_task is not None and not frames.new_task.empty:
@@ -706,15 +705,15 @@ def claim_bias(f: pd.DataFrame, metric: str | None) -> tuple[str, str]:
 def claim_replay(forgetting: pd.DataFrame) -> tuple[str, str]:
     """Claim 6: replay's mean general FG is below plain sequential tuning's, per model run with both."""
     f = forgetting[forgetting["model"].isin(real(forgetting["model"]))]
-    models = [m for m, g in f.groupby("model", sort=False) if {"seq", "replay"} <= set(g["method"])]
+    models = [m for m, g in f.groupby("model", sort=False) if {"seq", "replay"} <= set(g["variant"])]
     if not models:
         return (
             NOT_MEASURABLE,
-            f"No pretrained model was run with both seq and replay (methods: {sorted(set(f['method']))}).",
+            f"No pretrained model was run with both seq and replay (methods: {sorted(set(f['variant']))}).",
         )
     support, parts = 0, []
     for m in models:
-        seq, rep = (f[(f["model"] == m) & (f["method"] == k)] for k in ("seq", "replay"))
+        seq, rep = (f[(f["model"] == m) & (f["variant"] == k)] for k in ("seq", "replay"))
         fs, fr = _mean_fg(seq, m), _mean_fg(rep, m)
         support += fr < fs
         parts.append(f"{m}: replay {num(fr)} ({_describe(rep, m)}) vs seq {num(fs)} ({_describe(seq, m)})")
@@ -731,11 +730,11 @@ def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
     parts = [
         f"{m} ({meth}): {int((g['gain'] > 0).sum())}/{len(g)} ("
         + ", ".join(
-            f"{plots.TASK_LABELS.get(t, t)} {num(b)}->{num(a)}"
+            f"{TASK_LABELS.get(t, t)} {num(b)}->{num(a)}"
             for t, b, a in zip(g["task"], g["before"], g["after"], strict=True)
         )
         + ")"
-        for (m, meth), g in nt.groupby(["model", "method"], sort=False)
+        for (m, meth), g in nt.groupby(["model", "variant"], sort=False)
     ]
     support = int((nt["gain"] > 0).sum())
     return verdict(support, len(nt)), (
@@ -780,17 +779,15 @@ def headline(frames: Frames) -> list[str]:
         arch = "decoder-only" if spec.arch == "causal" else "encoder-decoder"
         lines.append(f"- Model `{m}`: {arch}, {spec.params_b:g}B parameters, {kind}, source {spec.source}")
     lines.append(
-        f"- Methods: {', '.join(dict.fromkeys(s['method']))} (seq = plain sequential; replay = general "
+        f"- Methods: {', '.join(dict.fromkeys(s['variant']))} (seq = plain sequential; replay = general "
         "instructions mixed in, the paper's section 5.4)"
     )
-    lines.append("- Stages: 0 (initial) and 1-5 = " + " → ".join(plots.TASK_LABELS[t] for t in metrics.TASKS))
+    lines.append("- Stages: 0 (initial) and 1-5 = " + " → ".join(TASK_LABELS[t] for t in TASKS))
     bench = s[s["category"].isin(plots.CATEGORIES)]
     for c in plots.CATEGORIES:
         sub = bench[bench["category"] == c].groupby("benchmark")["n"].max()
         if len(sub):
-            lines.append(
-                f"- {plots.CATEGORY_LABELS[c]}: " + ", ".join(f"`{b}` ({int(n)} items)" for b, n in sub.items())
-            )
+            lines.append(f"- {CATEGORY_LABELS[c]}: " + ", ".join(f"`{b}` ({int(n)} items)" for b, n in sub.items()))
     man = frames.manifest
     if "wall_time_s" in man:
         lines.append(f"- Wall time: {man['wall_time_s'] / 60:.1f} min (artifacts/{frames.profile}/manifest.json)")
@@ -907,7 +904,7 @@ def write_report(frames: Frames, drawn: list[Drawn], tabs: dict[str, Table], ver
     return folder / "report.md"
 
 
-def build(profile: str, *, n_boot: int = 1000, seed: int = 0) -> Path:
+def build(profile: str, *, n_boot: int, seed: int) -> Path:
     """Everything: forgetting.csv, figures, tables, claims and the report; returns ``report.md``'s path."""
     metrics.write_forgetting(profile, n_boot=n_boot, seed=seed)
     frames = load_frames(profile, n_boot=n_boot, seed=seed)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cf_utils import evaluate, metrics, models, paths, plan, provenance, scoring, train
+from cf_utils import evaluate, metrics, models, paths, plan, provenance, scoring, study, train
 from cf_utils.config import load_config
 from cf_utils.data.prepare import prepare
 from cf_utils.data.records import read_jsonl
@@ -47,7 +47,7 @@ def cfg(trained, tmp_path, monkeypatch):
 def test_eighteen_generation_cells_cover_table3_and_the_first_and_final_rows():
     measured = {(s, k) for s in range(6) for k in evaluate.tasks_at(s)}
     assert len(measured) == 18
-    for k in train.STAGES:
+    for k in study.TRAINED_STAGES:
         assert {(k - 1, k), (k, k), (0, k), (5, k)} <= measured
 
 
@@ -112,11 +112,11 @@ def test_swapped_adapter_scores_equal_a_fresh_load_of_that_stage(cfg):
     recs = read_jsonl(paths.benchmarks_dir("smoke") / "physics.jsonl", "mc")
     _, swapped = scoring.score_records(ev.model, ev.tokenizer, recs, "mc", arch="causal")
     base = models.load_model("tiny-causal", method="lora", dtype=torch.float32)
-    fresh = PeftModel.from_pretrained(base, str(train.stage_dir("smoke", "tiny-causal", "seq", 3))).eval()
+    fresh = PeftModel.from_pretrained(base, str(paths.stage_dir("smoke", "tiny-causal", "seq", 3))).eval()
     _, alone = scoring.score_records(fresh, ev.tokenizer, recs, "mc", arch="causal")
     for a, b in zip(swapped, alone, strict=True):
         assert a["loglikelihoods"] == pytest.approx(b["loglikelihoods"], abs=1e-4)
-    stage0 = train.stage_dir("smoke", "tiny-causal", "seq", 0)
+    stage0 = paths.stage_dir("smoke", "tiny-causal", "seq", 0)
     assert any(  # and the stages differ, so the comparison means something
         abs(x - y) > 1e-3
         for a, b in zip(swapped, scoring.score_records(
@@ -129,7 +129,7 @@ def test_swapped_adapter_scores_equal_a_fresh_load_of_that_stage(cfg):
 def test_unfinished_stage_is_named_with_the_command_that_makes_it(cfg):
     import shutil
 
-    shutil.rmtree(train.stage_dir("smoke", "tiny-causal", "seq", 4))
+    shutil.rmtree(paths.stage_dir("smoke", "tiny-causal", "seq", 4))
     with pytest.raises(FileNotFoundError, match="make finetune PROFILE=smoke"):
         evaluate.run(cfg)
 

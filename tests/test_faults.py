@@ -22,7 +22,7 @@ import shutil
 import pytest
 import torch
 
-from cf_utils import evaluate, io, notebooks, paths, provenance, report, train
+from cf_utils import evaluate, io, notebooks, paths, provenance, report
 from cf_utils.config import load_config
 
 # ---------------------------------------------------------------- bad parameters: exit 2 before a kernel starts
@@ -105,7 +105,7 @@ def fake_chain(monkeypatch):
         torch.manual_seed(0)
         peft = get_peft_model(models.load_model(model_name, method="lora"), models.lora_config(model_name))
         for k in range(6):
-            d = train.stage_dir("smoke", "tiny-causal", "seq", k)
+            d = paths.stage_dir("smoke", "tiny-causal", "seq", k)
             d.mkdir(parents=True, exist_ok=True)
             peft.save_pretrained(d)
             (d / "run_config.json").write_text(json.dumps({"model": made_for, "stage": k}))
@@ -119,7 +119,7 @@ def test_an_adapter_from_another_base_model_is_refused_before_anything_is_scored
     cfg = fake_chain("tiny-seq2seq", made_for="tiny-seq2seq")
     with pytest.raises(evaluate.AdapterMismatchError, match="trained on model 'tiny-seq2seq', not on 'tiny-causal'"):
         evaluate.ChainEval(cfg, "tiny-causal", "seq").run(progress=False)
-    assert not evaluate.eval_dir("smoke", "tiny-causal", "seq").exists()
+    assert not paths.eval_dir("smoke", "tiny-causal", "seq").exists()
 
 
 def test_adapter_weights_that_do_not_fit_are_named_even_with_a_wrong_record(fake_chain, monkeypatch):
@@ -138,7 +138,7 @@ def test_scores_never_mix_cells_of_another_config(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, "cells", lambda cfg, stages=None: [cell])
     monkeypatch.setattr(evaluate.ChainEval, "checkpoint_key", lambda self, stage: "ckpt")
     path = evaluate.cell_file("smoke", "tiny-causal", "seq", cell)
-    record = {"model": "tiny-causal", "method": "seq", "stage": 5, "category": "new_task", "benchmark": "simp",
+    record = {"model": "tiny-causal", "variant": "seq", "stage": 5, "category": "new_task", "benchmark": "simp",
               "kind": "instruction", "summary": {"n": 1, "sari": 40.0}, "items": []}  # fmt: skip
     io.atomic_write_json(path, {"key": evaluate.ChainEval(cfg, "tiny-causal", "seq").cell_key(cell), **record})
     assert len(evaluate.gather(cfg)[0]) == 1  # fresh: gathered

@@ -11,7 +11,7 @@ def score_rows(model, method, category, benchmark, metric, values, stages=None):
     """scores.csv rows of one (model, method, benchmark, metric): values at stages 0.. (or ``stages``)."""
     stages = range(len(values)) if stages is None else stages
     return [
-        {"model": model, "method": method, "stage": s, "category": category, "benchmark": benchmark,
+        {"model": model, "variant": method, "stage": s, "category": category, "benchmark": benchmark,
          "metric": metric, "value": float(v), "n": 100}
         for s, v in zip(stages, values, strict=True)
     ]  # fmt: skip
@@ -36,7 +36,7 @@ def make_items(p_by_stage, n, seed, benchmark="A", model="m", method="seq", cate
     rows = []
     for stage, p in enumerate(p_by_stage):
         for i in range(n):
-            base = {"model": model, "method": method, "stage": stage, "category": category,
+            base = {"model": model, "variant": method, "stage": stage, "category": category,
                     "benchmark": benchmark, "item": f"{benchmark}-{i}", "group": ""}  # fmt: skip
             rows.append({**base, "metric": "acc", "value": int(u[i] < p)})
             rows.append({**base, "metric": "acc_norm", "value": int(noise[stage, i] < 0.5)})
@@ -44,7 +44,7 @@ def make_items(p_by_stage, n, seed, benchmark="A", model="m", method="seq", cate
 
 
 def scores_from_items(items):
-    keys = ["model", "method", "stage", "category", "benchmark", "metric"]
+    keys = ["model", "variant", "stage", "category", "benchmark", "metric"]
     out = items.groupby(keys, as_index=False)["value"].agg(value="mean", n="count")
     out["value"] *= 100
     return out[list(metrics.SCORE_COLUMNS)]
@@ -75,7 +75,7 @@ def test_primary_metric():
 
 def test_element_table_uses_the_primary_metric_and_all_stages():
     table = metrics.element_table(two_element_scores()).set_index("benchmark")
-    assert list(table.columns) == ["model", "method", "category", "metric", "initial", "final", "fg", "final_drop",
+    assert list(table.columns) == ["model", "variant", "category", "metric", "initial", "final", "fg", "final_drop",
                                    "stages"]  # fmt: skip
     assert table.loc["A", "metric"] == "acc" and table.loc["crows", "metric"] == "pct_stereotype"
     assert table.loc["A", "fg"] == pytest.approx((2 + 5 + 10 + 10 + 10) / 40 / 5 * 100)  # 18.5
@@ -86,7 +86,7 @@ def test_element_table_uses_the_primary_metric_and_all_stages():
 
 def test_forgetting_table_averages_two_elements_of_a_category():
     table = metrics.forgetting_table(two_element_scores())
-    assert list(table.columns) == ["model", "method", "category", "initial", "final", "fg", "final_drop", "ci_low",
+    assert list(table.columns) == ["model", "variant", "category", "initial", "final", "fg", "final_drop", "ci_low",
                                    "ci_high"]  # fmt: skip
     assert list(table["category"]) == ["reasoning", "bias"]  # the categories' canonical order
     reasoning = table.iloc[0]
@@ -113,7 +113,7 @@ def test_zero_initial_in_a_table_names_the_element():
 
 def test_curves_has_elements_and_category_means():
     c = metrics.curves(two_element_scores())
-    assert list(c.columns) == ["model", "method", "category", "benchmark", "stage", "value"]
+    assert list(c.columns) == ["model", "variant", "category", "benchmark", "stage", "value"]
     mean = c[(c["category"] == "reasoning") & (c["benchmark"] == "(mean)")].set_index("stage")["value"]
     assert mean.tolist() == pytest.approx([45, 44, 42.5, 40, 40, 37.5])
     assert len(c) == 6 * (3 + 2)  # A, B, crows + two category means, six stages each; acc_norm left out
@@ -152,10 +152,10 @@ def test_bootstrap_matches_a_loop_over_resampled_item_ids():
 
 def test_bootstrap_no_change_gives_zero_interval():
     items = make_items([0.7] * 6, 300, seed=3)
-    table = metrics.forgetting_table(scores_from_items(items), items, n_boot=200)
+    table = metrics.forgetting_table(scores_from_items(items), items, n_boot=200, seed=0)
     row = table.iloc[0]
     assert (row["fg"], row["ci_low"], row["ci_high"]) == (0.0, 0.0, 0.0)
-    assert metrics.bootstrap_element(items, "m", "seq", "A", n_boot=200) == {"fg": (0.0, 0.0), "final_drop": (0.0, 0.0)}
+    assert metrics.bootstrap_element(items, "m", "seq", "A", n_boot=200, seed=0) == {"fg": (0.0, 0.0), "final_drop": (0.0, 0.0)}
 
 
 def test_forgetting_table_ci_per_category_and_nan_when_items_lack_a_benchmark():
@@ -169,7 +169,7 @@ def test_forgetting_table_ci_per_category_and_nan_when_items_lack_a_benchmark():
     full = metrics.forgetting_table(scores, items, n_boot=300, seed=0).set_index("category")
     for category in ("reasoning", "domain_knowledge"):
         assert full.loc[category, "ci_low"] < full.loc[category, "fg"] < full.loc[category, "ci_high"]
-    partial = metrics.forgetting_table(scores, items[items["benchmark"] != "B"], n_boot=300).set_index("category")
+    partial = metrics.forgetting_table(scores, items[items["benchmark"] != "B"], n_boot=300, seed=0).set_index("category")
     assert math.isnan(partial.loc["reasoning", "ci_low"]) and math.isnan(partial.loc["reasoning", "ci_high"])
     assert partial.loc["domain_knowledge", "ci_low"] == full.loc["domain_knowledge", "ci_low"]
 
@@ -198,7 +198,7 @@ def new_task_scores():
 
 def test_new_task_table():
     table = metrics.new_task_table(new_task_scores())
-    assert list(table.columns) == ["model", "method", "stage", "task", "metric", "before", "after", "gain", "final",
+    assert list(table.columns) == ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final",
                                    "retained"]  # fmt: skip
     assert list(table["task"]) == ["simp", "emdg", "inqqg", "exp", "hgen"]
     assert list(table["stage"]) == [1, 2, 3, 4, 5]
@@ -211,7 +211,7 @@ def test_new_task_table():
 
 def test_transfer():
     t = metrics.transfer(new_task_scores())
-    assert list(t.columns) == ["model", "method", "bwt", "forgetting", "n_tasks"]
+    assert list(t.columns) == ["model", "variant", "bwt", "forgetting", "n_tasks"]
     row = t.iloc[0]
     assert row["n_tasks"] == 3  # exp has no stage-5 cell, hgen is the last task
     assert row["bwt"] == pytest.approx((-5 - 2 + 0) / 3)
@@ -259,7 +259,7 @@ def test_read_items_keeps_ids_as_strings(tmp_path):
 
 def test_write_forgetting_round_trip():
     with pytest.raises(FileNotFoundError, match="make evaluate PROFILE=t"):
-        metrics.write_forgetting("t")
+        metrics.write_forgetting("t", n_boot=10, seed=0)
     folder = paths.artifacts_dir("t")
     folder.mkdir(parents=True)
     items = pd.concat(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cf_utils import metrics, mitigation_study, mitigations, models, paths, plots, report, train
+from cf_utils import metrics, mitigation_study, mitigations, models, paths, plots, report, stage, study, train
 from cf_utils.config import ConfigError, load_config
 from cf_utils.data.prepare import prepare
 
@@ -22,18 +22,18 @@ def _cfg(**over):
 
 
 def _lora(cfg, rank_factor=1, seed=0):
-    return train.with_lora(models.load_model("tiny-causal", method="lora"), "tiny-causal", cfg.train, seed, rank_factor)
+    return stage.with_lora(models.load_model("tiny-causal", method="lora"), "tiny-causal", cfg.train, seed, rank_factor)
 
 
 def _batch(tok, n=2):
     recs = [{"prompt": f"### Instruction\nSay {w}.\n\n### Response:", "target": f"{w} {w}."} for w in ("hi", "yo")[:n]]
-    return train.collate([train.encode(r, tok, "causal", 64) for r in recs], tok.pad_token_id, "causal")
+    return stage.collate([stage.encode(r, tok, "causal", 64) for r in recs], tok.pad_token_id, "causal")
 
 
 def _perturb(model, scale=0.05, seed=1):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in train.trainable(model).values():
+        for p in stage.trainable(model).values():
             p.add_(torch.randn(p.shape, generator=g) * scale)
 
 
@@ -47,17 +47,17 @@ def test_l2_term_is_zero_at_the_previous_weights_and_half_squared_distance_away(
     (penalty,) = hooks.extra_loss
     at_anchor = penalty(model, None, None, None)
     assert float(at_anchor) == 0.0
-    before = {n: p.detach().clone() for n, p in train.trainable(model).items()}
+    before = {n: p.detach().clone() for n, p in stage.trainable(model).items()}
     _perturb(model)
     moved = penalty(model, None, None, None)
-    expected = 0.5 * sum(float((p - before[n]).pow(2).sum()) for n, p in train.trainable(model).items())
+    expected = 0.5 * sum(float((p - before[n]).pow(2).sum()) for n, p in stage.trainable(model).items())
     assert float(moved) == pytest.approx(cfg.mitigation.l2_weight * expected, rel=1e-5) and expected > 0
 
 
 def test_ewc_with_a_flat_fisher_is_l2_and_the_fisher_is_a_normalised_nonnegative_diagonal():
     cfg = _cfg()
     model = _lora(cfg)
-    anchor = {n: p.detach().clone() for n, p in train.trainable(model).items()}
+    anchor = {n: p.detach().clone() for n, p in stage.trainable(model).items()}
     _perturb(model)
     flat = {n: torch.ones_like(a) for n, a in anchor.items()}
     assert float(mitigations.anchor_penalty(model, anchor, flat)) == pytest.approx(
@@ -80,10 +80,10 @@ def test_lwf_term_is_zero_while_the_adapter_is_the_identity_and_positive_once_it
     tok = models.load_tokenizer("tiny-causal")
     batch = _batch(tok)
     (lwf,) = mitigations.get_method(cfg, "lwf").begin_stage(model, tok, "causal", 1, None).extra_loss
-    logits, target, _ = train.forward_loss(model, batch, "causal")
+    logits, target, _ = stage.forward_loss(model, batch, "causal")
     assert float(lwf(model, batch, logits, target)) == pytest.approx(0.0, abs=1e-6)
     _perturb(model, scale=0.5)
-    logits, target, _ = train.forward_loss(model, batch, "causal")
+    logits, target, _ = stage.forward_loss(model, batch, "causal")
     term = lwf(model, batch, logits, target)
     assert float(term) > 1e-4 and term.requires_grad  # gradients reach the student, not the teacher
 
@@ -117,7 +117,7 @@ def test_olora_stage_trains_only_its_own_block(tmp_path):
     method = mitigations.get_method(cfg, "olora")
     hooks = method.begin_stage(model, tok, "causal", 2, None)  # block 1
     recs = [{"prompt": "### Instruction\nSay hi.\n\n### Response:", "target": "hi there"}] * 8
-    train.train_stage(model, tok, "causal", recs, cfg.train, seed=0, resume_dir=tmp_path / "r", hooks=hooks)
+    stage.train_stage(model, tok, "causal", recs, cfg.train, seed=0, resume_dir=tmp_path / "r", hooks=hooks)
     method.end_stage()
     for (a0, b0), (a, b) in zip(before, mitigations.lora_pairs(model), strict=True):
         own = slice(r, 2 * r)
@@ -176,7 +176,7 @@ def _fake_manifest(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def mitigation_run(tmp_path_factory):
     """Smoke data, every method's tiny-causal chain, its evaluation and the study's tables (shared)."""
     root = tmp_path_factory.mktemp("mitigations")
     mp = pytest.MonkeyPatch()
@@ -193,8 +193,8 @@ def study(tmp_path_factory):
 
 
 @pytest.fixture
-def study_env(study, monkeypatch):
-    root, out = study
+def study_env(mitigation_run, monkeypatch):
+    root, out = mitigation_run
     for name in ("data", "artifacts", "figures"):
         monkeypatch.setenv(f"CF_{name.upper()}_ROOT", str(root / name))
     return out
@@ -204,10 +204,10 @@ def study_env(study, monkeypatch):
 def test_every_method_trains_its_chain_and_keeps_what_the_next_stage_needs(study_env):
     cfg = _cfg()
     for v in ("seq", "replay", "l2", "ewc", "lwf", "olora"):
-        assert all(train.is_done(train.stage_dir("smoke", "tiny-causal", v, k)) for k in range(6)), v
-    assert all((train.stage_dir("smoke", "tiny-causal", "ewc", k) / mitigations.FISHER_FILE).is_file() for k in (1, 5))
+        assert all(train.is_done(paths.stage_dir("smoke", "tiny-causal", v, k)) for k in range(6)), v
+    assert all((paths.stage_dir("smoke", "tiny-causal", "ewc", k) / mitigations.FISHER_FILE).is_file() for k in (1, 5))
     adapters = {
-        v: _adapter(train.stage_dir("smoke", "tiny-causal", v, 5)) for v in ("seq", "l2", "ewc", "lwf", "olora")
+        v: _adapter(paths.stage_dir("smoke", "tiny-causal", v, 5)) for v in ("seq", "l2", "ewc", "lwf", "olora")
     }
     for v in ("l2", "ewc", "lwf", "olora"):  # each method changed what was learned
         assert any(not torch.equal(adapters["seq"][k], adapters[v][k]) for k in adapters[v] if k in adapters["seq"]), v
@@ -227,7 +227,7 @@ def test_wise_alpha_zero_is_stage_zero_and_alpha_one_is_the_last_stage_exactly(s
     scores = metrics.read_scores(paths.artifacts_dir("smoke") / "mitigations" / "scores.csv")
 
     def outcomes(frame, method, stage, cols):
-        sub = frame[(frame.method == method) & (frame.stage == stage)]
+        sub = frame[(frame.variant == method) & (frame.stage == stage)]
         return sub.sort_values(cols[:-1])[cols].reset_index(drop=True)
 
     cols = ["benchmark", "item", "metric", "value"]
@@ -247,16 +247,16 @@ def test_wise_alpha_zero_is_stage_zero_and_alpha_one_is_the_last_stage_exactly(s
 def test_study_tables_cover_every_method_with_paired_cis(study_env):
     retention, tasks = study_env["retention"], study_env["tasks"]
     methods = ["seq", "replay", "l2", "ewc", "lwf", "olora", "wise-0", "wise-0.5", "wise-1"]
-    assert list(dict.fromkeys(retention.method)) == methods
-    assert set(retention.category) == {*mitigation_study.GENERAL, "general"}
-    seq = retention[retention.method == "seq"]
+    assert list(dict.fromkeys(retention.variant)) == methods
+    assert set(retention.category) == {*study.GENERAL, "general"}
+    seq = retention[retention.variant == "seq"]
     assert (seq.vs_seq == 0).all()
-    wise0 = retention[(retention.method == "wise-0") & (retention.category == "general")].iloc[0]
+    wise0 = retention[(retention.variant == "wise-0") & (retention.category == "general")].iloc[0]
     assert wise0.final_drop == pytest.approx(0.0, abs=1e-9) and wise0.ci_low == wise0.ci_high == 0.0
     ok = retention.dropna(subset=["ci_low"])
     assert ((ok.ci_low <= ok.final_drop + 1e-9) & (ok.final_drop <= ok.ci_high + 1e-9)).all()
     assert len(tasks) == len(methods) * 5
-    assert (tasks[tasks.method == "wise-0"].gain == 0).all()
+    assert (tasks[tasks.variant == "wise-0"].gain == 0).all()
     summary = study_env["summary"]
     assert list(summary.method) == methods and summary.verdict.iloc[0] == "reference"
     assert set(summary.verdict) <= {"reference", "forgets less than seq", "forgets more than seq",
@@ -293,21 +293,21 @@ def test_bootstrap_of_identical_methods_gives_zero_difference():
     rows = []
     for b, cat in (("b1", "domain_knowledge"), ("b2", "reasoning")):
         start, end = rng.random(30) > 0.4, rng.random(30) > 0.5
-        for method, stage, v in (("seq", 0, start), ("seq", 5, end), ("twin", 5, end)):
-            rows += [("m", method, stage, cat, b, f"i{i}", "", "acc", int(x)) for i, x in enumerate(v)]
+        for variant, k, v in (("seq", 0, start), ("seq", 5, end), ("twin", 5, end)):
+            rows += [("m", variant, k, cat, b, f"i{i}", "", "acc", int(x)) for i, x in enumerate(v)]
     items = pd.DataFrame(rows, columns=list(metrics.ITEM_COLUMNS))
     cats = {"domain_knowledge": ["b1"], "reasoning": ["b2"]}
     t = mitigation_study.retention_table(items, "m", ["seq", "twin"], cats, n_boot=200, seed=0)
-    twin = t[t.method == "twin"]
+    twin = t[t.variant == "twin"]
     assert (twin.vs_seq == 0).all() and (twin.vs_seq_low == 0).all() and (twin.vs_seq_high == 0).all()
-    assert twin.set_index("category").final_drop.equals(t[t.method == "seq"].set_index("category").final_drop)
+    assert twin.set_index("category").final_drop.equals(t[t.variant == "seq"].set_index("category").final_drop)
 
 
 def test_plan_lists_the_mitigation_chains_and_wise_trains_nothing():
     from cf_utils import plan
 
     est = plan.estimate(load_config("cpu"))
-    rows = {c["method"]: c for c in est["chains"] if c["model"] == "smollm2-135m-instruct"}
+    rows = {c["variant"]: c for c in est["chains"] if c["model"] == "smollm2-135m-instruct"}
     assert {"seq", "replay", "l2", "ewc", "lwf", "olora", "wise-0.25", "wise-0.5", "wise-0.75"} <= set(rows)
     assert rows["wise-0.5"]["train_hours"] == 0 and rows["wise-0.5"]["eval_hours"] > 0
     assert rows["lwf"]["train_hours"] > rows["l2"]["train_hours"]  # the teacher's forward pass

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cf_utils import metrics, paths, report
+from cf_utils import metrics, paths, report, study
 
 BENCHMARKS = {
     "domain_knowledge": ["science_qa", "physics", "misconceptions"],
@@ -29,7 +29,7 @@ def synthetic(models=CPU_MODELS, methods=("seq",), drop=0.03, seed=0) -> tuple[p
             for category, benches in BENCHMARKS.items():
                 for bench in benches:
                     correct = rng.random(N_ITEMS) < 0.6
-                    for stage in metrics.STAGES:
+                    for stage in study.STAGES:
                         if stage:
                             correct = correct & (
                                 rng.random(N_ITEMS) > drop * (mi + 1) / (2 if method == "replay" else 1)
@@ -52,7 +52,7 @@ def synthetic(models=CPU_MODELS, methods=("seq",), drop=0.03, seed=0) -> tuple[p
                             )
                             for i, c in enumerate(correct)
                         ]
-            for k, task in enumerate(metrics.TASKS, start=1):
+            for k, task in enumerate(study.TASKS, start=1):
                 for stage in sorted({k - 1, k, 5}):
                     value = 10.0 + 20 * (stage >= k) - (stage - k) * 0.5 * (stage > k)
                     for metric in (OWN_METRIC[task], "rougeL"):
@@ -98,7 +98,7 @@ def built(tmp_path_factory):
         mp.setenv("CF_ARTIFACTS_ROOT", str(root / "artifacts"))
         mp.setenv("CF_FIGURES_ROOT", str(root / "figures"))
         write_run("cpu", models=(*CPU_MODELS, "tiny-seq2seq"), methods=("seq", "replay"))
-        path = report.build("cpu", n_boot=50)
+        path = report.build("cpu", n_boot=50, seed=0)
         yield root, path
 
 
@@ -142,7 +142,7 @@ def test_build_writes_every_file(built):
 def test_tables_contain_the_numbers(built):
     root, _ = built
     forgetting = pd.read_csv(root / "artifacts/cpu/forgetting.csv")
-    row = forgetting[(forgetting["model"] == "gemma3-270m") & (forgetting["method"] == "seq")]
+    row = forgetting[(forgetting["model"] == "gemma3-270m") & (forgetting["variant"] == "seq")]
     row = row[row["category"] == "reasoning"].iloc[0]
     cell = f"{row['fg']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
     for ext in ("md", "tex", "csv"):

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from cf_utils import models, paths, train
+from cf_utils import models, paths, stage, study, train
 from cf_utils.config import load_config
 from cf_utils.data.prepare import prepare
 
@@ -35,10 +35,10 @@ REC = {"id": "x", "task": "simp", "prompt": "### Instruction\nSay hi.\n\n### Res
 def test_labels_mask_exactly_the_prompt_tokens():
     tok = models.load_tokenizer("tiny-causal")
     prompt_ids = tok(REC["prompt"])["input_ids"]
-    ex = train.encode(REC, tok, "causal", max_length=512)
+    ex = stage.encode(REC, tok, "causal", max_length=512)
     n = len(prompt_ids)
     assert ex["input_ids"][:n] == prompt_ids
-    assert ex["labels"][:n] == [train.IGNORE] * n
+    assert ex["labels"][:n] == [stage.IGNORE] * n
     assert ex["labels"][n:] == ex["input_ids"][n:]  # every response token is learned ...
     assert ex["labels"][-1] == tok.eos_token_id  # ... including the EOS that ends it
     assert tok.decode(ex["input_ids"][n:-1]) == " Hello there."
@@ -46,18 +46,18 @@ def test_labels_mask_exactly_the_prompt_tokens():
 
 def test_seq2seq_encoding_and_truncation():
     tok = models.load_tokenizer("tiny-seq2seq")
-    ex = train.encode(REC, tok, "seq2seq", max_length=512)
+    ex = stage.encode(REC, tok, "seq2seq", max_length=512)
     assert ex["input_ids"] == tok(REC["prompt"])["input_ids"]
-    assert ex["labels"][-1] == tok.eos_token_id and train.IGNORE not in ex["labels"]
-    assert train.encode(REC, models.load_tokenizer("tiny-causal"), "causal", max_length=3) is None
+    assert ex["labels"][-1] == tok.eos_token_id and stage.IGNORE not in ex["labels"]
+    assert stage.encode(REC, models.load_tokenizer("tiny-causal"), "causal", max_length=3) is None
 
 
 def test_batch_order_is_deterministic_complete_and_wastes_little_padding():
     g = torch.Generator().manual_seed(0)
     lengths = torch.randint(5, 200, (500,), generator=g).tolist()
-    order = train.batch_order(lengths, 8, seed=1, epoch=0)
-    assert order == train.batch_order(lengths, 8, seed=1, epoch=0)
-    assert order != train.batch_order(lengths, 8, seed=1, epoch=1)
+    order = stage.batch_order(lengths, 8, seed=1, epoch=0)
+    assert order == stage.batch_order(lengths, 8, seed=1, epoch=0)
+    assert order != stage.batch_order(lengths, 8, seed=1, epoch=1)
     assert sorted(i for b in order for i in b) == list(range(500))
 
     def waste(batches):
@@ -68,7 +68,7 @@ def test_batch_order_is_deterministic_complete_and_wastes_little_padding():
 
 
 def test_collate_pads_and_masks():
-    batch = train.collate(
+    batch = stage.collate(
         [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}], 0, "causal"
     )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
@@ -93,7 +93,7 @@ def test_interrupted_stage_resumes_to_the_same_adapter(smoke, tmp_path):
     tcfg = smoke.train
 
     whole = _lora_tiny()
-    m1 = train.train_stage(whole, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "a")
+    m1 = stage.train_stage(whole, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "a")
 
     def kill_at_3(step):
         if step == 3:
@@ -101,14 +101,12 @@ def test_interrupted_stage_resumes_to_the_same_adapter(smoke, tmp_path):
 
     first = _lora_tiny()
     with pytest.raises(Killed):
-        train.train_stage(first, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "b",
-                          hooks=train.Hooks(on_step=[kill_at_3]))  # fmt: skip
+        stage.train_stage(first, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "b",
+                          hooks=stage.Hooks(on_step=[kill_at_3]))  # fmt: skip
     assert (tmp_path / "b" / "state.pt").is_file()  # the checkpoint of step 2
     again = _lora_tiny()
-    m2 = train.train_stage(again, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "b")
-    for (n, a), (_, b) in zip(
-        train._trainable_state(whole).items(), train._trainable_state(again).items(), strict=True
-    ):
+    m2 = stage.train_stage(again, tok, "causal", recs, tcfg, seed=3, resume_dir=tmp_path / "b")
+    for (n, a), (_, b) in zip(stage.trainable_state(whole).items(), stage.trainable_state(again).items(), strict=True):
         assert torch.equal(a, b), n
     assert m1["loss"] == m2["loss"] and m1["tokens"] == m2["tokens"] and m1["steps"] == m2["steps"]
 
@@ -124,8 +122,8 @@ def test_a_stage_draws_the_same_dropout_whatever_ran_before_it(smoke, tmp_path):
         torch.manual_seed(0)
         model = get_peft_model(models.load_model("tiny-seq2seq", method="lora"), models.lora_config("tiny-seq2seq"))
         torch.rand(prior_draws)  # what an earlier stage in the same process would have consumed
-        train.train_stage(model, tok, "seq2seq", recs, smoke.train, seed=3, resume_dir=tmp_path / str(prior_draws))
-        adapters.append(train._trainable_state(model))
+        stage.train_stage(model, tok, "seq2seq", recs, smoke.train, seed=3, resume_dir=tmp_path / str(prior_draws))
+        adapters.append(stage.trainable_state(model))
     assert models.get_spec("tiny-seq2seq") and any(
         getattr(m, "p", 0) > 0 for m in models.load_model("tiny-seq2seq").modules()
     )  # the test means something only with dropout in the model
@@ -142,7 +140,7 @@ def test_chain_trains_saves_and_never_recomputes(smoke, model, monkeypatch):
         m = json.loads((d / "metrics.json").read_text())
         assert (d / "adapter_model.safetensors").is_file() and (d / "adapter_config.json").is_file()
         if k:
-            assert m["task"] == train.TASK_NAMES[k - 1] and m["steps"] > 0 and m["tokens"] > 0
+            assert m["task"] == study.TASKS[k - 1] and m["steps"] > 0 and m["tokens"] > 0
             assert len(m["loss"]) == m["steps"] and m["wall_s"] > 0
     stamp = [d.stat().st_mtime_ns for d in dirs]
 
@@ -168,8 +166,8 @@ def test_chain_killed_mid_way_finishes_only_what_is_missing(smoke):
             raise Killed
 
     with pytest.raises(Killed):
-        train.Chain(smoke, "tiny-causal", "seq", hooks=train.Hooks(on_step=[kill_in_stage_3])).run()
-    root = train.chain_dir(smoke.profile, "tiny-causal", "seq")
+        train.Chain(smoke, "tiny-causal", "seq", hooks=stage.Hooks(on_step=[kill_in_stage_3])).run()
+    root = paths.chain_dir(smoke.profile, "tiny-causal", "seq")
     assert sorted(p.name for p in root.iterdir()) == [".stage-3.resume", "stage-0", "stage-1", "stage-2"]
     early = [(root / f"stage-{k}" / "metrics.json").stat().st_mtime_ns for k in (1, 2)]
     train.Chain(smoke, "tiny-causal", "seq").run()
@@ -179,7 +177,7 @@ def test_chain_killed_mid_way_finishes_only_what_is_missing(smoke):
 
 def test_changed_training_config_retrains_instead_of_mixing(smoke, capsys):
     train.Chain(smoke, "tiny-causal", "seq").run()
-    root = train.chain_dir(smoke.profile, "tiny-causal", "seq")
+    root = paths.chain_dir(smoke.profile, "tiny-causal", "seq")
     before = json.loads((root / "stage-5" / "metrics.json").read_text())["fingerprint"]
     eval_only = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "eval.max_new_tokens": 5,
                                            "train.variants": ["seq", "replay"]})  # fmt: skip
@@ -220,9 +218,9 @@ def test_forward_loss_equals_the_models_own_loss(model):
     tok = models.load_tokenizer(model)
     arch = models.get_spec(model).arch
     recs = [{**REC, "prompt": REC["prompt"] + " x" * n, "target": "Hi" + " there" * n} for n in (0, 3, 7)]
-    batch = train.collate([train.encode(r, tok, arch, 512) for r in recs], tok.pad_token_id, arch)
+    batch = stage.collate([stage.encode(r, tok, arch, 512) for r in recs], tok.pad_token_id, arch)
     m = models.load_model(model)
-    *_, ours = train.forward_loss(m, batch, arch)
+    *_, ours = stage.forward_loss(m, batch, arch)
     assert torch.allclose(ours, m(**batch).loss, rtol=1e-6, atol=1e-6)
 
 
@@ -233,14 +231,14 @@ def test_qlora_chain_stage_trains_a_4bit_model_and_keeps_the_adapter_unmerged(sm
     import bitsandbytes as bnb
 
     assert any(isinstance(m, bnb.nn.Linear4bit) for m in chain.model.modules())  # the base stayed 4-bit
-    stage5 = train.stage_dir(cfg.profile, "tiny-causal", "seq", 5)
+    stage5 = paths.stage_dir(cfg.profile, "tiny-causal", "seq", 5)
     assert (stage5 / "adapter_model.safetensors").is_file() and not (stage5 / "model.safetensors").exists()
 
 
 def test_full_fine_tuning_saves_weights_per_stage(smoke):
     cfg = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.method": "full"})
     train.Chain(cfg, "tiny-causal", "seq").run()
-    s1, s2 = (train.stage_dir(cfg.profile, "tiny-causal", "seq", k) / "model.safetensors" for k in (1, 2))
+    s1, s2 = (paths.stage_dir(cfg.profile, "tiny-causal", "seq", k) / "model.safetensors" for k in (1, 2))
     from safetensors.torch import load_file
 
     a, b = load_file(str(s1)), load_file(str(s2))
