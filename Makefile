@@ -39,20 +39,10 @@ PY := $(VENV)/bin/python
 SETUP := $(VENV)/.setup-done
 TEST_ARGS ?=
 
-CORE_SRC := cf_utils/__init__.py cf_utils/config.py cf_utils/paths.py cf_utils/io.py cf_utils/notebooks.py \
-            cf_utils/progress.py
-DATA_SRC := $(CORE_SRC) $(wildcard cf_utils/data/*.py)
 DATA := $(DATA_ROOT)/$(PROFILE)/MANIFEST.json
-TRAIN_SRC := $(CORE_SRC) cf_utils/data/records.py cf_utils/train.py cf_utils/models.py cf_utils/mitigations.py \
-             cf_utils/distributed.py cf_utils/launch.py
 FINETUNE := $(ARTIFACTS_ROOT)/$(PROFILE)/finetune.json
-EVAL_SRC := $(TRAIN_SRC) cf_utils/evaluate.py cf_utils/scoring.py cf_utils/generation.py cf_utils/textmetrics.py \
-            cf_utils/metrics.py
 SCORES := $(ARTIFACTS_ROOT)/$(PROFILE)/scores.csv
-MIT_SRC := $(EVAL_SRC) cf_utils/mitigations.py cf_utils/mitigation_study.py cf_utils/plots.py cf_utils/report.py
 MITIGATIONS := $(ARTIFACTS_ROOT)/$(PROFILE)/mitigations.csv
-FIG_SRC := $(CORE_SRC) cf_utils/metrics.py cf_utils/plots.py cf_utils/report.py cf_utils/provenance.py \
-           cf_utils/models.py cf_utils/train.py cf_utils/mitigation_study.py data/reference/paper_numbers.csv
 REPORT := $(ARTIFACTS_ROOT)/$(PROFILE)/report.md
 RUN_NB := $(PY) -m cf_utils.notebooks
 LAUNCH := $(PY) -m cf_utils.launch
@@ -64,6 +54,18 @@ all: reproduce
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+
+# The cf_utils files each rule runs (DATA_SRC, TRAIN_SRC, EVAL_SRC, FINETUNE_SRC, SCORES_SRC, MIT_SRC, FIG_SRC,
+# CHAINS_SRC): derived from the real imports by cf_utils/sources.py (standard library only, so no venv needed),
+# remade when any module or notebook changes.
+SOURCES_MK := $(ARTIFACTS_ROOT)/sources.mk
+ifneq ($(filter-out setup test test-fast test-slow lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
+include $(SOURCES_MK)
+endif
+
+$(SOURCES_MK): $(shell find cf_utils -name '*.py') $(wildcard notebooks/*.ipynb)
+	@mkdir -p $(@D)
+	$(PYTHON_BASE) -m cf_utils.sources > $@.tmp && mv $@.tmp $@
 
 # ---------------------------------------------------------------- environment
 setup: $(SETUP)
@@ -92,8 +94,7 @@ ifneq ($(filter-out setup plan chains test test-fast test-slow bench lint lab cl
 include $(CHAINS_MK)
 endif
 
-$(CHAINS_MK): configs/defaults.yaml configs/$(PROFILE).yaml cf_utils/config.py cf_utils/launch.py \
-              cf_utils/mitigation_study.py | $(SETUP)
+$(CHAINS_MK): configs/defaults.yaml configs/$(PROFILE).yaml $(CHAINS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(LAUNCH) chains --profile $(PROFILE) --make > $@.tmp && mv $@.tmp $@
 
@@ -130,14 +131,14 @@ chains: $(SETUP)
 finetune: $(FINETUNE)
 
 # 02 finds every chain trained: it builds what is missing (none under make), the summary and the loss curves.
-$(FINETUNE): notebooks/02_finetune.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) \
+$(FINETUNE): notebooks/02_finetune.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FINETUNE_SRC) $(DATA) \
              $(call trained,$(STUDY_CHAINS)) | $(SETUP)
 	$(RUN_NB) 02_finetune --profile $(PROFILE)
 
 evaluate: $(SCORES)
 
 # 03 finds every cell scored; it gathers them into scores.csv and items.csv.
-$(SCORES): notebooks/03_evaluate.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(EVAL_SRC) $(DATA) $(FINETUNE) \
+$(SCORES): notebooks/03_evaluate.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(SCORES_SRC) $(DATA) $(FINETUNE) \
            $(call evaluated,$(STUDY_CHAINS)) | $(SETUP)
 	$(RUN_NB) 03_evaluate --profile $(PROFILE)
 
@@ -150,8 +151,8 @@ $(MITIGATIONS): notebooks/05_mitigations.ipynb configs/defaults.yaml configs/$(P
 
 figures: $(REPORT)
 
-$(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) $(SCORES) \
-           $(MITIGATIONS) | $(SETUP)
+$(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) \
+           data/reference/paper_numbers.csv $(SCORES) $(MITIGATIONS) | $(SETUP)
 	$(RUN_NB) 04_figures --profile $(PROFILE)
 
 reproduce: $(REPORT)

@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 import yaml
 
-from cf_utils import paths
+from cf_utils import paths, study
 
 PROFILES = ("smoke", "cpu", "gpu-mini", "paper")
-# Continual-training methods (cf_utils/mitigations.py): trained chains, and ``wise``, which re-weights
-# the ``seq`` chain's adapter at evaluation time and trains nothing.
-TrainedMethod = Literal["seq", "replay", "l2", "ewc", "lwf", "olora"]
-MitigationMethod = Literal["replay", "l2", "ewc", "lwf", "olora", "wise"]
+# The allowed values are the study's registries (cf_utils/study.py): a new variant is added there only.
+TrainedVariant = Literal[study.TRAINED_VARIANTS]  # chains trained by cf_utils/mitigations.py
+Mitigation = Literal[study.MITIGATIONS]  # compared against seq; ``wise`` re-weights seq's adapter, trains nothing
+Method = Literal[study.METHODS]  # how the weights are tuned
 
 
 class ConfigError(ValueError):
@@ -55,10 +55,10 @@ class TrainConfig:
     """What 02_finetune does: artifacts/<profile>/<model>/<variant>/stage-<k>/."""
 
     models: list[str] = field(default_factory=lambda: ["smollm2-135m-instruct"])  # registry names (models.py)
-    variants: list[TrainedMethod] = field(
+    variants: list[TrainedVariant] = field(
         default_factory=lambda: ["seq"]
-    )  # continual-training methods (mitigations.py)
-    method: Literal["qlora", "lora", "full"] = "lora"  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
+    )  # continual-training variants (study.py; mitigations.py trains them)
+    method: Method = "lora"  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16: autocast matmuls over fp32 master weights;
     # auto: bf16 where the device computes it fast (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else fp32
     lr: float = 2e-4
@@ -112,7 +112,7 @@ class MitigationConfig:
     """
 
     model: str | None = None  # registry name; None: no mitigation study in this profile
-    methods: list[MitigationMethod] = field(default_factory=list)  # compared against seq
+    methods: list[Mitigation] = field(default_factory=list)  # compared against seq
     l2_weight: float = 0.1  # l2: weight of 1/2 * ||theta - theta_prev||^2 over the trainable weights
     ewc_weight: float = 0.1  # ewc: the same with a diagonal Fisher (normalised to mean 1) per weight
     ewc_examples: int = 32  # examples of the previous stage's data for each Fisher estimate

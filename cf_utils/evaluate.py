@@ -350,13 +350,13 @@ def gather(
 
 def write_scores(cfg: Config) -> tuple[Path, Path]:
     """Gather the cells into artifacts/<profile>/scores.csv and items.csv (atomically; process 0 writes)."""
-    out = paths.artifacts_dir(cfg.profile)
+    scores_csv, items_csv = paths.output(cfg.profile, "scores.csv"), paths.output(cfg.profile, "items.csv")
     if distributed.is_main():
         scores, items = gather(cfg)
-        atomic_write_text(out / "items.csv", items.to_csv(index=False))
-        atomic_write_text(out / "scores.csv", scores.to_csv(index=False, float_format="%.4f"))
+        atomic_write_text(items_csv, items.to_csv(index=False))
+        atomic_write_text(scores_csv, scores.to_csv(index=False, float_format="%.4f"))  # last: the make target
     distributed.barrier()
-    return out / "scores.csv", out / "items.csv"
+    return scores_csv, items_csv
 
 
 def run(cfg: Config) -> list[dict]:

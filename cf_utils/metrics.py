@@ -317,13 +317,12 @@ def transfer(scores: pd.DataFrame) -> pd.DataFrame:
 
 def write_forgetting(profile: str, *, n_boot: int, seed: int) -> Path:
     """Compute the forgetting table of a profile and write ``artifacts/<profile>/forgetting.csv`` atomically."""
-    folder = paths.artifacts_dir(profile)
-    scores_path = folder / "scores.csv"
+    scores_path = paths.output(profile, "scores.csv")
     if not scores_path.exists():
         raise FileNotFoundError(f"{scores_path} not found: run the evaluation first (make evaluate PROFILE={profile})")
-    items_path = folder / "items.csv"
+    items_path = paths.output(profile, "items.csv")
     items = read_items(items_path) if items_path.exists() else None
     table = forgetting_table(read_scores(scores_path), items, n_boot=n_boot, seed=seed)
-    out = folder / "forgetting.csv"
+    out = paths.output(profile, "forgetting.csv")
     atomic_write_text(out, table.round(2).to_csv(index=False, lineterminator="\n"))
     return out

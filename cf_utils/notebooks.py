@@ -68,7 +68,7 @@ def run(name: str, profile: str, params: dict | None = None, log_dir: Path | Non
     params = {"profile": profile, **(params or {})}
     check_parameters(path, params)
     check_config(params)
-    out_dir = Path(log_dir or paths.artifacts_dir(profile) / "notebooks")
+    out_dir = Path(log_dir or paths.notebook_log_dir(profile))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
     os.environ["CF_TEXT_PROGRESS"] = "1"  # the kernel inherits it: text progress bars reach the run log
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: a -p value is not valid YAML: {e}", file=sys.stderr)
         return 2
     except PapermillExecutionError as e:  # the cell's own error, without papermill's wrapping
-        log = paths.artifacts_dir(args.profile) / "notebooks" / notebook_path(args.notebook).name
+        log = paths.notebook_log_dir(args.profile) / notebook_path(args.notebook).name
         print(f"error: {args.notebook} failed: {e.ename}: {e.evalue}\n(full log: {log})", file=sys.stderr)
         return 1
     return 0

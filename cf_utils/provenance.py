@@ -87,7 +87,8 @@ def stages(cfg: Config) -> list[dict]:
     evals: dict[tuple, float] = defaultdict(float)
     for f in (paths.artifacts_dir(cfg.profile) / "eval").glob("*/*/stage-*/*.json"):
         rec = json.loads(f.read_text())
-        evals[(rec["model"], rec["variant"], rec["stage"])] += rec.get("seconds", 0.0)
+        variant = rec["variant"] if "variant" in rec else rec["method"]  # cells written before the rename
+        evals[(rec["model"], variant, rec["stage"])] += rec.get("seconds", 0.0)
     chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
         chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
@@ -106,7 +107,7 @@ def stages(cfg: Config) -> list[dict]:
 def notebooks(profile: str) -> dict[str, float | None]:
     """Each executed notebook's duration in seconds, as papermill recorded it."""
     out = {}
-    for nb in sorted((paths.artifacts_dir(profile) / "notebooks").glob("*.ipynb")):
+    for nb in sorted(paths.notebook_log_dir(profile).glob("*.ipynb")):
         try:
             out[nb.stem] = json.loads(nb.read_text())["metadata"]["papermill"].get("duration")
         except (json.JSONDecodeError, KeyError):
@@ -118,7 +119,6 @@ def build(cfg: Config) -> dict:
     data_manifest = paths.data_manifest(cfg.profile)
     data = json.loads(data_manifest.read_text()) if data_manifest.is_file() else {"files": []}
     durations = notebooks(cfg.profile)
-    out = paths.artifacts_dir(cfg.profile)
     return {
         "profile": cfg.profile,
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -138,11 +138,11 @@ def build(cfg: Config) -> dict:
         "stages": stages(cfg),
         "notebooks_s": durations,
         "wall_time_s": round(sum(v for v in durations.values() if v), 1) or None,
-        "results": {name: sha256_file(out / name) for name in RESULTS if (out / name).is_file()},
+        "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
 
 
 def write(cfg: Config) -> Path:
-    path = paths.artifacts_dir(cfg.profile) / "manifest.json"
+    path = paths.output(cfg.profile, "manifest.json")
     atomic_write_json(path, build(cfg))
     return path

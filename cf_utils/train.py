@@ -37,7 +37,7 @@ from cf_utils.config import Config
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 from cf_utils.mitigations import get_method
 from cf_utils.stage import Hooks, general_records, task_records, train_stage, with_lora
-from cf_utils.study import STAGES, TASKS, TRAINED_STAGES
+from cf_utils.study import LAST, STAGES, TASKS, TRAINED_STAGES
 
 
 def is_done(path: Path) -> bool:
@@ -284,13 +284,13 @@ def plan(cfg: Config) -> str:
     estimate from the throughput of a finished stage of the same model when there is one."""
     t = cfg.train
     head = f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s)"
-    lines = [head + f", 5 stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
+    lines = [head + f", {LAST} stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
     for name in t.models:
         spec = models.get_spec(name)
-        done = [
-            json.loads(p.read_text())
-            for p in paths.artifacts_dir(cfg.profile).glob(f"{name}/*/stage-[1-5]/metrics.json")
-        ]
+        finished = (
+            paths.stage_dir(cfg.profile, name, v, k) / "metrics.json" for v in t.variants for k in TRAINED_STAGES
+        )
+        done = [json.loads(p.read_text()) for p in finished if p.is_file()]
         s_per_example = [m["wall_s"] / m["examples"] for m in done]
         for variant in t.variants:
             todo = [k for k in TRAINED_STAGES if not is_done(paths.stage_dir(cfg.profile, name, variant, k))]

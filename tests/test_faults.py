@@ -137,7 +137,7 @@ def test_scores_never_mix_cells_of_another_config(tmp_path, monkeypatch):
     cell.path.write_text("{}\n")
     monkeypatch.setattr(evaluate, "cells", lambda cfg, stages=None: [cell])
     monkeypatch.setattr(evaluate.ChainEval, "checkpoint_key", lambda self, stage: "ckpt")
-    path = evaluate.cell_file("smoke", "tiny-causal", "seq", cell)
+    path = paths.cell_file("smoke", "tiny-causal", "seq", cell.stage, cell.name)
     record = {"model": "tiny-causal", "variant": "seq", "stage": 5, "category": "new_task", "benchmark": "simp",
               "kind": "instruction", "summary": {"n": 1, "sari": 40.0}, "items": []}  # fmt: skip
     io.atomic_write_json(path, {"key": evaluate.ChainEval(cfg, "tiny-causal", "seq").cell_key(cell), **record})

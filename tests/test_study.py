@@ -1,0 +1,83 @@
+"""The study's vocabulary has one owner (cf_utils/study.py) and the package's import graph has no cycle."""
+
+import ast
+import typing
+
+import pytest
+
+from cf_utils import config, mitigations, paths, sources, study
+
+PACKAGE = paths.ROOT / "cf_utils"
+
+
+def _allowed(cls, name: str) -> tuple:
+    hint = typing.get_type_hints(cls)[name]
+    if typing.get_origin(hint) is list:
+        (hint,) = typing.get_args(hint)
+    return typing.get_args(hint)
+
+
+def test_the_config_allows_exactly_the_registries_values():
+    assert _allowed(config.TrainConfig, "variants") == study.TRAINED_VARIANTS == tuple(mitigations.VARIANTS)
+    assert _allowed(config.MitigationConfig, "methods") == study.MITIGATIONS
+    assert set(study.MITIGATIONS) == (set(mitigations.VARIANTS) - {study.SEQ}) | set(study.EVAL_ONLY_VARIANTS)
+    assert _allowed(config.TrainConfig, "method") == study.METHODS
+
+
+def test_stages_tasks_and_categories_are_consistent():
+    assert study.STAGES == (0, *study.TRAINED_STAGES) and study.LAST == len(study.TASKS)
+    assert list(study.TASK_LABELS) == list(study.TASKS)
+    assert list(study.CATEGORY_LABELS) == list(study.ABBR) == list(study.CATEGORIES)
+    assert set(study.GENERAL) < set(study.CATEGORIES)
+
+
+def _string_tuples(tree: ast.AST) -> list[tuple[str, ...]]:
+    return [
+        tuple(e.value for e in node.elts)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Tuple | ast.List) and node.elts
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("vocabulary", ["TASKS", "CATEGORIES", "TRAINED_VARIANTS", "METHODS"])
+def test_no_other_module_spells_out_the_vocabulary(vocabulary):
+    words = getattr(study, vocabulary)
+    copies = [
+        f.relative_to(paths.ROOT)
+        for f in PACKAGE.rglob("*.py")
+        if f.name != "study.py" and words in _string_tuples(ast.parse(f.read_text()))
+    ]
+    assert not copies, f"{vocabulary} is spelled out in {copies}: import it from cf_utils.study"
+
+
+def test_the_import_graph_has_no_cycle():
+    graph, state, path = sources.import_graph(), {}, []
+
+    def visit(node):
+        state[node] = "open"
+        path.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == "open":
+                cycle = path[path.index(dep) :] + [dep]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_make_rules_depend_on_exactly_the_code_they_run():
+    graph = sources.import_graph()
+    train, evaluate = (set(sources.sources(sources.TARGETS[v], graph)) for v in ("TRAIN_SRC", "EVAL_SRC"))
+    assert {"cf_utils/launch.py", "cf_utils/train.py", "cf_utils/stage.py", "cf_utils/mitigations.py"} <= train
+    assert "cf_utils/scoring.py" not in train  # a scoring change does not re-run training
+    assert {"cf_utils/scoring.py", "cf_utils/generation.py", "cf_utils/launch.py"} <= evaluate
+    figures = set(sources.sources(sources.TARGETS["FIG_SRC"], graph))
+    assert {"cf_utils/notebooks.py", "cf_utils/plots.py", "cf_utils/metrics.py", "cf_utils/stats.py"} <= figures
+    mk = sources.makefile()
+    assert all(f"{var} := " in mk for var in sources.TARGETS)
