@@ -41,7 +41,7 @@ from filelock import FileLock
 from huggingface_hub.utils import httpx
 
 from cf_utils import distributed, paths
-from cf_utils.data.hub import HubUnavailableError
+from cf_utils.data.hub_io import HubUnavailableError
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 from cf_utils.study import METHODS
 

@@ -1,4 +1,4 @@
-"""Hub sources (cf_utils.data.hub) on small fixture files shaped like the real hub rows.
+"""Hub sources (cf_utils.data.hub and its spec modules) on small fixture files shaped like the real hub rows.
 
 Every fixture goes through the same ``load_rows`` code path as hub data (``local_files=``), then the
 source's converter. Expected records below were written out by hand from the fixture rows and the
@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from cf_utils.data import hub, records, templates
+from cf_utils.data import hub, hub_io, records, templates
+from cf_utils.data.hub_domain_knowledge import MMLU_FORMATS, MMLU_SUBJECTS
 
 FIX = Path(__file__).parent / "fixtures" / "hub"
 
@@ -45,31 +46,32 @@ def _private_cache(tmp_path, monkeypatch):
 
 
 def _rows(spec, file: str, split: str) -> list[dict]:
-    return hub.load_rows(spec.repo, revision=spec.revision, config=spec.config, split=split, local_files=[FIX / file])
+    src = spec.source
+    return hub_io.load_rows(src.repo, revision=src.revision, config=src.config, split=split, local_files=[FIX / file])
 
 
 def _bench_rows(name: str):
     spec = hub.BENCHMARKS[name]
     if name.startswith("mmlu_"):
         return {
-            "eval": _rows(spec, "mmlu_all_test.parquet", spec.split),
-            "fewshot": _rows(spec, "mmlu_all_dev.parquet", spec.fewshot_split),
+            "eval": _rows(spec, "mmlu_all_test.parquet", spec.split.name),
+            "fewshot": _rows(spec, "mmlu_all_dev.parquet", spec.fewshot_split.name),
         }
-    return _rows(spec, BENCH_FILES[name], spec.split)
+    return _rows(spec, BENCH_FILES[name], spec.split.name)
 
 
 def _task_rows(name: str) -> dict:
     spec = hub.TASKS[name]
     train, held = TASK_FILES[name]
-    rows = {"train": _rows(spec, train, spec.train_split)}
+    rows = {"train": _rows(spec, train, spec.train_split.name)}
     if held:
-        rows["eval"] = _rows(spec, held, spec.eval_split)
+        rows["eval"] = _rows(spec, held, spec.eval_split.name)
     return rows
 
 
 def _columns(path: Path) -> set[str]:
     if path.suffix == ".jsonl":
-        return set(hub.load_rows("fixture", revision="local", split="test", local_files=[path])[0])
+        return set(hub_io.load_rows("fixture", revision="local", split="test", local_files=[path])[0])
     return set(pq.read_schema(path).names)
 
 
@@ -94,13 +96,13 @@ def test_tables_cover_the_paper():
     }
     stages = sorted(hub.TASKS.values(), key=lambda t: t.stage)
     assert [t.name for t in stages] == ["simp", "emdg", "inqqg", "exp", "hgen"]
-    assert len(hub.MMLU_SUBJECTS) == 57 and hub.MMLU_SUBJECTS["anatomy"] == "stem"
+    assert len(MMLU_SUBJECTS) == 57 and MMLU_SUBJECTS["anatomy"] == "stem"
     for spec in [*hub.BENCHMARKS.values(), *hub.TASKS.values()]:
         assert spec.kind in records.KINDS and spec.stands_for
-        if spec.revision_verified:
-            assert len(spec.revision) == 40 and int(spec.revision, 16) >= 0, spec.name
+        if spec.source.verified:
+            assert len(spec.source.revision) == 40 and int(spec.source.revision, 16) >= 0, spec.name
         else:
-            assert spec.revision in ("main", "refs/convert/parquet"), spec.name
+            assert spec.source.revision in ("main", "refs/convert/parquet"), spec.name
 
 
 def test_fixture_columns_match_the_table():
@@ -198,7 +200,8 @@ def test_benchmark_records_from_fixture(name):
     assert recs[0] == EXPECTED_FIRST[name]
     for rec in recs:
         records.validate(hub.BENCHMARKS[name].kind, rec, name)
-    assert prov["repo"] == hub.BENCHMARKS[name].repo and prov["revision"] == hub.BENCHMARKS[name].revision
+    src = hub.BENCHMARKS[name].source
+    assert prov["repo"] == src.repo and prov["revision"] == src.revision
     assert prov["resolved_sha"] is None and prov["n_records"] == len(recs)
     assert prov["n_source_rows"] == len(_bench_rows(name))
 
@@ -259,7 +262,7 @@ def test_mmlu_letter_format():
     ]
 
 
-@pytest.mark.parametrize("fmt", hub.MMLU_FORMATS)
+@pytest.mark.parametrize("fmt", MMLU_FORMATS)
 def test_mmlu_pools_subjects_with_five_shots(fmt):
     rows = _bench_rows("mmlu_stem")
     stem, _ = hub.build_benchmark("mmlu_stem", limit=None, seed=0, mmlu_format=fmt, rows=rows)
@@ -488,13 +491,15 @@ def test_offline_hub_raises_quickly(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     spec = hub.BENCHMARKS["boolq"]
     start = time.monotonic()
-    with pytest.raises(hub.HubUnavailableError) as err:
-        hub.load_rows(spec.repo, revision=spec.revision, split=spec.split, data_files=spec.data_files)
-    with pytest.raises(hub.HubUnavailableError, match="PROFILE=cpu"):
+    with pytest.raises(hub_io.HubUnavailableError) as err:
+        hub_io.load_rows(
+            spec.source.repo, revision=spec.source.revision, split=spec.split.name, data_files=spec.split.files
+        )
+    with pytest.raises(hub_io.HubUnavailableError, match="PROFILE=cpu"):
         hub.build_task("emdg", n_train=2, n_eval=2, seed=0)
     assert time.monotonic() - start < 5
     message = str(err.value)
-    assert "aps/super_glue" in message and spec.revision in message
+    assert "aps/super_glue" in message and spec.source.revision in message
     assert "unreachable" in message and "cpu and smoke need no hub" in message and "PROFILE=cpu" in message
 
 
@@ -504,7 +509,7 @@ def test_offline_hub_raises_quickly(tmp_path, monkeypatch):
 def _serve_fixtures(monkeypatch):
     """Route every hub read of prepare() to the fixture files (and pin a fake resolved sha)."""
 
-    def load(spec, split, files):
+    def load(spec, split):
         if spec.name.startswith("mmlu_"):
             file = "mmlu_all_test.parquet" if split == spec.split else "mmlu_all_dev.parquet"
         elif spec.name in BENCH_FILES:
@@ -514,7 +519,7 @@ def _serve_fixtures(monkeypatch):
         else:
             train, held = TASK_FILES[spec.name]
             file = train if split == spec.train_split else held
-        return _rows(spec, file, split)
+        return _rows(spec, file, split.name)
 
     monkeypatch.setattr(hub, "_load", load)
     monkeypatch.setattr(hub, "resolve_revision", lambda repo, revision: "f" * 40)
@@ -550,7 +555,7 @@ def test_prepare_hub_profile_offline_stops_at_once_naming_the_offline_profile(tm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.monotonic()
-    with pytest.raises(hub.HubUnavailableError, match=r"cannot load hub dataset 'cais/mmlu'.*PROFILE=cpu"):
+    with pytest.raises(hub_io.HubUnavailableError, match=r"cannot load hub dataset 'cais/mmlu'.*PROFILE=cpu"):
         prepare(load_config("gpu-mini"), tmp_path / "gpu-mini")
     assert time.monotonic() - start < 30
     assert list(tmp_path.iterdir()) == []  # nothing half-written

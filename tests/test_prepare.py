@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from cf_utils import notebooks, paths
+from cf_utils import notebooks, paths, study
 from cf_utils.config import load_config
 from cf_utils.data import prepare as prep
-from cf_utils.data import standins
 from cf_utils.data.records import read_jsonl
 
 pytestmark = pytest.mark.network
@@ -66,8 +65,8 @@ def test_smoke_data_is_byte_identical_to_the_pinned_hashes(smoke_manifest):
 def test_manifest_has_four_categories_five_stages_and_provenance(smoke_manifest):
     files = smoke_manifest["files"]
     bench = [f for f in files if f["role"] == "benchmark"]
-    assert {f["category"] for f in bench} == set(standins.CATEGORIES)
-    for cat in standins.CATEGORIES:
+    assert {f["category"] for f in bench} == set(study.CATEGORIES)
+    for cat in study.CATEGORIES:
         assert sum(f["category"] == cat for f in bench) >= 2
     stages = {(f["stage"], f["split"]) for f in files if f["role"] == "task"}
     assert stages == {(s, sp) for s in range(1, 6) for sp in ("train", "eval")} | {(0, "train")}

@@ -2,15 +2,16 @@
 
 import random
 
-from cf_utils.data import standins
+from cf_utils import study
+from cf_utils.data import standin_tasks, standins
 from cf_utils.data.prepare import sample, split_examples
 from cf_utils.data.records import validate
-from cf_utils.data.standins import Example
+from cf_utils.data.standin_tasks import Example
 
 
 def _build(name, *tasks):
     spec = next(b for b in standins.BENCHMARKS if b.name == name)
-    recs = spec.build(list(tasks), random.Random(0))
+    recs = standins.build_benchmark(spec, list(tasks), random.Random(0))
     for r in recs:
         validate(spec.kind, r)
     return recs
@@ -23,7 +24,7 @@ def test_no_source_is_both_benchmark_and_training_data():
 
 
 def test_four_categories_with_two_or_more_elements_and_five_stages():
-    for cat in standins.CATEGORIES:
+    for cat in study.CATEGORIES:
         assert sum(b.category == cat for b in standins.BENCHMARKS) >= 2, cat
     assert [t.stage for t in standins.TASKS] == [1, 2, 3, 4, 5]
     assert [t.name for t in standins.TASKS] == ["simp", "emdg", "inqqg", "exp", "hgen"]  # the paper's order
@@ -82,7 +83,7 @@ def test_simp_takes_the_copied_original_as_source_and_asset_as_references():
     turk = {"examples": [{"comment": "t-0", "input": "A long complex original sentence here .",
                           "target": ["A long complex original sentence here .", "A short one ."]}]}  # fmt: skip
     asset = {"examples": [{"comment": "t-0", "input": "Simple one.", "target": ["Simple two.", "Simple one."]}]}
-    (ex,) = standins._simp([asset, turk], random.Random(0), None)
+    (ex,) = standin_tasks._simp([asset, turk], random.Random(0), None)
     assert ex.source == "A long complex original sentence here ."
     assert ex.references == ["Simple one.", "Simple two."]
 
@@ -90,7 +91,7 @@ def test_simp_takes_the_copied_original_as_source_and_asset_as_references():
 def test_hgen_constraint_variants_are_balanced_and_satisfiable():
     task = {"examples": [{"input": f"Article {i} text.", "target": f"Word{i} beta gamma delta{i}.", "comment": str(i)}
                          for i in range(30)]}  # fmt: skip
-    exs = standins._hgen([task], random.Random(1), 50)
+    exs = standin_tasks._hgen([task], random.Random(1), 50)
     variants = [next(v for v in ("start with", "contain", "end with") if f"must {v} " in e.src) for e in exs]
     assert {v: variants.count(v) for v in set(variants)} == {"start with": 10, "contain": 10, "end with": 10}
     for e in exs:
@@ -104,7 +105,7 @@ def test_emdg_keeps_the_last_turns_and_answers_as_the_next_speaker():
         "target": '"fine, thanks"',
         "comment": "c1",
     }
-    (e,) = standins._emdg([{"examples": [ex]}], random.Random(0), 100)
+    (e,) = standin_tasks._emdg([{"examples": [ex]}], random.Random(0), 100)
     assert "Write B's next reply" in e.src and e.src.endswith("A: hi\nB: hello\nA: how are you?")
     assert e.references == ["fine, thanks"]
 

@@ -28,6 +28,7 @@ PACKAGE = "bigbench==1.0.0"
 SDIST_NAME = "bigbench-1.0.0.tar.gz"
 SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
 _PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
+NI = "natural_instructions/subtask"  # the Natural-Instructions v1 subtasks BIG-bench exports, by number
 
 # Every task file a stand-in reads, with its sha256 (computed once from the sdist above with
 # cf_utils.io.sha256_file; `python -m cf_utils.data.bigbench --print-hashes` recomputes them).

@@ -19,6 +19,7 @@ from cf_utils import paths
 from cf_utils.config import Config
 from cf_utils.data import bigbench, standins
 from cf_utils.data.records import write_jsonl
+from cf_utils.data.specs import Benchmark, Task
 from cf_utils.data.templates import TEMPLATE_VERSION
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 from cf_utils.progress import tqdm
@@ -89,9 +90,13 @@ def _file_entry(path: Path, root: Path, **info) -> dict:
     return {"path": str(path.relative_to(root)), "count": n, "sha256": sha256_file(path), **info}
 
 
-def _bigbench_sources(files: tuple[str, ...]) -> list[dict]:
+def _load_tasks(spec: Benchmark | Task) -> list[dict]:
+    return [bigbench.load_task(f) for f in spec.source.files]
+
+
+def _bigbench_sources(spec: Benchmark | Task) -> list[dict]:
     return [{"package": bigbench.PACKAGE, "file": f"bigbench/benchmark_tasks/{f}/task.json",
-             "sha256": bigbench.TASK_FILES[f]} for f in files]  # fmt: skip
+             "sha256": bigbench.TASK_FILES[f]} for f in spec.source.files]  # fmt: skip
 
 
 def _write_benchmark(out: Path, name: str, kind: str, recs: list[dict], why_empty: str, **info) -> dict:
@@ -121,16 +126,15 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
     standins.check_disjoint()
     entries = []
     for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench"):
-        recs = spec.build([bigbench.load_task(f) for f in spec.files], _rng(seed, "build", spec.name))
+        recs = standins.build_benchmark(spec, _load_tasks(spec), _rng(seed, "build", spec.name))
         if d.max_context_words is not None:
             recs = [r for r in recs if _words(r) <= d.max_context_words]
         recs = sample(recs, d.bench_items, _rng(seed, "sample", spec.name))
         entries.append(_write_benchmark(out, spec.name, spec.kind, recs, f"max_context_words={d.max_context_words}; "
                                         "raise the limit", category=spec.category, stands_for=spec.stands_for,
-                                        spec_version=spec.version, sources=_bigbench_sources(spec.files)))  # fmt: skip
+                                        spec_version=spec.version, sources=_bigbench_sources(spec)))  # fmt: skip
     for task in tqdm((*standins.TASKS, standins.GENERAL), desc="tasks", unit="task"):
-        examples = task.build([bigbench.load_task(f) for f in task.files], _rng(seed, "build", task.name),
-                              d.max_source_words)  # fmt: skip
+        examples = task.convert(_load_tasks(task), _rng(seed, "build", task.name), d.max_source_words)
         general = task is standins.GENERAL
         n_train = d.general_examples if general else d.train_examples
         train, held_out = split_examples(examples, n_train, 0 if general else d.eval_examples,
@@ -138,7 +142,7 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
         splits = {"train": standins.instruction_records(task, train, with_refs=False),
                   "eval": standins.instruction_records(task, held_out, with_refs=True)}  # fmt: skip
         entries += _write_task(out, task.name, task.stage, splits, stands_for=task.stands_for,
-                               spec_version=task.version, sources=_bigbench_sources(task.files))  # fmt: skip
+                               spec_version=task.version, sources=_bigbench_sources(task))  # fmt: skip
     return entries
 
 
@@ -151,7 +155,8 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
     for name, spec in tqdm(hub.BENCHMARKS.items(), desc="benchmarks", unit="bench"):
         recs, prov = hub.build_benchmark(name, limit=d.bench_items, seed=seed, mmlu_format=d.mmlu_format)
         entries.append(_write_benchmark(out, name, spec.kind, recs, str(prov), category=spec.category,
-                                        stands_for=spec.stands_for, sources=[prov]))  # fmt: skip
+                                        stands_for=spec.stands_for, spec_version=spec.version,
+                                        sources=[prov]))  # fmt: skip
     for spec in tqdm([*hub.TASKS.values(), hub.GENERAL], desc="tasks", unit="task"):
         general = spec is hub.GENERAL
         train, held_out, prov = hub.build_task(
@@ -161,7 +166,7 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
             seed=seed,
         )
         entries += _write_task(out, spec.name, spec.stage, {"train": train, "eval": held_out},
-                               stands_for=spec.stands_for, sources=[prov])  # fmt: skip
+                               stands_for=spec.stands_for, spec_version=spec.version, sources=[prov])  # fmt: skip
     return entries
 
 

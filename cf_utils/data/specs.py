@@ -1,0 +1,112 @@
+"""The spec types: what a benchmark or a continual task reads, and which hook turns it into records.
+
+One ``Benchmark`` type and one ``Task`` type serve every source, in the spirit of an
+lm-evaluation-harness task YAML (``dataset_path`` / ``dataset_name`` -> ``source``, ``test_split`` ->
+``split``, ``fewshot_split`` / ``num_fewshot``, ``output_type`` -> ``kind``, ``metadata.version`` ->
+``version``): a spec is data, and the only code it names is a small converter hook. Adding an element
+is one spec (with its hook, written beside it) and one test fixture. The source decides what the hook
+is given:
+
+- ``BigBench``: the parsed ``task.json`` of each file, in spec order (cf_utils.data.standins).
+- ``Hub``: the rows of the split (cf_utils.data.hub, which says what each hook is called with).
+
+Bump ``version`` when a hook's output changes; the data manifest records it for every file.
+
+References: lm-evaluation-harness, EleutherAI, docs/task_guide.md (the YAML fields); Luo et al. 2023,
+arXiv 2308.08747 (the benchmark categories, cf_utils.study.CATEGORIES).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cf_utils.data.records import KINDS
+from cf_utils.study import CATEGORIES
+
+
+@dataclass(frozen=True)
+class Hub:
+    """A Hugging Face hub dataset pinned to a revision.
+
+    ``verified``: the revision is a commit sha seen in public hub pages; False marks a branch name
+    whose content can move (the spec says why no sha is pinned).
+    """
+
+    repo: str
+    revision: str
+    verified: bool
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class BigBench:
+    """Task files of the pinned ``bigbench`` sdist (cf_utils.data.bigbench.TASK_FILES)."""
+
+    files: tuple[str, ...]
+
+
+Source = Hub | BigBench
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a hub source: its name and the parquet/jsonl files that hold it (None: the
+    repository's own data-file config)."""
+
+    name: str
+    files: str | None = None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One evaluation element: the paper's element it stands for, where its rows live, its hook."""
+
+    name: str
+    category: str  # one of cf_utils.study.CATEGORIES
+    kind: str  # mc | partial | pair (cf_utils.data.records)
+    stands_for: str
+    source: Source
+    convert: Callable[..., list]
+    split: Split | None = None  # None: the source has no splits (BIG-bench task files)
+    columns: tuple[str, ...] = ()  # the hub rows' columns (tests/fixtures/hub carry exactly these)
+    fewshot_split: Split | None = None
+    num_fewshot: int = 0
+    version: int = 1
+
+    def __post_init__(self):
+        _check(self.name, "category", self.category, CATEGORIES)
+        _check(self.name, "kind", self.kind, KINDS)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One continual instruction task (stage 1..5 in the paper's order; 0 for the general set).
+
+    ``eval_split=None`` on a hub source with ``holdout_key``: the source has a single split and the
+    held-out rows are carved from it by a hash of that field. On BIG-bench the held-out examples are
+    drawn by key (cf_utils.data.prepare.split_examples).
+    """
+
+    name: str
+    stage: int
+    stands_for: str
+    source: Source
+    convert: Callable[..., object]
+    kind: str = "instruction"
+    train_split: Split | None = None
+    eval_split: Split | None = None
+    holdout_key: str | None = None
+    columns: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()  # hub: instruction wordings, split evenly over the examples
+    render: Callable | None = None  # hub: builds the instruction itself where a template is not enough
+    version: int = 1
+
+    def __post_init__(self):
+        _check(self.name, "kind", self.kind, KINDS)
+
+
+def _check(name: str, field: str, value: str, allowed: tuple[str, ...]) -> None:
+    # Specs are checked when their module is imported, so a typo fails before any data is built.
+    if value not in allowed:
+        raise ValueError(f"spec {name!r}: {field} {value!r} is not one of {allowed}")
