@@ -35,13 +35,14 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
 
 from cf_utils import distributed, generation, metrics, mitigations, models, paths, scoring, textmetrics, train
 from cf_utils.config import Config
-from cf_utils.data.records import read_jsonl
+from cf_utils.data.records import iter_jsonl, read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
 from cf_utils.study import LAST, NEW_TASK, STAGES, TRAINED_STAGES
@@ -50,6 +51,7 @@ CELL_VERSION = 2  # bump when a cell's content or meaning changes: every cell is
 # Per-item outcome -> metric name in scores.csv/items.csv (value 0/1; the file-level value is its mean in %).
 ITEM_METRICS = {"mc": {"acc": "correct", "acc_norm": "correct_norm"}, "pair": {"pct_stereotype": "stereotype"}}
 ITEM_METRICS["partial"] = ITEM_METRICS["mc"]
+MARGIN = metrics.MARGIN
 
 
 class AdapterMismatchError(ValueError):
@@ -302,32 +304,63 @@ def plan(cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _rows(record: dict) -> tuple[list[dict], list[dict]]:
-    """scores.csv rows and items.csv rows of one cell."""
+def _margin(it: dict) -> float:
+    """The gold answer's log-likelihood minus the best wrong choice's (> 0: answered right, by that much)."""
+    lls, label = it["loglikelihoods"], it["label"]
+    return lls[label] - max(ll for j, ll in enumerate(lls) if j != label)
+
+
+def _rows(record: dict, inputs: dict[str, dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """scores.csv, items.csv and generations.csv rows of one cell (``inputs``: its input records by id)."""
     head = {k: record[k] for k in ("model", "stage", "category", "benchmark")}
     head["variant"] = record["variant"] if "variant" in record else record["method"]  # cells written before the rename
     s, kind = record["summary"], record["kind"]
     if kind == "instruction":
-        return [{**head, "metric": m, "value": v, "n": s["n"]} for m, v in s.items() if m != "n"], []
+        scores = [{**head, "metric": m, "value": v, "n": s["n"]} for m, v in s.items() if m != "n"]
+        preds = [it["prediction"] for it in record["items"]]
+        recs = [inputs[it["id"]] for it in record["items"]]
+        names = textmetrics.statistic_names(record["benchmark"])
+        stats = textmetrics.item_statistics(record["benchmark"], preds, recs)
+        gens = [
+            {**head, "item": it["id"], "statistic": name, "value": value}
+            for it, row in zip(record["items"], stats, strict=True)
+            for name, value in zip(names, row, strict=True)
+        ]
+        return scores, [], gens
     scores = [{**head, "metric": m, "value": 100 * s[m], "n": s["n"]} for m in ITEM_METRICS[kind]]
     if kind == "pair":
         scores.append({**head, "metric": "likelihood_diff", "value": s["likelihood_diff"], "n": s["n"]})
-    items = [
-        {**head, "item": it["id"], "group": it.get("group", it.get("bias_type", "")), "metric": m, "value": int(it[f])}
-        for it in record["items"]
-        for m, f in ITEM_METRICS[kind].items()
-    ]
-    return scores, items
+    items = []
+    for it in record["items"]:
+        rec = inputs[it["id"]]
+        item = {**head, "item": it["id"], "group": it.get("group", it.get("bias_type", "")),
+                "cluster": rec.get("cluster", it["id"]), "choices": _choices(rec)}  # fmt: skip
+        items += [{**item, "metric": m, "value": int(it[f])} for m, f in ITEM_METRICS[kind].items()]
+        if kind != "pair":
+            items.append({**item, "metric": MARGIN, "value": _margin(it)})
+    return scores, items, []
+
+
+def _choices(rec: dict) -> int:
+    """How many answers an item offers (its chance level is one over that)."""
+    return len(rec["choices"]) if "choices" in rec else len(rec["contexts"]) if "contexts" in rec else 2
+
+
+class Gathered(NamedTuple):
+    scores: pd.DataFrame
+    items: pd.DataFrame
+    generations: pd.DataFrame
 
 
 def gather(
     cfg: Config, chains: list[tuple[str, str, tuple[int, ...]]] | None = None, make_target: str = "evaluate"
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """scores and items of ``chains`` (model, variant, stages), from their cells (all must exist);
-    by default every stage of the profile's models and variants."""
+) -> Gathered:
+    """scores, items and generation statistics of ``chains`` (model, variant, stages), from their cells (all
+    must exist); by default every stage of the profile's models and variants."""
     if chains is None:
         chains = [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants]
-    scores, items = [], []
+    scores, items, gens = [], [], []
+    inputs = {}  # input file -> its records by id (cluster, number of choices, references)
     for name, variant, stages in chains:
         ev = ChainEval(cfg, name, variant, stages)
         for cell in cells(cfg, stages):
@@ -341,22 +374,28 @@ def gather(
                     f"{path} was computed from other weights, inputs or settings than the current config's: "
                     f"run the evaluation (`make {make_target} PROFILE={cfg.profile}`) to recompute it"
                 )
-            s, i = _rows(json.loads(path.read_text()))
+            if cell.path not in inputs:
+                inputs[cell.path] = {r["id"]: r for _, r in iter_jsonl(cell.path)}
+            s, i, g = _rows(json.loads(path.read_text()), inputs[cell.path])
             scores += s
             items += i
-    return (pd.DataFrame(scores, columns=list(metrics.SCORE_COLUMNS)),
-            pd.DataFrame(items, columns=list(metrics.ITEM_COLUMNS)))  # fmt: skip
+            gens += g
+    return Gathered(pd.DataFrame(scores, columns=list(metrics.SCORE_COLUMNS)),
+                    pd.DataFrame(items, columns=list(metrics.ITEM_COLUMNS)),
+                    pd.DataFrame(gens, columns=list(metrics.GENERATION_COLUMNS)))  # fmt: skip
 
 
 def write_scores(cfg: Config) -> tuple[Path, Path]:
-    """Gather the cells into artifacts/<profile>/scores.csv and items.csv (atomically; process 0 writes)."""
-    scores_csv, items_csv = paths.output(cfg.profile, "scores.csv"), paths.output(cfg.profile, "items.csv")
+    """Gather the cells into artifacts/<profile>/scores.csv, items.csv and generations.csv (atomically;
+    process 0 writes)."""
+    out = {name: paths.output(cfg.profile, name) for name in ("scores.csv", "items.csv", "generations.csv")}
     if distributed.is_main():
-        scores, items = gather(cfg)
-        atomic_write_text(items_csv, items.to_csv(index=False))
-        atomic_write_text(scores_csv, scores.to_csv(index=False, float_format="%.4f"))  # last: the make target
+        got = gather(cfg)
+        atomic_write_text(out["generations.csv"], got.generations.to_csv(index=False, float_format="%.6g"))
+        atomic_write_text(out["items.csv"], got.items.to_csv(index=False, float_format="%.6g"))
+        atomic_write_text(out["scores.csv"], got.scores.to_csv(index=False, float_format="%.4f"))  # last: make's
     distributed.barrier()
-    return scores_csv, items_csv
+    return out["scores.csv"], out["items.csv"]
 
 
 def run(cfg: Config) -> list[dict]:

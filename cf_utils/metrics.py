@@ -37,14 +37,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cf_utils import paths, stats
+from cf_utils import paths, stats, textmetrics
 from cf_utils.io import atomic_write_text
-from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TASK_STAGE, TASKS
+from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TASK_STAGE, TASKS, TRAINED_STAGES
 
 SCORE_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "metric", "value", "n")
-ITEM_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "item", "group", "metric", "value")
+# items.csv: every item's outcome per metric (0/1) and its log-likelihood margin (metric ll_margin, nats);
+# ``cluster`` names items resampled together (a shared passage, twins), ``choices`` gives the chance level.
+ITEM_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "item", "group", "cluster", "choices", "metric",
+                "value")  # fmt: skip
+MARGIN = "ll_margin"
+# generations.csv: each generated item's share of its task's corpus metric (textmetrics.item_statistics).
+GENERATION_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "item", "statistic", "value")
 PRIMARY = ("acc", "pct_stereotype")  # in order of preference; else a new task's own metric
-SECONDARY = frozenset({"acc_norm", "likelihood_diff", "rougeL"})  # never primary
+SECONDARY = frozenset({"acc_norm", "likelihood_diff", "rougeL", "ll_margin"})  # never primary
 
 # Files written before the column was named for what it holds (seq, replay, ...) called it `method`,
 # which the configs use for how weights are tuned (full, lora, qlora); such files are still read.
@@ -52,8 +58,11 @@ OLD_NAMES = {"method": "variant"}
 ELEMENT = ["model", "variant", "category", "benchmark"]
 ELEMENT_COLUMNS = [*ELEMENT, "metric", "initial", "final", "fg", "final_drop", "stages"]
 CURVE_COLUMNS = [*ELEMENT, "stage", "value"]
-FORGETTING_COLUMNS = ["model", "variant", "category", "initial", "final", "fg", "final_drop", "ci_low", "ci_high"]
-NEW_TASK_COLUMNS = ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final", "retained"]
+FORGETTING_COLUMNS = ["model", "variant", "category", "initial", "final", "fg", "final_drop", "ci_low", "ci_high",
+                      "se", "mde", "paper_smallest", "state", "fg_above_chance", "elements_above_chance",
+                      "margin_drop", "margin_low", "margin_high"]  # fmt: skip
+NEW_TASK_COLUMNS = ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final", "retained",
+                    "gain_low", "gain_high", "gain_state"]  # fmt: skip
 TRANSFER_COLUMNS = ["model", "variant", "bwt", "forgetting", "n_tasks"]
 
 
@@ -92,17 +101,23 @@ def primary_metric(metrics: Iterable[str]) -> str:
     return rest[0]
 
 
+# Columns added later, and what a file written before them means: every item its own cluster, chance unknown.
+ADDED_COLUMNS = {"cluster": lambda df: df["item"], "choices": lambda df: np.nan}
+
+
 def _read(path: str | Path, columns: tuple[str, ...], key: list[str]) -> pd.DataFrame:
     """Read a CSV with exactly ``columns``; check stage, category, numbers and uniqueness of ``key``."""
     path = Path(path)
     header = [OLD_NAMES.get(c, c) for c in pd.read_csv(path, nrows=0).columns]
-    missing = [c for c in columns if c not in header]
+    missing = [c for c in columns if c not in header and c not in ADDED_COLUMNS]
     extra = [c for c in header if c not in columns]
     if missing or extra:
         raise ValueError(f"{path}: expected columns {','.join(columns)}; missing {missing}, extra {extra}")
-    numeric = [c for c in ("value", "n") if c in columns]
+    numeric = [c for c in ("value", "n", "choices") if c in columns]
     df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in numeric})
     df = df.rename(columns=OLD_NAMES)
+    for col in set(columns) - set(df.columns):
+        df[col] = ADDED_COLUMNS[col](df)
     df = df[list(columns)]
     stage = pd.to_numeric(df["stage"], errors="coerce")
     bad = df["stage"][~stage.isin(STAGES)]
@@ -130,13 +145,18 @@ def read_scores(path: str | Path) -> pd.DataFrame:
 
 
 def read_items(path: str | Path) -> pd.DataFrame:
-    """``items.csv`` as a frame (stage and value int, item and group str), validated."""
+    """``items.csv`` as a frame (stage int; value 0/1 per outcome metric, nats for ll_margin), validated."""
     df = _read(path, ITEM_COLUMNS, ["model", "variant", "stage", "benchmark", "item", "metric"])
-    bad = df["value"][~df["value"].isin([0, 1])]
+    outcome = df["metric"] != MARGIN
+    bad = df["value"][outcome & ~df["value"].isin([0, 1])]
     if len(bad):
-        raise ValueError(f"{path}: item values must be 0 or 1, found {sorted(set(bad))[:5]}")
-    df["value"] = df["value"].astype(int)
+        raise ValueError(f"{path}: item outcomes must be 0 or 1, found {sorted(set(bad))[:5]}")
     return df
+
+
+def read_generations(path: str | Path) -> pd.DataFrame:
+    """``generations.csv``: each generated item's statistics (textmetrics.item_statistics), validated."""
+    return _read(path, GENERATION_COLUMNS, ["model", "variant", "stage", "benchmark", "item", "statistic"])
 
 
 def _primary_rows(scores: pd.DataFrame) -> pd.DataFrame:
@@ -188,17 +208,53 @@ def curves(scores: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["model", "variant", "category", "benchmark", "stage"], ignore_index=True)
 
 
-def _item_matrix(items: pd.DataFrame, model: str, variant: str, benchmark: str) -> np.ndarray:
-    """Items x stages 0..N matrix of a benchmark's primary per-item outcomes (0/1), rows sorted by item id."""
+def item_frame(items: pd.DataFrame, model: str, variant: str, benchmark: str, metric: str | None = None):
+    """Items x stages 0..N frame of one benchmark's per-item values on ``metric`` (default: the primary
+    outcome), rows sorted by item id, and each row's cluster."""
     sub = items[(items["model"] == model) & (items["variant"] == variant) & (items["benchmark"] == benchmark)]
     if sub.empty:
         raise ValueError(f"items has no rows for ({model}, {variant}, {benchmark})")
-    sub = sub[sub["metric"] == primary_metric(sub["metric"].unique())]
+    sub = sub[sub["metric"] == (metric or primary_metric(sub["metric"].unique()))]
     grid = sub.pivot(index="item", columns="stage", values="value").reindex(columns=list(STAGES)).sort_index()
     unpaired = [s for s in STAGES if grid[s].isna().any()]
     if unpaired:
         raise ValueError(f"items of ({model}, {variant}, {benchmark}) are not paired: stage(s) {unpaired} lack items")
-    return grid.to_numpy(dtype=float)
+    if "cluster" not in sub.columns:  # a frame built before clusters: every item its own
+        return grid, grid.index.to_numpy()
+    clusters = sub.drop_duplicates("item").set_index("item")["cluster"].reindex(grid.index)
+    return grid, clusters.to_numpy()
+
+
+def _item_matrix(items: pd.DataFrame, model: str, variant: str, benchmark: str) -> np.ndarray:
+    """Items x stages 0..N matrix of a benchmark's primary per-item outcomes (0/1), rows sorted by item id."""
+    return item_frame(items, model, variant, benchmark)[0].to_numpy(dtype=float)
+
+
+def resample(matrix: np.ndarray, clusters: np.ndarray | None, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """(n_boot, columns) percent means: whole clusters drawn where items share one, else single items."""
+    if clusters is None or len(set(clusters)) == len(clusters):
+        return stats.resample_means(matrix, rng, n_boot)
+    return stats.resample_cluster_means(matrix, clusters, rng, n_boot)
+
+
+def _stage_draws(items, model, variant, benchmark, rng, n_boot) -> np.ndarray:
+    grid, clusters = item_frame(items, model, variant, benchmark)
+    return resample(grid.to_numpy(dtype=float), clusters, rng, n_boot)
+
+
+def stage_draws(items, model, variant, benchmarks, *, n_boot: int, seed: int, level: float = 0.95) -> list:
+    """Per element, (n_boot, stages) resampled scores: its items (clusters) drawn, the same draw at every stage."""
+    stats.check(n_boot, level)
+    if len(benchmarks) == 0:
+        raise ValueError("bootstrap_fg needs at least one benchmark")
+    rng = np.random.default_rng(seed)
+    return [_stage_draws(items, model, variant, benchmark, rng, n_boot) for benchmark in benchmarks]
+
+
+def fg_draws(items, model, variant, benchmarks, *, n_boot: int, seed: int, level: float = 0.95) -> np.ndarray:
+    """(n_boot,) resampled FG of a category (the mean of its elements' Eq. 1)."""
+    draws = stage_draws(items, model, variant, benchmarks, n_boot=n_boot, seed=seed, level=level)
+    return np.mean([relative_drop(d[:, 0], d[:, 1:]).mean(axis=1) for d in draws], axis=0)
 
 
 def bootstrap_fg(
@@ -212,15 +268,7 @@ def bootstrap_fg(
     level: float = 0.95,
 ) -> tuple[float, float]:
     """Paired percentile bootstrap CI of a category's FG (the mean of its elements' Eq. 1)."""
-    stats.check(n_boot, level)
-    if len(benchmarks) == 0:
-        raise ValueError("bootstrap_fg needs at least one benchmark")
-    rng = np.random.default_rng(seed)
-    per_element = []
-    for benchmark in benchmarks:
-        stage_scores = stats.resample_means(_item_matrix(items, model, variant, benchmark), rng, n_boot)
-        per_element.append(relative_drop(stage_scores[:, 0], stage_scores[:, 1:]).mean(axis=1))
-    return stats.interval(np.mean(per_element, axis=0), level)
+    return stats.interval(fg_draws(items, model, variant, benchmarks, n_boot=n_boot, seed=seed, level=level), level)
 
 
 def bootstrap_element(
@@ -233,13 +281,132 @@ def bootstrap_element(
     seed: int,
     level: float = 0.95,
 ) -> dict[str, tuple[float, float]]:
-    """Paired percentile bootstrap CIs of one element's FG and final drop (same resamples for both)."""
+    """Paired percentile bootstrap CIs of one element's FG, final drop and initial score (same resamples)."""
     stats.check(n_boot, level)
-    stage_scores = stats.resample_means(
-        _item_matrix(items, model, variant, benchmark), np.random.default_rng(seed), n_boot
-    )
+    stage_scores = _stage_draws(items, model, variant, benchmark, np.random.default_rng(seed), n_boot)
     drops = relative_drop(stage_scores[:, 0], stage_scores[:, 1:])
-    return {"fg": stats.interval(drops.mean(axis=1), level), "final_drop": stats.interval(drops[:, -1], level)}
+    return {
+        "fg": stats.interval(drops.mean(axis=1), level),
+        "final_drop": stats.interval(drops[:, -1], level),
+        "initial": stats.interval(stage_scores[:, 0], level),
+    }
+
+
+def chance_level(items: pd.DataFrame, model: str, variant: str, benchmark: str) -> float:
+    """Percent correct by guessing: the mean over items of one over their number of choices (NaN if unknown)."""
+    if "choices" not in items.columns:  # a frame built before the column: chance unknown
+        return float("nan")
+    sub = items[(items["model"] == model) & (items["variant"] == variant) & (items["benchmark"] == benchmark)]
+    choices = sub.drop_duplicates("item")["choices"].astype(float)
+    return float((100 / choices).mean()) if choices.notna().all() and len(choices) else float("nan")
+
+
+# ---------------------------------------------------------------- what a category's FG can support
+
+DETECTED, EXCLUDED, INCONCLUSIVE, NOT_MEASURED = "detected", "paper-sized effect excluded", "inconclusive", "no CI"
+PAPER_SCALE_B = (1.0, 2.0)  # the paper's ~1B models: mt0-1.2b, bloomz-1.1b, bloomz-1.7b
+
+
+def state(low: float, high: float, bound: float) -> str:
+    """The rule every unit's verdict follows, fixed before any data (the report states it):
+    detected if the 95% CI lies above 0; paper-sized effect excluded if it lies below ``bound`` (the
+    smallest FG the paper reports for the category among its ~1B models); otherwise inconclusive. An
+    interval that spans 0 is never read as an absence of forgetting."""
+    if np.isnan(low) or np.isnan(high):
+        return NOT_MEASURED
+    if low > 0:
+        return DETECTED
+    if not np.isnan(bound) and high < bound:
+        return EXCLUDED
+    return INCONCLUSIVE
+
+
+def paper_bounds(paper: pd.DataFrame | None = None) -> dict[str, float]:
+    """Per category, the smallest FG the paper reports among its ~1B models (data/reference/paper_numbers.csv)."""
+    paper = pd.read_csv(paths.PAPER_NUMBERS) if paper is None else paper
+    size = paper["model"].str.extract(r"-(\d+(?:\.\d+)?)b$", expand=False).astype(float)
+    small = paper[size.between(*PAPER_SCALE_B)]
+    return small.groupby("category")["fg"].min().to_dict()
+
+
+def margin_drop_draws(items, model, variant, benchmarks, *, n_boot: int, seed: int) -> tuple[float, np.ndarray]:
+    """The secondary measure: the gold answer's log-likelihood margin over the best wrong choice, its drop
+    from stage 0 averaged over stages 1..N and items (nats; > 0 = the model moved away from the gold
+    answers), averaged over the elements; point estimate and (n_boot,) paired resamples."""
+    rng = np.random.default_rng(seed + 1)  # a stream of its own: FG's draws stay as they were
+    points, draws = [], []
+    for benchmark in benchmarks:
+        grid, clusters = item_frame(items, model, variant, benchmark, MARGIN)
+        drop = (grid[0].to_numpy()[:, None] - grid[list(TRAINED_STAGES)].to_numpy()).mean(axis=1)  # (items,)
+        points.append(drop.mean())
+        draws.append(_resample_values(drop, clusters, rng, n_boot))
+    return float(np.mean(points)), np.mean(draws, axis=0)
+
+
+def _resample_values(values: np.ndarray, clusters: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """(n_boot,) means of a continuous per-item value over resampled items (or clusters)."""
+    _, index = np.unique(clusters, return_inverse=True)
+    sums, sizes = np.bincount(index, weights=values), np.bincount(index).astype(float)
+    picks = rng.multinomial(len(sizes), np.full(len(sizes), 1 / len(sizes)), size=n_boot)
+    return (picks @ sums) / (picks @ sizes)
+
+
+def minimal_detectable_fg(n_items, initial, flip_rate) -> float:
+    """The smallest category FG (Eq. 1, points) a two-sided 5% test detects with 80% power, per element its
+    item count, initial score (percent) and observed flip rate (the share of items whose outcome differs
+    between stage 0 and a later stage, averaged over the stages).
+
+    An element's FG is 100 (p0 - pm) / p0 averaged over the stages; a paired difference of proportions
+    on n items with discordant share f has standard error sqrt(f / n) (McNemar), and the stages' drops
+    are treated as fully correlated (conservative), so SE(FG_e) = 100 sqrt(f / n) / p0 and the category's
+    SE is the root sum of squares over its E elements, over E. A true drop d (as a share) makes at least
+    d of the items flip, so f is at least d under the alternative: the effect is found by iteration.
+    """
+    n, p0, f_obs = (np.asarray(x, dtype=float) for x in (n_items, initial, flip_rate))
+    p0 = np.clip(p0 / 100, 1e-6, None)
+    effect = 100.0  # from above: 0 is a fixed point too when nothing flipped
+    for _ in range(50):
+        drop = effect / 100 * p0  # (elements,) the element's drop as a share of items
+        se = np.sqrt(np.sum((100 * np.sqrt(np.maximum(f_obs, drop) / n) / p0) ** 2)) / len(n)
+        effect, previous = stats.minimal_detectable(se), effect
+        if abs(effect - previous) < 1e-6:
+            break
+    return float(effect)
+
+
+def _flip_rate(grid: pd.DataFrame) -> float:
+    start = grid[0].to_numpy()[:, None]
+    return float((grid[list(TRAINED_STAGES)].to_numpy() != start).mean())
+
+
+def _category_row(group: pd.DataFrame, run, key: tuple, bound: float, n_boot, seed, level) -> dict:
+    model, variant, category = key
+    row = {"model": model, "variant": variant, "category": category}
+    row.update(group[["initial", "final", "fg", "final_drop"]].mean().to_dict())
+    row.update(ci_low=np.nan, ci_high=np.nan, se=np.nan, mde=np.nan, paper_smallest=bound)
+    row.update(margin_drop=np.nan, margin_low=np.nan, margin_high=np.nan)
+    row.update(fg_above_chance=np.nan, elements_above_chance="")
+    benchmarks = list(group["benchmark"])
+    if run is not None and set(benchmarks) <= set(run["benchmark"].unique()):
+        per_element = stage_draws(run, model, variant, benchmarks, n_boot=n_boot, seed=seed, level=level)
+        draws = np.mean([relative_drop(d[:, 0], d[:, 1:]).mean(axis=1) for d in per_element], axis=0)
+        row["ci_low"], row["ci_high"] = stats.interval(draws, level)
+        clear = [stats.interval(d[:, 0], level)[0] > chance_level(run, model, variant, b)
+                 for d, b in zip(per_element, benchmarks, strict=True)]  # fmt: skip
+        row["elements_above_chance"] = f"{sum(clear)}/{len(clear)}"
+        if any(clear):  # the sensitivity FG: an element at chance cannot show forgetting
+            row["fg_above_chance"] = float(group["fg"][np.array(clear)].mean())
+        row["se"] = float(np.nanstd(draws, ddof=1)) if n_boot > 1 else np.nan
+        grids = [item_frame(run, model, variant, b)[0] for b in benchmarks]
+        row["mde"] = minimal_detectable_fg(
+            [len(g) for g in grids], list(group["initial"]), [_flip_rate(g) for g in grids]
+        )
+        if MARGIN in set(run["metric"]):
+            point, m_draws = margin_drop_draws(run, model, variant, benchmarks, n_boot=n_boot, seed=seed)
+            row["margin_drop"] = point
+            row["margin_low"], row["margin_high"] = stats.interval(m_draws, level)
+    row["state"] = state(row["ci_low"], row["ci_high"], bound)
+    return row
 
 
 def forgetting_table(
@@ -250,24 +417,21 @@ def forgetting_table(
     seed: int | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Per (model, variant, category): mean initial/final scores, FG (Eq. 1), final drop and FG's bootstrap CI.
+    """Per (model, variant, category): mean initial/final scores, FG (Eq. 1), final drop, FG's bootstrap CI
+    and standard error, the minimal detectable FG (80% power, 5% level; ``minimal_detectable_fg``), the
+    paper's smallest ~1B FG and the unit's ``state``, and the secondary log-likelihood margin drop with its CI.
 
-    The CI is NaN when ``items`` is None or lacks some benchmark of the category for that model and variant.
+    The CI and what depends on it are NaN when ``items`` is None or lacks some benchmark of the category.
     """
     if items is not None and (n_boot is None or seed is None):
         raise ValueError("forgetting_table with items needs n_boot and seed (the config's eval.n_boot and seed)")
     elements = element_table(scores)
     runs = {} if items is None else {key: run for key, run in items.groupby(["model", "variant"])}
-    rows = []
-    for (model, variant, category), group in elements.groupby(["model", "variant", "category"]):
-        low = high = float("nan")
-        run = runs.get((model, variant))
-        if run is not None and set(group["benchmark"]) <= set(run["benchmark"].unique()):
-            low, high = bootstrap_fg(
-                run, model, variant, list(group["benchmark"]), n_boot=n_boot, seed=seed, level=level
-            )
-        means = group[["initial", "final", "fg", "final_drop"]].mean()
-        rows.append((model, variant, category, *means, low, high))
+    bounds = paper_bounds()
+    rows = [
+        _category_row(group, runs.get(key[:2]), key, bounds.get(key[2], np.nan), n_boot, seed, level)
+        for key, group in elements.groupby(["model", "variant", "category"])
+    ]
     out = pd.DataFrame(rows, columns=FORGETTING_COLUMNS)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return out.sort_values(
@@ -284,16 +448,60 @@ def _task_grid(scores: pd.DataFrame) -> pd.DataFrame:
     return _stage_grid(rows, ["model", "variant", "benchmark", "metric"])
 
 
-def new_task_table(scores: pd.DataFrame) -> pd.DataFrame:
+def new_task_table(
+    scores: pd.DataFrame,
+    generations: pd.DataFrame | None = None,
+    *,
+    n_boot: int | None = None,
+    seed: int | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """Per (model, variant, task): score before/after its own stage k, the gain, the score at stage N and the
-    change since stage k (``retained``; NaN where a cell is missing)."""
+    change since stage k (``retained``; NaN where a cell is missing); with ``generations``, the gain's paired
+    bootstrap CI over the held-out items (the corpus metric recomputed on each resample) and its state:
+    improved (CI above 0), worse (below), inconclusive."""
     rows = []
     for (model, variant, task, metric), values in _task_grid(scores).iterrows():
         k = TASK_STAGE[task]
         before, after, final = values.loc[k - 1], values.loc[k], values.loc[LAST]
-        rows.append((model, variant, k, task, metric, before, after, after - before, final, final - after))
+        low = high = np.nan
+        if generations is not None:
+            low, high = _gain_ci(generations, model, variant, task, k, n_boot, seed, level)
+        rows.append((model, variant, k, task, metric, before, after, after - before, final, final - after, low, high,
+                     _gain_state(low, high)))  # fmt: skip
     out = pd.DataFrame(rows, columns=NEW_TASK_COLUMNS)
     return out.sort_values(["model", "variant", "stage"], ignore_index=True)
+
+
+IMPROVED, WORSE = "improved", "worse"
+
+
+def _gain_state(low: float, high: float) -> str:
+    if np.isnan(low):
+        return NOT_MEASURED
+    return IMPROVED if low > 0 else WORSE if high < 0 else INCONCLUSIVE
+
+
+def _gain_ci(generations, model, variant, task, k, n_boot, seed, level) -> tuple[float, float]:
+    """Paired bootstrap CI of task k's metric at stage k minus at stage k-1 (NaN without both cells)."""
+    stats.check(n_boot, level)
+    sub = generations[(generations["model"] == model) & (generations["variant"] == variant)
+                      & (generations["benchmark"] == task)]  # fmt: skip
+    names = list(textmetrics.statistic_names(task))
+    cube = {}
+    for stage in (k - 1, k):
+        wide = sub[sub["stage"] == stage].pivot(index="item", columns="statistic", values="value")
+        if wide.empty:
+            return np.nan, np.nan
+        cube[stage] = wide.reindex(columns=names).sort_index()
+    if not cube[k - 1].index.equals(cube[k].index):
+        raise ValueError(f"generations of ({model}, {variant}, {task}) at stages {k - 1} and {k} are not paired")
+    rng = np.random.default_rng(seed + TASK_STAGE[task])
+    picks = rng.integers(0, len(cube[k]), size=(n_boot, len(cube[k])))  # the same items for both stages
+    gains = textmetrics.corpus_metric(task, cube[k].to_numpy()[picks]) - textmetrics.corpus_metric(
+        task, cube[k - 1].to_numpy()[picks]
+    )
+    return stats.interval(gains, level)
 
 
 def _mean(values: list[float]) -> float:

@@ -164,7 +164,7 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
 
 def write(cfg: Config) -> dict[str, pd.DataFrame]:
     """Gather the study's cells and write its scores, items, retention and task tables (atomically)."""
-    scores, items = evaluate.gather(cfg, chains(cfg), make_target="mitigations")
+    scores, items, _ = evaluate.gather(cfg, chains(cfg), make_target="mitigations")
     model = mitigations.check_model(cfg)
     chain_variants = variants(cfg)
     bench = scores[scores["category"].isin(CATEGORIES) & (scores["category"] != "bias")]

@@ -25,9 +25,11 @@ import json
 import sys
 from dataclasses import replace
 
-from cf_utils import evaluate, mitigation_study, models, paths
+import pandas as pd
+
+from cf_utils import evaluate, metrics, mitigation_study, models, paths
 from cf_utils.config import Config, ConfigError, load_config
-from cf_utils.study import STAGES, TRAINED_STAGES, TRAINED_VARIANTS
+from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
 # The paper's benchmarks (test or validation split as the harness uses them), items per element.
 PAPER_ITEMS = {"mmlu_stem": 3018, "mmlu_humanities": 4705, "mmlu_social_sciences": 3077, "mmlu_other": 3242,
@@ -151,6 +153,7 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
                      f"eval ~{c['eval_hours']:6.2f} h   memory ~{c['memory_gb']:5.1f} GB")  # fmt: skip
     lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours; "
                  f"peak memory ~{est['max_memory_gb']:.1f} GB")  # fmt: skip
+    lines += power_lines(cfg)
     if "GPU" in est["device"]:
         for g in gpus:
             s = scale_out(est, t.method, g)
@@ -166,6 +169,31 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
                          f"~{full['wall_hours']:.1f} h wall, ~{full['memory_per_gpu_gb']:.1f} GB per GPU "
                          "(train.method: full)")  # fmt: skip
     return "\n".join(lines)
+
+
+ASSUMED_INITIAL = 50.0  # percent correct at stage 0, where no run has measured it yet
+
+
+def power_lines(cfg: Config) -> list[str]:
+    """Per category: items, and the minimal detectable FG (80% power, 5% level; metrics.minimal_detectable_fg)
+    at the initial scores of the last run's forgetting.csv, or an assumed 50%, with no item flipping by chance
+    (a lower bound: items that flip either way raise it; the report prints the observed value)."""
+    manifest = paths.data_manifest(cfg.profile)
+    if not manifest.is_file():
+        return ["  power: prepare the data first (make data) to see each category's minimal detectable FG"]
+    bench = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
+    forgetting = paths.output(cfg.profile, "forgetting.csv")
+    initial = pd.read_csv(forgetting).groupby("category")["initial"].mean() if forgetting.is_file() else {}
+    lines = ["  power (per model; 80% power at the 5% level; no chance flips assumed, so a lower bound):"]
+    for category in CATEGORIES:
+        counts = [f["count"] for f in bench if f["category"] == category]
+        if not counts:
+            continue
+        p0 = float(initial.get(category, ASSUMED_INITIAL))
+        mde = metrics.minimal_detectable_fg(counts, [p0] * len(counts), [0.0] * len(counts))
+        lines.append(f"    {category:<22} {len(counts)} elements, {sum(counts):>6} items, initial ~{p0:.0f}%: "
+                     f"minimal detectable FG ~{mde:.1f} points")  # fmt: skip
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

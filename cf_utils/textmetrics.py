@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 # task -> (metric name, higher is better). Continual-T0 scored Simp with SARI, HGen with ROUGE, and
 # the other generation tasks with BLEU; we add ROUGE-L to every task as a second view.
 TASK_METRICS = {"simp": "sari", "emdg": "bleu", "inqqg": "bleu", "exp": "bleu", "hgen": "rouge1"}
@@ -104,3 +106,46 @@ def task_scores(task: str, predictions: list[str], records: list[dict]) -> dict[
     else:
         value = rouge(predictions, refs, primary)
     return {primary: value, "rougeL": rouge(predictions, refs)}
+
+
+# ---------------------------------------------------------------- per-item statistics (bootstrap CIs)
+# A task's own metric is a corpus statistic. For a CI on a stage's gain (claim 7) the held-out items are
+# resampled and the metric recomputed, which needs each item's share of it: its sentence SARI or
+# ROUGE (the corpus value is their mean), or its BLEU sufficient statistics (the corpus BLEU is a
+# function of their sums: hypothesis and reference lengths, matched and total n-grams for n = 1..4).
+BLEU_STATISTICS = ("sys_len", "ref_len", "correct_1", "correct_2", "correct_3", "correct_4",
+                   "total_1", "total_2", "total_3", "total_4")  # fmt: skip
+
+
+def statistic_names(task: str) -> tuple[str, ...]:
+    primary = TASK_METRICS[task]
+    return BLEU_STATISTICS if primary == "bleu" else (primary,)
+
+
+def item_statistics(task: str, predictions: list[str], records: list[dict]) -> list[list[float]]:
+    """One row per item: what the task's corpus metric is computed from (``statistic_names``)."""
+    primary = TASK_METRICS[task]
+    refs = [r["references"] for r in records]
+    if primary == "sari":
+        return [[sari_sentence(r["source"], p, rs)] for r, p, rs in zip(records, predictions, refs, strict=True)]
+    if primary == "bleu":
+        import sacrebleu
+
+        rows = []
+        for p, rs in zip(predictions, refs, strict=True):
+            s = sacrebleu.corpus_bleu([p], [[r] for r in rs])
+            rows.append([s.sys_len, s.ref_len, *s.counts, *s.totals])
+        return rows
+    return [[rouge([p], [rs], primary)] for p, rs in zip(predictions, refs, strict=True)]
+
+
+def corpus_metric(task: str, stats: np.ndarray) -> np.ndarray:
+    """The corpus metric from item statistics (..., items, statistics): one value per leading index."""
+    if TASK_METRICS[task] != "bleu":
+        return stats[..., 0].mean(axis=-1)
+    from sacrebleu.metrics import BLEU
+
+    sums = stats.sum(axis=-2).reshape(-1, len(BLEU_STATISTICS))
+    # sacrebleu.corpus_bleu's defaults: exponential smoothing of zero n-gram matches
+    values = [BLEU.compute_bleu(list(s[2:6]), list(s[6:10]), int(s[0]), int(s[1]), "exp").score for s in sums]
+    return np.asarray(values).reshape(stats.shape[:-2])

@@ -1,0 +1,159 @@
+"""What a forgetting number can support: unit states, power, clusters, the margin measure, task-gain CIs,
+paired comparisons between chains (cf_utils/metrics.py, cf_utils/comparisons.py)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_metrics import make_items, scores_from_items
+
+from cf_utils import comparisons, metrics, textmetrics
+
+
+def test_state_rule():
+    bound = 6.5
+    assert metrics.state(0.2, 9.0, bound) == metrics.DETECTED
+    assert metrics.state(-4.0, 5.9, bound) == metrics.EXCLUDED
+    assert metrics.state(-4.0, 7.0, bound) == metrics.INCONCLUSIVE  # spans 0 and reaches the paper's size
+    assert metrics.state(-4.0, 3.0, float("nan")) == metrics.INCONCLUSIVE  # no paper number: never "excluded"
+    assert metrics.state(float("nan"), float("nan"), bound) == metrics.NOT_MEASURED
+
+
+def test_paper_bounds_are_the_smallest_fg_of_the_papers_1b_models():
+    paper = pd.DataFrame({"model": ["mt0-1.2b", "bloomz-1.1b", "bloomz-7.1b", "bloomz-1.7b"],
+                          "category": ["reasoning"] * 4, "fg": [7.75, 6.73, 1.0, 6.48]})  # fmt: skip
+    assert metrics.paper_bounds(paper) == {"reasoning": 6.48}  # 7.1b is not ~1B
+    real = metrics.paper_bounds()
+    assert real == {"domain_knowledge": 9.18, "reasoning": 6.48, "reading_comprehension": 17.45, "bias": 5.62}
+
+
+def test_forgetting_rows_carry_state_se_and_a_minimal_detectable_effect():
+    items = pd.concat([make_items([0.7, 0.6, 0.6, 0.5, 0.5, 0.5], 400, seed=1, benchmark=b) for b in ("A", "B")])
+    row = metrics.forgetting_table(scores_from_items(items), items, n_boot=400, seed=0).iloc[0]
+    assert row["state"] == metrics.DETECTED and row["ci_low"] > 0
+    assert (row["ci_high"] - row["ci_low"]) / 3.92 == pytest.approx(row["se"], rel=0.2)
+    assert row["mde"] == pytest.approx(2.8016 * row["se"], rel=0.3)  # analytic power vs the bootstrap's SE
+    flat = pd.concat([make_items([0.7] * 6, 40, seed=2, benchmark=b) for b in ("A", "B")])
+    flat_row = metrics.forgetting_table(scores_from_items(flat), flat, n_boot=400, seed=0).iloc[0]
+    assert flat_row["se"] == 0  # no item flipped: the bootstrap sees no variance at all
+    assert flat_row["mde"] > row["mde"]  # but 80 items can still not see a small effect
+
+
+def test_minimal_detectable_fg_has_80_percent_power():
+    """Simulate paired items with the computed effect: the bootstrap CI clears 0 about 80% of the time."""
+    n, p0 = 300, 60.0
+    mde = metrics.minimal_detectable_fg([n], [p0], [0.0])
+    drop = mde / 100 * p0 / 100
+    detected = 0
+    for seed in range(60):
+        items = make_items([p0 / 100] + [p0 / 100 - drop] * 5, n, seed=100 + seed)
+        row = metrics.forgetting_table(scores_from_items(items), items, n_boot=300, seed=0).iloc[0]
+        detected += row["ci_low"] > 0
+    assert 0.6 <= detected / 60 <= 0.97  # 80% nominal; 60 runs: a binomial spread of about 5 points
+
+
+def test_a_cluster_of_copies_widens_the_interval():
+    items = make_items([0.7, 0.6, 0.6, 0.6, 0.6, 0.6], 60, seed=4)
+    copies = pd.concat([items.assign(item=items["item"] + f"#{c}") for c in range(5)], ignore_index=True)
+    naive = metrics.forgetting_table(scores_from_items(copies), copies.assign(cluster=copies["item"]),
+                                     n_boot=1000, seed=0).iloc[0]  # fmt: skip
+    clustered = copies.assign(cluster=copies["item"].str.split("#").str[0])
+    right = metrics.forgetting_table(scores_from_items(copies), clustered, n_boot=1000, seed=0).iloc[0]
+    assert right["fg"] == naive["fg"]
+    assert right["se"] == pytest.approx(naive["se"] * np.sqrt(5), rel=0.2)
+
+
+def _with_margins(items: pd.DataFrame, shift: float) -> pd.DataFrame:
+    acc = items[items["metric"] == "acc"]
+    margins = acc.assign(metric=metrics.MARGIN, value=np.where(acc["value"] == 1, 1.0, -1.0) - shift * acc["stage"])
+    return pd.concat([items, margins], ignore_index=True)
+
+
+def test_margin_drop_measures_the_move_away_from_the_gold_answers():
+    items = _with_margins(make_items([0.7] * 6, 300, seed=5), shift=0.1)  # accuracy flat, margins shrink
+    row = metrics.forgetting_table(scores_from_items(items[items.metric != metrics.MARGIN]), items,
+                                   n_boot=300, seed=0).iloc[0]  # fmt: skip
+    assert row["fg"] == 0.0  # no outcome changed: Eq. 1 sees nothing
+    assert row["margin_drop"] == pytest.approx(0.3)  # the mean over stages 1..5 of 0.1 * stage
+    assert row["margin_low"] == pytest.approx(0.3) == pytest.approx(row["margin_high"])
+
+
+def test_chance_level_from_the_number_of_choices():
+    items = make_items([0.7] * 6, 10, seed=0)
+    items["choices"] = np.where(items["item"].str[2:].astype(int) % 2 == 0, 4, 2)  # half 4-way, half 2-way
+    assert metrics.chance_level(items, "m", "seq", "A") == pytest.approx(37.5)
+    assert np.isnan(metrics.chance_level(items.assign(choices=np.nan), "m", "seq", "A"))
+
+
+def _generations(before: list[float], after: list[float], task="hgen") -> pd.DataFrame:
+    rows = [{"model": "m", "variant": "seq", "stage": s, "category": "new_task", "benchmark": task,
+             "item": f"i{i}", "statistic": "rouge1", "value": v}
+            for s, values in ((4, before), (5, after)) for i, v in enumerate(values)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _task_scores(gens: pd.DataFrame) -> pd.DataFrame:
+    out = gens.groupby(["model", "variant", "stage", "category", "benchmark", "statistic"], as_index=False)["value"]
+    out = out.mean().rename(columns={"statistic": "metric"}).assign(n=10)
+    return out[list(metrics.SCORE_COLUMNS)]
+
+
+def test_task_gain_ci_over_held_out_items():
+    rng = np.random.default_rng(0)
+    before = rng.uniform(10, 30, 60)
+    gens = _generations(list(before), list(before + 8 + rng.normal(0, 2, 60)))
+    row = metrics.new_task_table(_task_scores(gens), gens, n_boot=500, seed=0).iloc[0]
+    assert row["gain"] == pytest.approx(8, abs=1.0) and row["gain_low"] > 0 and row["gain_state"] == metrics.IMPROVED
+    noisy = _generations(list(before), list(before + 1.5 + np.where(np.arange(60) % 2, 10, -10)))
+    row = metrics.new_task_table(_task_scores(noisy), noisy, n_boot=500, seed=0).iloc[0]
+    assert row["gain"] > 0 and row["gain_low"] < 0 and row["gain_state"] == metrics.INCONCLUSIVE  # a positive point
+    # gain alone is not an improvement
+
+
+def test_bleu_statistics_rebuild_the_corpus_bleu():
+    preds = ["the cat sat on the mat", "a dog", "hello there world", "it is raining today"]
+    recs = [{"references": ["the cat is on the mat", "a cat sat on a mat"]}, {"references": ["a dog barks"]},
+            {"references": ["hello world"]}, {"references": ["it rains today"]}]  # fmt: skip
+    stats_ = np.array(textmetrics.item_statistics("emdg", preds, recs), dtype=float)
+    assert textmetrics.corpus_metric("emdg", stats_) == pytest.approx(
+        textmetrics.bleu(preds, [r["references"] for r in recs])
+    )
+
+
+def test_paired_difference_sees_what_two_separate_intervals_miss():
+    """Two chains on the same items, b forgetting 3 points more on every resample: the paired interval of the
+    difference excludes 0 while the two chains' own intervals overlap."""
+    a = make_items([0.6, 0.57, 0.57, 0.55, 0.55, 0.55], 300, seed=7, method="a")
+    b = a.copy()
+    b["variant"] = "b"
+    later = (b["stage"] > 0) & (b["metric"] == "acc")
+    flip = later & (b["value"] == 1) & (b["item"].str[2:].astype(int) % 20 == 0)  # 5% of the correct items
+    b.loc[flip, "value"] = 0
+    items = pd.concat([a, b], ignore_index=True)
+    out = comparisons.compare(items, [("c", ("m", "b"), ("m", "a"), "reasoning", ["A"])], n_boot=500, seed=0)
+    row = out.iloc[0]
+    assert row["difference"] > 0 and row["ci_low"] > 0 and row["state"] == comparisons.A_MORE
+    own = metrics.forgetting_table(scores_from_items(items), items, n_boot=500, seed=0).set_index("variant")
+    assert own.loc["b", "ci_low"] < own.loc["a", "ci_high"]  # the separate intervals overlap
+
+
+def test_holm_adjusts_within_a_claim():
+    items = make_items([0.6] * 6, 200, seed=8, method="a")
+    twin = items.assign(variant="b")
+    both = pd.concat([items, twin], ignore_index=True)
+    pairs = [("c", ("m", "a"), ("m", "b"), "reasoning", ["A"])] * 3
+    out = comparisons.compare(both, pairs, n_boot=200, seed=0)
+    assert (out["difference"] == 0).all() and (out["state"] == metrics.INCONCLUSIVE).all()
+    assert (out["p_holm"] >= out["p"]).all()
+
+
+def test_sensitivity_fg_leaves_out_elements_at_chance():
+    """A 4-way element at 25% (chance) drifts under any change; the sensitivity FG keeps only the element whose
+    initial CI clears its chance level, while the primary FG (Eq. 1) keeps both."""
+    strong = make_items([0.8, 0.7, 0.7, 0.7, 0.7, 0.7], 300, seed=9, benchmark="A")
+    floor = make_items([0.25, 0.3, 0.3, 0.3, 0.3, 0.3], 300, seed=10, benchmark="B")
+    items = pd.concat([strong, floor], ignore_index=True).assign(choices=4)
+    row = metrics.forgetting_table(scores_from_items(items), items, n_boot=300, seed=0).iloc[0]
+    elements = metrics.element_table(scores_from_items(items)).set_index("benchmark")
+    assert row["elements_above_chance"] == "1/2"
+    assert row["fg_above_chance"] == pytest.approx(elements.loc["A", "fg"])
+    assert row["fg"] == pytest.approx(elements["fg"].mean())
