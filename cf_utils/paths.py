@@ -12,7 +12,7 @@ flows data/ -> artifacts/ -> figures/, one sub-folder per profile:
         <model>/<variant>/trained.json           the chain's make stamp
         eval/<model>/<variant>/stage-<k>/<cell>.json, evaluated.json   scored cells, make stamp
         logs/{train,evaluate}-<model>-<variant>.log, notebooks/*.ipynb  what the terminal and notebooks showed
-        finetune.json, scores.csv, items.csv, forgetting.csv, mitigations*.csv, mitigations/
+        finetune.json, scores.csv, items.csv, generations.csv, forgetting.csv, mitigations*.csv, mitigations/
         manifest.json, report.md, report.html, chains.mk
     figures/<profile>/                           figures (*.png, *.pdf) and tables/ (*.md, *.csv, *.tex)
 
@@ -127,7 +127,8 @@ def output(profile: str, name: str) -> Path:
 OUTPUTS = (
     "finetune.json",  # 02: every stage's steps, tokens, losses
     "scores.csv",  # 03: model,variant,stage,category,benchmark,metric,value,n
-    "items.csv",  # 03: every item's 0/1 outcome (the paired bootstraps)
+    "items.csv",  # 03: every item's 0/1 outcome, cluster, choices, log-likelihood margin (the bootstraps)
+    "generations.csv",  # 03: each generated item's share of its task's metric (the task-gain CIs)
     "mitigations/scores.csv",  # 05: the mitigation study's cells, same schemas
     "mitigations/items.csv",
     "mitigations.csv",  # 05: retention per variant and category, against seq

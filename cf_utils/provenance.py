@@ -27,7 +27,7 @@ from cf_utils.study import STAGES
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "safetensors", "tokenizers",
             "papermill", "pandas", "numpy", "seaborn", "matplotlib", "sacrebleu", "rouge-score", "gguf")  # fmt: skip
-RESULTS = ("scores.csv", "items.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv")
+RESULTS = ("scores.csv", "items.csv", "generations.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv")
 
 
 def git_state(root: Path = paths.ROOT) -> dict:
