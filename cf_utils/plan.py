@@ -99,7 +99,7 @@ def estimate(cfg: Config) -> dict:
         gen_tokens = n_gen * e.new_task_examples * (sizes["task_prompt_tokens"] + e.max_new_tokens)
         eval_flops = 2 * n * (len(stages) * sizes["bench_tokens"] + gen_tokens)
         memory = n * BYTES_PER_PARAM[t.method] * 1.2 / 2**30 + (2 if gpu else 0.5)
-        chains.append({"model": name, "method": variant, "arch": spec.arch, "params_b": spec.params_b,
+        chains.append({"model": name, "variant": variant, "arch": spec.arch, "params_b": spec.params_b,
                        "train_tokens": round(stage_tokens * len(TRAINED_STAGES)),
                        "train_hours": train_flops / (peak * mfu_train) / 3600,
                        "eval_hours": eval_flops / (peak * mfu_eval) / 3600, "memory_gb": memory})  # fmt: skip
@@ -148,7 +148,7 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
         ),  # fmt: skip
     ]
     for c in est["chains"]:
-        lines.append(f"  {c['model']:<24} {c['method']:<9} {c['arch']:<8} {c['params_b']:>6.3f}B  "
+        lines.append(f"  {c['model']:<24} {c['variant']:<9} {c['arch']:<8} {c['params_b']:>6.3f}B  "
                      f"train {c['train_tokens'] / 1e6:8.2f}M tokens ~{c['train_hours']:7.2f} h   "
                      f"eval ~{c['eval_hours']:6.2f} h   memory ~{c['memory_gb']:5.1f} GB")  # fmt: skip
     lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours; "

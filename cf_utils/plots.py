@@ -1,6 +1,6 @@
 """The study's figures (Luo et al. 2023, arXiv 2308.08747: Fig. 2-style stage curves, Tables 4-6 as plots).
 
-Every function takes the long frames of :mod:`cf_utils.metrics` (or :mod:`cf_utils.report`), draws a
+Every function takes the long frames of :mod:`cf_utils.metrics` (or :mod:`cf_utils.report.frames`), draws a
 ``matplotlib.figure.Figure`` on an Agg canvas (no pyplot state: safe in scripts, and a notebook
 shows it inline with ``display(fig)``), saves it as PNG and PDF when ``out_dir`` is given, and
 returns it. A comparison that the frames cannot support returns ``None``; the caller says why.
@@ -93,6 +93,30 @@ def grouped_bars(ax, df: pd.DataFrame, group: str, colours: dict, *, value: str 
                 )
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xticks(x, [CATEGORY_LABELS[c].replace(" ", "\n", 1) for c in cats])
+
+
+def loss_curves(losses: pd.DataFrame | None, out_dir: str | Path | None = None) -> Figure | None:
+    """Training loss per optimizer step, a chain's five stages one after another: one panel per model, a colour
+    per task, a line style per variant. ``losses``: cf_utils.report.frames.losses; None without a stage."""
+    if losses is None or losses.empty:
+        return None
+    models = list(dict.fromkeys(losses["model"]))
+    colours = dict(zip(TASKS, palette(len(TASKS)), strict=True))
+    fig = new_figure(4.6 * len(models) + 1.8, 3.4)
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models, strict=True):
+        for (variant, task), line in losses[losses["model"] == model].groupby(["variant", "task"], sort=False):
+            style = VARIANT_STYLES.get(variant, ":")
+            # dots: a stage of a single step is a point, not a line
+            ax.plot(line["step"], line["loss"], style, color=colours[task], linewidth=1.0, marker="o", markersize=2,
+                    label=f"{TASK_LABELS[task]} ({variant})")  # fmt: skip
+        ax.set(title=model, xlabel="optimizer step (stages one after another)", ylabel="training loss")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="task (variant)")
+    fig.suptitle("Training loss during continual instruction tuning")
+    save(fig, out_dir, "loss_curves")
+    return fig
 
 
 def stage_curves(curves: pd.DataFrame, out_dir: str | Path | None = None) -> Figure:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cf_utils import evaluate, metrics, models, paths, plan, provenance, scoring, study, train
+from cf_utils import evaluate, metrics, models, paths, plan, provenance, scoring, study, textmetrics, train
 from cf_utils.config import load_config
 from cf_utils.data.prepare import prepare
 from cf_utils.data.records import read_jsonl
@@ -57,12 +57,25 @@ def test_run_writes_consistent_scores_and_items_and_reuses_everything(cfg, monke
     items = metrics.read_items(paths.artifacts_dir("smoke") / "items.csv")
     n_bench = sum(c.kind == "bench" for c in evaluate.cells(cfg)) // 6
     assert set(scores.stage) == set(range(6))
-    assert len(scores[(scores.category != "new_task") & (scores.metric == "acc")]) == 6 * n_bench
+    assert len(scores[(scores.category != "new_task") & scores.metric.isin(metrics.PRIMARY)]) == 6 * n_bench
     assert len(scores[(scores.category == "new_task") & (scores.metric != "rougeL")]) == 18
     # the per-item file reproduces every benchmark value
-    mean = items.groupby(["stage", "benchmark", "metric"])["value"].mean().mul(100)
+    outcomes = items[items.metric != metrics.MARGIN]
+    mean = outcomes.groupby(["stage", "benchmark", "metric"])["value"].mean().mul(100)
     bench = scores[scores.category != "new_task"].set_index(["stage", "benchmark", "metric"])["value"]
     pd.testing.assert_series_equal(mean.sort_index(), bench.sort_index(), check_names=False, atol=1e-3)
+    # an item is answered right exactly when its gold answer's log-likelihood beats every wrong one
+    key = ["stage", "benchmark", "item"]
+    wide = items[items.metric.isin(["acc", metrics.MARGIN])].pivot_table(index=key, columns="metric", values="value")
+    wide = wide.dropna()
+    assert len(wide) and ((wide[metrics.MARGIN] > 0) == (wide["acc"] == 1)).all()
+    assert (items.drop_duplicates(key)["choices"] >= 2).all()
+    # the generation statistics rebuild every task's corpus metric
+    gens = metrics.read_generations(paths.artifacts_dir("smoke") / "generations.csv")
+    for (stage, task), g in gens.groupby(["stage", "benchmark"]):
+        cube = g.pivot(index="item", columns="statistic", values="value")[list(textmetrics.statistic_names(task))]
+        value = scores[(scores.stage == stage) & (scores.benchmark == task) & (scores.metric != "rougeL")]["value"]
+        assert textmetrics.corpus_metric(task, cube.to_numpy()) == pytest.approx(value.item(), abs=1e-3)
 
     def no_loading(*a, **k):
         raise AssertionError("everything is scored: nothing may be loaded")

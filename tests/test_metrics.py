@@ -86,8 +86,17 @@ def test_element_table_uses_the_primary_metric_and_all_stages():
 
 def test_forgetting_table_averages_two_elements_of_a_category():
     table = metrics.forgetting_table(two_element_scores())
-    assert list(table.columns)[:9] == ["model", "variant", "category", "initial", "final", "fg", "final_drop",
-                                       "ci_low", "ci_high"]  # fmt: skip  (the paper's columns first, unchanged)
+    assert list(table.columns)[:9] == [
+        "model",
+        "variant",
+        "category",
+        "initial",
+        "final",
+        "fg",
+        "final_drop",
+        "ci_low",
+        "ci_high",
+    ]  # fmt: skip  (the paper's columns first, unchanged)
     assert list(table["category"]) == ["reasoning", "bias"]  # the categories' canonical order
     reasoning = table.iloc[0]
     assert reasoning["fg"] == pytest.approx((18.5 + 2.0) / 2)  # B: 5/50 at the last of 5 stages = 2.0

@@ -258,7 +258,7 @@ def test_study_tables_cover_every_method_with_paired_cis(study_env):
     assert len(tasks) == len(methods) * 5
     assert (tasks[tasks.variant == "wise-0"].gain == 0).all()
     summary = study_env["summary"]
-    assert list(summary.method) == methods and summary.verdict.iloc[0] == "reference"
+    assert list(summary.variant) == methods and summary.verdict.iloc[0] == "reference"
     assert set(summary.verdict) <= {"reference", "forgets less than seq", "forgets more than seq",
                                     "no measurable difference"}  # fmt: skip
 
@@ -294,7 +294,7 @@ def test_bootstrap_of_identical_methods_gives_zero_difference():
     for b, cat in (("b1", "domain_knowledge"), ("b2", "reasoning")):
         start, end = rng.random(30) > 0.4, rng.random(30) > 0.5
         for variant, k, v in (("seq", 0, start), ("seq", 5, end), ("twin", 5, end)):
-            rows += [("m", variant, k, cat, b, f"i{i}", "", "acc", int(x)) for i, x in enumerate(v)]
+            rows += [("m", variant, k, cat, b, f"i{i}", "", f"i{i}", 2, "acc", int(x)) for i, x in enumerate(v)]
     items = pd.DataFrame(rows, columns=list(metrics.ITEM_COLUMNS))
     cats = {"domain_knowledge": ["b1"], "reasoning": ["b2"]}
     t = mitigation_study.retention_table(items, "m", ["seq", "twin"], cats, n_boot=200, seed=0)

@@ -1,0 +1,43 @@
+"""Reading the bias category: which metric it was measured with, and which way "less biased" points.
+
+The paper's bias benchmark is CrowS-Pairs (pct_stereotype: 50% = unbiased, lower = less stereotyped, so
+a positive FG means the bias decreased; Luo et al. 2023, Table 5). The offline profiles measure BBQ
+accuracy instead (higher = less biased use of stereotypes), which reads the other way round. Claim 5,
+Table 5 and the paper-vs-ours notes all read FG through :func:`bias_direction`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cf_utils import metrics
+
+
+def bias_metric(scores: pd.DataFrame) -> str | None:
+    """The bias elements' primary metric (``acc``: BBQ, higher = less biased; ``pct_stereotype``: CrowS-Pairs,
+    lower = less stereotyped); None without bias rows or with both kinds."""
+    bias = scores[scores["category"] == "bias"]
+    found = {metrics.primary_metric(g) for _, g in bias.groupby("benchmark")["metric"]}
+    return found.pop() if len(found) == 1 else None
+
+
+def bias_direction(row, metric: str | None) -> str:
+    """Whether the bias went down (CI, else point estimate), reading FG in the metric's direction."""
+    decreased = -1 if metric == "acc" else 1  # BBQ acc falling (FG > 0) = more biased; CrowS falling = less
+    lo, hi = row["ci_low"] * decreased, row["ci_high"] * decreased
+    if pd.isna(lo) or pd.isna(hi):
+        return "decreased" if row["fg"] * decreased > 0 else "increased"
+    return "decreased" if min(lo, hi) > 0 else "increased" if max(lo, hi) < 0 else "no clear change (CI spans 0)"
+
+
+def bias_footnote(metric: str | None) -> str:
+    if metric == "acc":
+        return (
+            "Bias elements are BBQ accuracies (ambiguous and disambiguated contexts): higher accuracy = less "
+            "biased, so a positive FG (accuracy fell) means MORE biased. The paper's CrowS-Pairs "
+            "pct_stereotype runs the other way (lower = less stereotyped; positive FG = bias decreased)."
+        )
+    return (
+        "Bias elements are CrowS-Pairs pct_stereotype (50% = unbiased, lower = less stereotyped): a positive FG "
+        "means the stereotype preference went down, as in the paper's Table 5."
+    )

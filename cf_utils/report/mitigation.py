@@ -1,0 +1,63 @@
+"""The mitigation study in the report (beyond the paper): its table and what it found, in words.
+
+05_mitigations writes the study's data (``mitigations.csv``, ``mitigations_tasks.csv``:
+:mod:`cf_utils.mitigation_study`); the table ``figures/<profile>/tables/mitigations.*`` and the findings
+are made here, from those files, by 04_figures only, so each output has one writer. Verdicts come from
+the 95% paired bootstrap CI of each method's difference to ``seq`` (:func:`mitigation_study.verdict`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cf_utils import mitigation_study
+from cf_utils.report.cells import num
+from cf_utils.report.frames import Frames
+from cf_utils.report.table_files import Table
+from cf_utils.study import SEQ
+
+MITIGATION_NOTE = (
+    "Final drop = (start - end) / start x 100 per benchmark, averaged per category; general = the mean of "
+    "domain knowledge, reasoning and reading comprehension (bias left out). Start = the seq chain's stage 0, "
+    "shared by every method. 'Less forgetting than seq' = seq's drop minus the method's; the verdict is from "
+    "its 95% paired bootstrap CI (same items resampled for every method). New-task gain = each task's own "
+    "metric after the last stage minus at the start, averaged over the 5 tasks. wise-a: the seq adapter "
+    "scaled by a (evaluation only). Strengths: mitigation section of the profile's config (manifest.json)."
+)
+
+
+def mitigation_table(retention: pd.DataFrame, tasks: pd.DataFrame) -> Table:
+    """One row per method (mitigation_study.summary) with its caption and the note on how it was computed."""
+    caption = f"Mitigations (beyond the paper) on {retention['model'].iloc[0]}: each method after the last stage"
+    return Table("mitigations", caption, mitigation_study.summary(retention, tasks), MITIGATION_NOTE)
+
+
+def mitigation_lines(frames: Frames) -> list[str]:
+    """What the mitigation study found, in words computed from its table (empty without a study)."""
+    if frames.mitigations is None:
+        return []
+    retention, tasks = frames.mitigations
+    gen = retention[retention["category"] == "general"].set_index("variant", drop=False)
+    gains = tasks.groupby("variant")["gain"].mean()
+    verdicts = {m: mitigation_study.verdict(r) for m, r in gen.iterrows()}
+    better = [m for m, v in verdicts.items() if v == "forgets less than seq"]
+    worse = [m for m, v in verdicts.items() if v == "forgets more than seq"]
+    seq = gen.loc[SEQ]
+    lines = [
+        f"seq loses {num(seq['final_drop'])}% [{num(seq['ci_low'])}, {num(seq['ci_high'])}] of its general-knowledge "
+        f"score by the last stage and gains {num(gains[SEQ])} points on the new tasks."
+    ]
+    if better:
+        lines.append(
+            "Forget measurably less than seq (95% paired CI of the difference above 0): "
+            + "; ".join(f"{m} ({num(gen.loc[m, 'vs_seq'])} points less, new-task gain {num(gains[m])})" for m in better)
+            + "."
+        )
+    else:
+        lines.append(
+            "No method keeps measurably more general knowledge than seq at this scale: every CI of the "
+            "difference to seq contains 0 (or lies below it)."
+        )
+    if worse:
+        lines.append("Forget measurably more than seq: " + ", ".join(worse) + ".")
+    return lines

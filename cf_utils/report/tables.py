@@ -1,0 +1,115 @@
+"""The report's tables, in the layouts of the paper's Tables 3-6 (Luo et al. 2023, arXiv 2308.08747).
+
+    write_tables(frames) -> figures/<profile>/tables/<name>.md|csv|tex
+
+Each table is formatted for reading (numbers to 2 decimals, CIs as ``fg [lo, hi]``) and carries its
+caption and footnote into every file, so a table copied into a paper says what FG means. FG is Eq. 1
+of the paper; the CIs are the paired bootstrap of :mod:`cf_utils.stats`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cf_utils import metrics, paths
+from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric
+from cf_utils.report.cells import fg_cell, formatted, num, with_ci
+from cf_utils.report.frames import Frames, seq_rows, twin_pairs, without_cis
+from cf_utils.report.mitigation import mitigation_table
+from cf_utils.report.paper import paper_vs_ours
+from cf_utils.report.table_files import Table, write_table
+from cf_utils.study import ABBR, GENERAL
+
+CI_NOTE = (
+    "FG = Eq. 1 of the paper (%, mean relative drop over the 5 stages; > 0 = forgotten); [95% paired bootstrap CI]."
+)
+BIAS_COLUMNS = ["model", "variant", "metric", "initial", "final", "FG [95% CI]", "bias"]
+
+
+def category_wide(forgetting: pd.DataFrame, cats=GENERAL) -> pd.DataFrame:
+    """One row per (model, variant); per category initial / final / FG [95% CI] (the paper's Table 4 layout)."""
+    rows = []
+    for (model, variant), g in forgetting.groupby(["model", "variant"], sort=False):
+        g = g.set_index("category")
+        row = {"model": model, "variant": variant}
+        for c in (c for c in cats if c in g.index):
+            row |= {
+                f"{ABBR[c]} initial": num(g.loc[c, "initial"]),
+                f"{ABBR[c]} final": num(g.loc[c, "final"]),
+                f"{ABBR[c]} FG [95% CI]": fg_cell(g.loc[c]),
+            }
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return out.drop(columns="variant") if out.empty or out["variant"].nunique() == 1 else out
+
+
+def table5(frames: Frames) -> pd.DataFrame:
+    """Bias category per model: initial, final, FG [CI] and the direction of the change."""
+    metric = bias_metric(frames.scores)
+    bias = frames.forgetting[frames.forgetting["category"] == "bias"]
+    rows = [
+        (r["model"], r["variant"], metric or "mixed", num(r["initial"]), num(r["final"]), fg_cell(r),
+         bias_direction(r, metric))
+        for _, r in bias.iterrows()
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=BIAS_COLUMNS)
+
+
+def table6(frames: Frames) -> pd.DataFrame:
+    """Base model vs its instruction-tuned twin: per category initial / final / FG [CI] (the paper's Table 6)."""
+    f = seq_rows(frames.forgetting)
+    parts = []
+    for base, tuned in twin_pairs(f["model"]):
+        wide = category_wide(f[f["model"].isin([base, tuned])]).drop(columns="variant", errors="ignore")
+        wide.insert(1, "role", np.where(wide["model"] == base, "base", f"instruction-tuned twin of {base}"))
+        parts.append(wide.sort_values("role"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", "role"])
+
+
+def elements_table(elements: pd.DataFrame) -> pd.DataFrame:
+    """Per element: initial, final, FG [CI], final drop [CI]."""
+    out = elements[["model", "variant", "category", "benchmark", "metric", "initial", "final"]].copy()
+    out["FG [95% CI]"] = [with_ci(*v) for v in elements[["fg", "fg_low", "fg_high"]].to_numpy()]
+    drops = elements[["final_drop", "final_drop_low", "final_drop_high"]].to_numpy()
+    out["final drop [95% CI]"] = [with_ci(*v) for v in drops]
+    return formatted(out)
+
+
+def or_empty(frame: pd.DataFrame | None, columns) -> pd.DataFrame:
+    return frame if frame is not None else pd.DataFrame(columns=columns)
+
+
+def tables(frames: Frames) -> dict[str, Table]:
+    """Every table of the report, formatted (numbers to 2 decimals, CIs as ``fg [lo, hi]``)."""
+    # Frames built by hand (tests, a notebook) may lack the derived frames: compute them, CIs unknown.
+    elements = frames.elements if frames.elements is not None else without_cis(metrics.element_table(frames.scores))
+    pairs = twin_pairs(frames.forgetting["model"])
+    out = [
+        Table("table4_forgetting", "Table 4: forgetting by category (initial, final %, FG %)",
+              category_wide(frames.forgetting), CI_NOTE),
+        Table("table5_bias", "Table 5: bias category (initial, final %, FG %)", table5(frames),
+              f"{bias_footnote(bias_metric(frames.scores))} {CI_NOTE}"),
+        Table("table6_general_instruction", "Table 6: base model vs its instruction-tuned twin (variant seq)",
+              table6(frames), CI_NOTE if pairs else "No base model with its instruction-tuned twin in this profile."),
+        Table("table3_new_task", "Table 3: each task's own metric before / after its stage and after stage 5",
+              formatted(or_empty(frames.new_task, metrics.NEW_TASK_COLUMNS)),
+              "gain = after - before; retained = final - after (metric points)."),
+        Table("elements", "Every element: initial, final, FG and final drop with 95% CIs", elements_table(elements),
+              CI_NOTE),
+        Table("transfer", "Backward transfer and forgetting on the continual tasks themselves",
+              formatted(or_empty(frames.transfer, metrics.TRANSFER_COLUMNS)),
+              "BWT (Lopez-Paz & Ranzato 2017; < 0 = earlier tasks forgotten) and forgetting (Chaudhry et al. 2018), "
+              "in metric points over tasks 1-4."),
+        Table("paper_vs_ours", "The paper's numbers beside ours (difference = ours - paper)",
+              formatted(paper_vs_ours(frames)),
+              f"Paper numbers: {paths.PAPER_NUMBERS.relative_to(paths.ROOT).as_posix()} (source_quality as "
+              "transcribed)."),
+        *([mitigation_table(*frames.mitigations)] if frames.mitigations is not None else []),
+    ]  # fmt: skip
+    return {t.name: t for t in out}
+
+
+def write_tables(frames: Frames) -> dict[str, Table]:
+    """:func:`tables`, each written as .md, .csv and .tex into ``figures/<profile>/tables/``."""
+    return {name: write_table(t, paths.tables_dir(frames.profile)) for name, t in tables(frames).items()}

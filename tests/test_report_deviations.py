@@ -1,0 +1,40 @@
+"""The report's deviations from the paper, derived from the profile's config (cf_utils/report/deviations.py)."""
+
+from __future__ import annotations
+
+from cf_utils import report
+from cf_utils.config import load_config
+
+
+def topics(cfg) -> set[str]:
+    """Each deviation's topic: the words before its first colon."""
+    return {line.split(":", 1)[0] for line in report.deviations(cfg)}
+
+
+def amount(cfg) -> str:
+    return next(line for line in report.deviations(cfg) if line.startswith("Training amount"))
+
+
+def test_two_profiles_deviate_differently():
+    smoke, gpu = report.deviations(load_config("smoke")), report.deviations(load_config("gpu-mini"))
+    assert smoke != gpu
+    assert "Bias (data.source bigbench)" in topics(load_config("smoke")) - topics(load_config("gpu-mini"))
+    assert any("QLoRA adapters" in line for line in gpu) and not any("QLoRA" in line for line in smoke)
+
+
+def test_a_point_that_matches_the_paper_lists_no_deviation():
+    paper = load_config("paper")  # the paper's models, data, examples, epochs and batch: QLoRA is its deviation
+    assert topics(paper) == {"Training", "Trained weights", "Seeds"}
+    full = load_config("paper", {"train.method": "full"})
+    assert topics(full) == {"Seeds"}
+
+
+def test_each_point_follows_its_config_key():
+    cpu = load_config("cpu")
+    assert {"Models", "Weights", "General instruction tuning", "Data"} <= topics(cpu)
+    assert "up to 200 examples x 1 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
+    more = load_config("cpu", {"train.examples_per_task": None, "train.epochs": 3})
+    assert "up to 1,000 examples x 3 epoch(s)" in amount(more)
+    assert "seed 7" in report.deviations(load_config("cpu", seed=7))[-1]
+    hub_letters = load_config("paper", {"data.mmlu_format": "letter", "data.bench_items": 100})
+    assert {"MMLU", "Data"} <= topics(hub_letters)
