@@ -2,7 +2,7 @@
 
     artifacts/<profile>/mitigations/scores.csv, items.csv   the cells used (same schema as the main study)
     artifacts/<profile>/mitigations.csv        model,variant,category,initial,final,final_drop,ci_low,ci_high,
-                                               vs_seq,vs_seq_low,vs_seq_high      (general knowledge)
+                                               vs_seq,vs_seq_low,vs_seq_high,p,p_holm   (general knowledge)
     artifacts/<profile>/mitigations_tasks.csv  model,variant,task,metric,initial,final,gain   (the new tasks)
 
 What is compared: each method's model after the last stage against the same starting model (the
@@ -12,8 +12,9 @@ final drop (relative, %, as metrics.final_drop) per benchmark, averaged per cate
 three general categories (domain knowledge, reasoning, reading comprehension); bias is left out, its
 direction is not "lower is worse". ``vs_seq`` = seq's drop minus the method's (> 0: the method forgot
 less). CIs: paired percentile bootstrap over each benchmark's items, the same draw for the starting
-model and every method, so differences between methods are paired too. New-task gain: each task's own
-metric after the last stage minus at stage 0, in points (no CI: corpus-level BLEU/SARI/ROUGE).
+model and every method, so differences between methods are paired too; ``p`` is the difference's
+bootstrap p-value and ``p_holm`` its Holm adjustment over the variants compared with seq in a
+category. New-task gain: each task's own metric after the last stage minus at stage 0, in points.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from cf_utils.io import atomic_write_text
 from cf_utils.study import CATEGORIES, GENERAL, LAST, NEW_TASK, SEQ, TASKS, TRAINED_VARIANTS
 
 RETENTION_COLUMNS = ["model", "variant", "category", "initial", "final", "final_drop", "ci_low", "ci_high",
-                     "vs_seq", "vs_seq_low", "vs_seq_high"]  # fmt: skip
+                     "vs_seq", "vs_seq_low", "vs_seq_high", "p", "p_holm"]  # fmt: skip
 TASK_COLUMNS = ["model", "variant", "task", "metric", "initial", "final", "gain"]
-LEVEL = 0.95
+LEVEL, ALPHA = 0.95, 0.05
 
 
 def variants(cfg: Config) -> list[str]:
@@ -103,11 +104,14 @@ def retention_table(
     for category in [*categories, "general"]:
         b = boot[category]
         diff = b[:, [seq]] - b  # seq's drop minus the variant's: > 0 = forgot less than seq
+        p = [stats.p_value(diff[:, i]) if i != seq else np.nan for i in range(len(variants))]
+        others = [i for i in range(len(variants)) if i != seq]  # one family per category: every variant vs seq
+        holm = dict(zip(others, stats.holm([p[i] for i in others]), strict=True)) if others else {}
         initial, finals = starts[category]
         for i, v in enumerate(variants):
             vs = point[category][seq] - point[category][i]
             rows.append((model, v, category, initial, finals[i], point[category][i], *stats.interval(b[:, i], LEVEL),
-                         vs, *stats.interval(diff[:, i], LEVEL)))  # fmt: skip
+                         vs, *stats.interval(diff[:, i], LEVEL), p[i], holm.get(i, np.nan)))  # fmt: skip
     return pd.DataFrame(rows, columns=RETENTION_COLUMNS)
 
 
@@ -127,14 +131,14 @@ def task_table(scores: pd.DataFrame, model: str, methods: list[str]) -> pd.DataF
 
 
 def verdict(row) -> str:
-    """Does the method keep more general knowledge than seq? From the paired CI of the difference."""
+    """Does the variant keep more general knowledge than seq? From the paired bootstrap of the difference,
+    its p-value Holm-adjusted over all variants compared with seq (5% family-wise); an interval that
+    spans 0 is inconclusive, not "no difference"."""
     if row["variant"] == SEQ:
         return "reference"
-    if row["vs_seq_low"] > 0:
-        return "forgets less than seq"
-    if row["vs_seq_high"] < 0:
-        return "forgets more than seq"
-    return "no measurable difference"
+    if row["p_holm"] < ALPHA:
+        return "forgets less than seq" if row["vs_seq"] > 0 else "forgets more than seq"
+    return "inconclusive"
 
 
 def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
