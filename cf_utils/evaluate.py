@@ -375,7 +375,7 @@ def gather(
                     f"run the evaluation (`make {make_target} PROFILE={cfg.profile}`) to recompute it"
                 )
             if cell.path not in inputs:
-                inputs[cell.path] = {r["id"]: r for _, r in iter_jsonl(cell.path)}
+                inputs[cell.path] = {r.get("id"): r for _, r in iter_jsonl(cell.path)}  # validated when scored
             s, i, g = _rows(json.loads(path.read_text()), inputs[cell.path])
             scores += s
             items += i
