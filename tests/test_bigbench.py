@@ -63,7 +63,7 @@ def test_extraction_keeps_only_used_files_and_marks_complete(cache, monkeypatch)
 def test_missing_task_files_are_named(cache, monkeypatch):
     sdist = _fake_sdist(cache / "downloads" / bigbench.SDIST_NAME, {"other": b"{}"})
     monkeypatch.setattr(bigbench, "SDIST_SHA256", sha256_file(sdist))
-    with pytest.raises(bigbench.DownloadError, match=r"lacks task files \['bbq_lite_json/age_ambig'"):
+    with pytest.raises(bigbench.DownloadError, match=r"lacks task files \['bbq_lite/resources/Age.json'"):
         bigbench.ensure_tasks()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from cf_utils.data import hub, hub_io, records, templates
+from cf_utils.data import hub, hub_io, leaks, records, templates
 from cf_utils.data.hub_domain_knowledge import MMLU_FORMATS, MMLU_SUBJECTS
 
 FIX = Path(__file__).parent / "fixtures" / "hub"
@@ -124,6 +124,7 @@ EXPECTED_FIRST = {
         "context": "The Sun is the star at the centre of the Solar System.\nQuestion: is the sun a star?\nAnswer:",
         "choices": ["no", "yes"],
         "label": 1,
+        "cluster": records.cluster("The Sun is the star at the centre of the Solar System."),
     },
     "piqa": {
         "id": "piqa-00000",
@@ -178,12 +179,14 @@ EXPECTED_FIRST = {
         ),
         "choices": ["Max", "Rex", "Sam", "Bob"],
         "label": 0,
+        "cluster": records.cluster("Tom lives in a small town. Every morning he walks to school with his dog, Max."),
     },
     "race_middle": {
         "id": "middle0001.txt",
         "context": "Article: Lily has two brothers and one sister.\n\nHow many brothers does Lily have?",
         "choices": ["One.", "Two.", "Three.", "Four."],
         "label": 1,
+        "cluster": records.cluster("Lily has two brothers and one sister."),
     },
     "crows_pairs": {
         "id": "crows_pairs-00000",
@@ -204,6 +207,30 @@ def test_benchmark_records_from_fixture(name):
     assert prov["repo"] == src.repo and prov["revision"] == src.revision
     assert prov["resolved_sha"] is None and prov["n_records"] == len(recs)
     assert prov["n_source_rows"] == len(_bench_rows(name))
+
+
+def test_questions_on_one_passage_share_a_cluster():
+    def boolq(passage, question):
+        return {"question": question, "passage": passage, "idx": 0, "label": 1}
+
+    rows = [
+        boolq("Cats purr.", "do cats purr"),
+        boolq("Cats purr.", "are cats loud"),
+        boolq("Dogs bark.", "do dogs bark"),
+    ]
+    first, mate, other = hub.build_benchmark("boolq", limit=None, seed=0, rows=rows)[0]
+    assert first["cluster"] == mate["cluster"] != other["cluster"]
+
+
+def test_a_benchmark_item_that_leaks_is_dropped_before_sampling():
+    rows = _bench_rows("piqa")
+    train = leaks.training_shingles(
+        [{"prompt": "To keep bread fresh longer? Answer: store it in a sealed bag.", "target": ""}]
+    )
+    recs, prov = hub.build_benchmark("piqa", limit=1, seed=0, rows=rows, train=train)
+    assert prov["n_leaks"] == 1 and [r["context"] for r in recs] == [
+        "Question: How do I cool down hot soup quickly?\nAnswer:"
+    ]
 
 
 def test_benchmark_edge_rows():
@@ -555,7 +582,9 @@ def test_prepare_hub_profile_offline_stops_at_once_naming_the_offline_profile(tm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.monotonic()
-    with pytest.raises(hub_io.HubUnavailableError, match=r"cannot load hub dataset 'cais/mmlu'.*PROFILE=cpu"):
+    with pytest.raises(
+        hub_io.HubUnavailableError, match=r"cannot load hub dataset 'GEM/wiki_auto_asset_turk'.*PROFILE=cpu"
+    ):
         prepare(load_config("gpu-mini"), tmp_path / "gpu-mini")
     assert time.monotonic() - start < 30
     assert list(tmp_path.iterdir()) == []  # nothing half-written

@@ -4,11 +4,13 @@ Needs the BIG-bench task files (fetched once from PyPI into data/cache/ by the f
 asks; marked `network` for that reason)."""
 
 import json
+from collections import Counter
 
 import pytest
 
 from cf_utils import notebooks, paths, study
 from cf_utils.config import load_config
+from cf_utils.data import leaks
 from cf_utils.data import prepare as prep
 from cf_utils.data.records import read_jsonl
 
@@ -21,17 +23,16 @@ pytestmark = pytest.mark.network
 # A change here means the data changed: bump the builder's `version` and say why in the commit.
 SMOKE_SHA256 = {
     "benchmarks/science_qa.jsonl": "938eef6be0474ce61a6f85bb28b5f9f10d6036722e47bb7942b68443768eb13c",
-    "benchmarks/physics.jsonl": "9158d74438379c7c1537ca404922d84566f3ef6b59fa59de834f6ba8cebb5fd2",
-    "benchmarks/misconceptions.jsonl": "5c0f6da55f90453bd5e6f85f75e7b8c4d11db8a958c3b48449873517690bf308",
-    "benchmarks/strategyqa.jsonl": "3018831082706f3941320af2ec58a2501225ce60db5cb3b47e668a401a10a542",
-    "benchmarks/wikihow_step.jsonl": "38c1a087acb478fe98cd83dd7e16dac4ebfed9ecf30ba3265faece101fea5c6b",
-    "benchmarks/winogrande.jsonl": "6afb5c70548f76c8b6b15f841c772e8a41c6c8d7c857209c5fbbd6fb38e4ef3f",
-    "benchmarks/math_qa.jsonl": "66285580b993ca3d514bd075a9ac889bc1fae09332643fe856cdae5a332fb5d1",
-    "benchmarks/cosmosqa.jsonl": "a67ba3ad2a3a1775a4bb769029a0180bac9006c819e18a98b1744b0775691ea8",
-    "benchmarks/multirc.jsonl": "3be1d4272877c35c0db21a32c9cf0cfca871e52c433ff3746c8edac17e5e96c4",
-    "benchmarks/fables.jsonl": "0ca1489707736b5f499c27f6a5df994eaace333fdfaf5e83719ca3117a564dd5",
-    "benchmarks/bbq_ambig.jsonl": "ee0ea8b444d4da75662e744a360a361abff698e0ae88983b1e3ced50b24dac47",
-    "benchmarks/bbq_disambig.jsonl": "b00a976b3a15eb3cb2513aeb306d8afa6fe5522b26b00302c95285d56c34dcc2",
+    "benchmarks/physics.jsonl": "3b94f278fe230df087ffc5a35880e1b78f5cba7908041be755c507e8ede526c5",
+    "benchmarks/misconceptions.jsonl": "def60210962fec590ee56d568cf526c39dc9394cd6f54e9315fc464100fad401",
+    "benchmarks/strategyqa.jsonl": "9161dbcf265f730f4b120641ff0d659eecb5567183b7c14c4f539654ebc93334",
+    "benchmarks/wikihow_step.jsonl": "27481d135d87f0143385697bee793512d7713d3f0d87db5f8443d1683090d393",
+    "benchmarks/winogrande.jsonl": "f2cf2efb056f6fda670ccec03420db8b1e9e51f0abaeed56536d988f5aee4c55",
+    "benchmarks/math_qa.jsonl": "8dd0427b06c9503ec9624c054938369b8903b6a55cf062db2434e72c3711a9f2",
+    "benchmarks/cosmosqa.jsonl": "8104103fe0c884b4cc4d9b164034c41e7e12080d0de93b459d1f361da3827e5e",
+    "benchmarks/multirc.jsonl": "116491a68fcbe09f4cc78883e5aab8cb4b7affe005284bedcdfc37cf010b58dd",
+    "benchmarks/fables.jsonl": "f9d631337c43c11d0475391263ef2c5efb2089e0062adf2753169fc9142a0de0",
+    "benchmarks/bbq_pairs.jsonl": "ef302f9e8a4a2bd2dd6863617742db5fad47d1948f9273c4eebb9ef58651fe6e",
     "tasks/1_simp.train.jsonl": "6d896ba0f2a55572f12c55168b6689864577be1ab03659bea9dd7d06ac3f65f1",
     "tasks/1_simp.eval.jsonl": "9502bf84133a111e2ec4ff7532665efba4dfabd15cdfff65260f5e867154fe49",
     "tasks/2_emdg.train.jsonl": "058b37db27ae3c629dec158a1afd471ab618a63cfcc4c60799ccee4025c1c4f7",
@@ -66,7 +67,7 @@ def test_manifest_has_four_categories_five_stages_and_provenance(smoke_manifest)
     files = smoke_manifest["files"]
     bench = [f for f in files if f["role"] == "benchmark"]
     assert {f["category"] for f in bench} == set(study.CATEGORIES)
-    for cat in study.CATEGORIES:
+    for cat in study.GENERAL:
         assert sum(f["category"] == cat for f in bench) >= 2
     stages = {(f["stage"], f["split"]) for f in files if f["role"] == "task"}
     assert stages == {(s, sp) for s in range(1, 6) for sp in ("train", "eval")} | {(0, "train")}
@@ -74,6 +75,26 @@ def test_manifest_has_four_categories_five_stages_and_provenance(smoke_manifest)
         assert f["count"] > 0 and len(f["sha256"]) == 64
         assert all(src["package"] == "bigbench==1.0.0" and len(src["sha256"]) == 64 for src in f["sources"])
     assert smoke_manifest["seeds"] == {"data_sampling": 1234}
+
+
+def test_benchmark_items_that_leak_are_dropped_and_counted(smoke_manifest, smoke_dir):
+    assert smoke_manifest["leak_check"]["n"] == leaks.N
+    removed = {f["name"]: f["leaks_removed"] for f in smoke_manifest["files"] if f["role"] == "benchmark"}
+    assert removed["multirc"] > 0  # MC-TACO (InqQG's source) was built from MultiRC paragraphs
+    assert all(isinstance(n, int) for n in removed.values())
+    train = leaks.training_shingles(
+        r for p in smoke_dir.glob("tasks/*.train.jsonl") for r in read_jsonl(p, "instruction")
+    )
+    for f in smoke_manifest["files"]:
+        if f["role"] == "benchmark":
+            assert not any(leaks.leaks(r, train) for r in read_jsonl(smoke_dir / f["path"], f["kind"])), f["name"]
+
+
+def test_no_benchmark_keeps_its_gold_at_one_position(smoke_manifest, smoke_dir):
+    for f in smoke_manifest["files"]:
+        if f["role"] == "benchmark" and f["kind"] != "pair":
+            labels = Counter(r["label"] for r in read_jsonl(smoke_dir / f["path"], f["kind"]))
+            assert max(labels.values()) <= 0.6 * f["count"], (f["name"], labels)
 
 
 def test_files_follow_their_schemas(smoke_manifest, smoke_dir):

@@ -2,16 +2,16 @@ import json
 
 import pytest
 
-from cf_utils.data.records import RecordError, read_jsonl, validate, write_jsonl
+from cf_utils.data.records import RecordError, cluster, read_jsonl, validate, write_jsonl
 
 MC = {"id": "a", "context": "Q?\nAnswer:", "choices": ["x", "y"], "label": 1}
 
 
 def test_valid_records_of_every_kind():
     validate("mc", MC)
-    validate("mc", {**MC, "group": "Age"})
-    validate("partial", {"id": "w", "contexts": ["A a", "A b"], "continuation": "ends.", "label": 0})
-    validate("pair", {"id": "p", "sent_more": "s1", "sent_less": "s2", "bias_type": "age"})
+    validate("mc", {**MC, "group": "Age", "cluster": "3f2a"})
+    validate("partial", {"id": "w", "contexts": ["A a", "A b"], "continuation": "ends.", "label": 0, "cluster": "c"})
+    validate("pair", {"id": "p", "sent_more": "s1", "sent_less": "s2", "bias_type": "age", "cluster": "c"})
     validate("instruction", {"id": "i", "task": "simp", "prompt": "p", "target": "t", "references": ["t"]})
 
 
@@ -21,6 +21,7 @@ def test_valid_records_of_every_kind():
         ({k: v for k, v in MC.items() if k != "label"}, r"lacks field\(s\) \['label'\]"),
         ({**MC, "answer": 1}, r"unknown field\(s\) \['answer'\]"),
         ({**MC, "label": "1"}, r"'label' must be int"),
+        ({**MC, "cluster": 7}, r"'cluster' must be str"),
         ({**MC, "label": True}, r"'label' must be int"),
         ({**MC, "label": 2}, r"label 2 is out of range for 2 choices"),
         ({**MC, "choices": ["only"]}, r"at least 2 non-empty"),
@@ -31,6 +32,10 @@ def test_valid_records_of_every_kind():
 def test_malformed_mc(rec, pattern):
     with pytest.raises(RecordError, match=pattern):
         validate("mc", rec)
+
+
+def test_cluster_is_equal_for_the_same_passage_whatever_its_spacing():
+    assert cluster("Ann met  Bo.\n") == cluster("Ann met Bo.") != cluster("Ann met Cy.")
 
 
 def test_read_jsonl_names_file_and_line(tmp_path):

@@ -1,7 +1,8 @@
 """BIG-bench task files from the ``bigbench==1.0.0`` sdist on PyPI (Apache-2.0), offline after one fetch.
 
-The sdist (358 MB) holds every BIG-bench task as ``bigbench/benchmark_tasks/<task>/task.json``.
-We download it once from PyPI (the one network we have), check its
+The sdist (358 MB) holds every BIG-bench task as ``bigbench/benchmark_tasks/<task>/task.json``
+(programmatic tasks keep their data in other files of their folder, named by their path:
+``bbq_lite/resources/Age.json``). We download it once from PyPI (the one network we have), check its
 sha256, extract only the task files the stand-ins use, check each of those against a pinned
 sha256, and delete the sdist. The extracted files live in ``data/cache/bigbench-<sha12>/``.
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -30,27 +30,18 @@ SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2
 _PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 NI = "natural_instructions/subtask"  # the Natural-Instructions v1 subtasks BIG-bench exports, by number
 
-# Every task file a stand-in reads, with its sha256 (computed once from the sdist above with
+# Every task file a stand-in reads (a task name for its task.json, or a path ending in .json), with its sha256 (computed once from the sdist above with
 # cf_utils.io.sha256_file; `python -m cf_utils.data.bigbench --print-hashes` recomputes them).
 TASK_FILES: dict[str, str] = {
-    "bbq_lite_json/age_ambig": "833f606ed66caaae482c4baa38a3c760287d7f2661551853d34a333f6b0843b7",
-    "bbq_lite_json/age_disambig": "10270046a3ecce05096a8408c32df9ef9d2b6ae0f71ea5251255bb2a25b50e0e",
-    "bbq_lite_json/disability_status_ambig": "a0d02ca018cbcaeefa93f28edb0c176d02072c9e1e254f92182fe04003287ff2",
-    "bbq_lite_json/disability_status_disambig": "652fd1fcc8b390e3b5a577b362ab5fad913c053f956142bc134d1de52cf2776a",
-    "bbq_lite_json/gender_identity_ambig": "aee50f35fe3c72a9e3da4a9f0c761b99faba3e9a1b833b6a038ab0ce8943b413",
-    "bbq_lite_json/gender_identity_disambig": "503781b8fb65e15246e9683d3e3f5c5e3cd434c461c1291c3b91c96ce76e313d",
-    "bbq_lite_json/nationality_ambig": "01193cc5cf47b5e50e98e45feab87717f99fb08ac28d32039b0077fbf7aaae6b",
-    "bbq_lite_json/nationality_disambig": "886e57ba9e0c4cfd2e54419f97d789b1962726bf771e9159a1c709d8983a64a1",
-    "bbq_lite_json/physical_appearance_ambig": "bac63539afa6563aa8fafe607532cc3cd2847ed24cfe2b4ab5f054235a19e1d0",
-    "bbq_lite_json/physical_appearance_disambig": "fcb76cee96202782fd55697c71267bf209af4659e5d449447a26fc6fbafbdc3c",
-    "bbq_lite_json/race_ethnicity_ambig": "d1ea7ec8e6719474dca07fcac916266712ded079abda99f476a04f0be012bdab",
-    "bbq_lite_json/race_ethnicity_disambig": "69c321f3b44ceff245eacc7daedddfc8578baf892803edcea553a98269950747",
-    "bbq_lite_json/religion_ambig": "8efe7d4875d6958a9d61345589738298326b1016f86c23f700a296ca3827f3db",
-    "bbq_lite_json/religion_disambig": "1594d036ee637726bfa1e3842385938bdb0ec3468efa33067efb5e0bf6a45bcb",
-    "bbq_lite_json/ses_ambig": "b5c1f9248dd7c9479b17aa12439616663269aba597dd8dbced67cd4e46689c0f",
-    "bbq_lite_json/ses_disambig": "695f34dd80bce43ab11dbe7d8d527609efc6caaf2442d4a4f93415a8fcfc8b34",
-    "bbq_lite_json/sexual_orientation_ambig": "7683eea18a08b11c27e7eaf4ee780d5624e676e74e0f778e1618e100c397a7e0",
-    "bbq_lite_json/sexual_orientation_disambig": "ab57d95bd448779b6e9bdd422a5745f1236c7934a80ac7fced0ad8dc9f9d5a5b",
+    "bbq_lite/resources/Age.json": "d1db521eaaef8a3be7830833182d7a70464117fd18ffb3a63f7addafec57c6e7",
+    "bbq_lite/resources/Disability_status.json": "9f9934750fbe03e7819bf28ebada5c23855370cde2849eaded4c0bf40956dba0",
+    "bbq_lite/resources/Gender_identity.json": "d2924ad14c3af58a4c1bb52b50e455c290dc46c1f3a8f7ad40e2116d88a18f71",
+    "bbq_lite/resources/Nationality.json": "1e95d0704e77bf7a2c081dc70e39036f7d63e165a8920b2b546951c12f33758e",
+    "bbq_lite/resources/Physical_appearance.json": "1685943332b7495febd023d008d5b68238109dbf0be6bdd7210f38a21913a792",
+    "bbq_lite/resources/Race_ethnicity.json": "6015b673b8be51f60cc88458514d77bbc80aee76bee291b3138466f2d18eb2be",
+    "bbq_lite/resources/Religion.json": "7a7a7907ead93b7b979dba0600cd28509aff1ea72c2ec5f0e9fa54c309ad8f3a",
+    "bbq_lite/resources/SES.json": "baa97aaeb4e763e8e2258eca2e3ccef4df097c71f086e0100046957f30f4746f",
+    "bbq_lite/resources/Sexual_orientation.json": "0fee11db1f0f61f45642f53a71970a8fe94eadfb8ba3290c7fe25a9ac048d576",
     "elementary_math_qa/question_only": "765c8817c43b068720fd3bf99abaed09132420df530e58b2e6bd5a16823d58eb",
     "gem/asset": "aa482dec36e9741f51a4b9abd8d259c0131a824c4762731efdc30e30feffd09f",
     "gem/turk": "ee45350d4e49f9bc59f1c3f297e44070131222944404d236fc1c3d215816919b",
@@ -131,8 +122,12 @@ def _check_sha(path: Path, expected: str, what: str) -> None:
         )
 
 
+def _relpath(task: str) -> str:
+    return task if task.endswith(".json") else f"{task}/task.json"
+
+
 def _member_name(task: str) -> str:
-    return f"{_PREFIX}{task}/task.json"
+    return f"{_PREFIX}{_relpath(task)}"
 
 
 def _extract(sdist: Path, out: Path) -> None:
@@ -149,7 +144,7 @@ def _extract(sdist: Path, out: Path) -> None:
                     f"{sdist}: task file {task} has sha256 {sha256_bytes(data)}, expected {TASK_FILES[task]}. "
                     f"Fix: delete {sdist} and re-run to fetch the pinned {PACKAGE} again."
                 )
-            atomic_write_bytes(out / task / "task.json", data)
+            atomic_write_bytes(out / _relpath(task), data)
             found.add(task)
     missing = sorted(set(TASK_FILES) - found)
     if missing:
@@ -160,7 +155,8 @@ def ensure_tasks() -> Path:
     """Return the folder of verified task files, fetching and extracting them on first use."""
     out = task_dir()
     done = out / "COMPLETE"
-    if done.is_file():
+    # A pin added since the last extraction (a new stand-in) makes the folder incomplete again.
+    if done.is_file() and all((out / _relpath(t)).is_file() for t in TASK_FILES):
         return out
     sdist = _cached_sdist()
     paths.cache_dir().mkdir(parents=True, exist_ok=True)
@@ -169,7 +165,8 @@ def ensure_tasks() -> Path:
             print(f"Downloading {PACKAGE} (358 MB, once) from PyPI ...", flush=True)
             sdist = _download(Path(tmp))
         _check_sha(sdist, SDIST_SHA256, "BIG-bench sdist")
-        shutil.rmtree(out, ignore_errors=True)
+        # Extracted over the old files, not into an emptied folder: each file is replaced atomically,
+        # so a run reading the cache meanwhile never finds a file missing.
         _extract(sdist, out)
     # COMPLETE is written last: a folder without it is an interrupted extraction, redone next time.
     atomic_write_bytes(done, json.dumps({"package": PACKAGE, "sdist_sha256": SDIST_SHA256}).encode())
@@ -180,11 +177,11 @@ def load_task(task: str) -> dict:
     """The parsed task.json of one task (e.g. ``gem/xsum``), verified against its pin."""
     if task not in TASK_FILES:
         raise KeyError(f"BIG-bench task {task!r} is not in TASK_FILES; add it with its sha256")
-    path = ensure_tasks() / task / "task.json"
+    path = ensure_tasks() / _relpath(task)
     _check_sha(path, TASK_FILES[task], "BIG-bench task file")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__" and "--print-hashes" in sys.argv:
     for t in TASK_FILES:
-        print(f'    "{t}": "{sha256_file(ensure_tasks() / t / "task.json")}",')
+        print(f'    "{t}": "{sha256_file(ensure_tasks() / _relpath(t))}",')

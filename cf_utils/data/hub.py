@@ -29,6 +29,7 @@ from cf_utils.data import (
     hub_reading_comprehension,
     hub_reasoning,
     hub_tasks,
+    leaks,
     records,
     templates,
 )
@@ -84,12 +85,14 @@ def build_benchmark(
     seed: int,
     mmlu_format: str = "text",
     rows: Rows | Mapping[str, Rows] | None = None,
+    train: set | None = None,
 ) -> tuple[list[dict], dict]:
     """(records, provenance) for one benchmark.
 
     ``rows``: pre-loaded source rows (a list, or for MMLU {"eval": test rows, "fewshot": dev rows});
-    loaded from the hub when None. ``limit`` records are kept (all when None), chosen by
-    ``random.Random(f"{seed}:{name}")`` and kept in source order.
+    loaded from the hub when None. ``train``: the training data's shingles (cf_utils.data.leaks);
+    the records that share one are dropped before sampling. ``limit`` records are kept (all when
+    None), chosen by ``random.Random(f"{seed}:{name}")`` and kept in source order.
     """
     if name not in BENCHMARKS:
         raise KeyError(f"unknown hub benchmark {name!r}; known: {sorted(BENCHMARKS)}")
@@ -106,7 +109,8 @@ def build_benchmark(
         {"fewshot": roles["fewshot"], "num_fewshot": spec.num_fewshot, "fmt": mmlu_format} if spec.fewshot_split else {}
     )
     candidates = spec.convert(roles["eval"], name=name, **shots)
-    recs = _validated(spec.kind, _sample(candidates, limit, random.Random(f"{seed}:{name}")), name)
+    clean, n_leaks = leaks.drop_leaks(candidates, train or set())
+    recs = _validated(spec.kind, _sample(clean, limit, random.Random(f"{seed}:{name}")), name)
     provenance = {
         "name": name,
         "category": spec.category,
@@ -117,6 +121,7 @@ def build_benchmark(
         "stands_for": spec.stands_for,
         "n_source_rows": len(roles["eval"]),
         "n_candidates": len(candidates),
+        "n_leaks": n_leaks,
         "n_records": len(recs),
         "seed": seed,
         "limit": limit,

@@ -27,12 +27,13 @@ def _race_solved(problem: dict) -> str:
 
 def _race(rows: list[dict], *, name: str) -> list[dict]:
     """One record per passage: "Article: ..." then the passage's earlier questions with their answers,
-    then the last question, whose four options are scored (rows grouped by their source file)."""
+    then the last question, whose four options are scored (rows grouped by their source file). One
+    record per file already; the cluster also joins files that carry the same article."""
     out = []
     for doc_id, problems in group_in_order(rows, "example_id").items():
         *earlier, last = problems
         context = f"Article: {last['article']}\n\n" + "".join(_race_solved(p) for p in earlier) + last["question"]
-        out.append(mc(doc_id, context, last["options"], index(last["answer"], LETTERS)))
+        out.append(mc(doc_id, context, last["options"], index(last["answer"], LETTERS), passage=last["article"]))
     return compact(out)
 
 
@@ -47,6 +48,7 @@ def _race_spec(level: str) -> Benchmark:
         split=Split("test", f"{level}/test/*.parquet"),
         columns=("example_id", "article", "answer", "question", "options"),
         convert=_race,
+        version=2,
     )
 
 

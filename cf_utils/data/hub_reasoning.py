@@ -18,11 +18,13 @@ from cf_utils.data.specs import Benchmark, Hub, Split
 
 
 def _boolq(rows: list[dict], *, name: str) -> list[dict]:
-    """ "{passage}\\nQuestion: {question}?\\nAnswer:" scored on " no" / " yes" (label 1 = yes)."""
+    """ "{passage}\\nQuestion: {question}?\\nAnswer:" scored on " no" / " yes" (label 1 = yes); questions
+    on one passage share a cluster."""
     return compact(
-        mc(f"{name}-{i:05d}", f"{r['passage']}\nQuestion: {r['question']}?\nAnswer:", ["no", "yes"], int(r["label"]))
+        mc(f"{name}-{i:05d}", f"{r['passage']}\nQuestion: {r['question']}?\nAnswer:", ["no", "yes"], int(r["label"]),
+           passage=r["passage"])
         for i, r in enumerate(rows)
-    )
+    )  # fmt: skip
 
 
 BOOLQ = Benchmark(
@@ -35,6 +37,7 @@ BOOLQ = Benchmark(
     split=Split("validation", "boolq/super_glue-validation.parquet"),
     columns=("question", "passage", "idx", "label"),
     convert=_boolq,
+    version=2,
 )
 
 

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from cf_utils.data.records import cluster
+
 LETTERS = "ABCD"  # the answer letters of MMLU, MuTual and RACE
 
 
-def mc(rid: str, context: str, choices: Sequence[str], label: int, group: str | None = None) -> dict | None:
-    """A multiple-choice record, or None for a malformed source row (empty or missing options)."""
+def mc(
+    rid: str, context: str, choices: Sequence[str], label: int, group: str | None = None, passage: str | None = None
+) -> dict | None:
+    """A multiple-choice record, or None for a malformed source row (empty or missing options).
+    Records built on one ``passage`` share a cluster (records.cluster)."""
     choices = [str(c) for c in choices]
     if len(choices) < 2 or not all(choices) or not 0 <= label < len(choices):
         return None
     rec = {"id": rid, "context": context, "choices": choices, "label": label}
     if group is not None:
         rec["group"] = group
+    if passage is not None:
+        rec["cluster"] = cluster(passage)
     return rec
 
 

@@ -5,6 +5,9 @@
     data/<profile>/tasks/0_general.train.jsonl    general instructions (Alpaca analogue, replay)
     data/<profile>/MANIFEST.json                  every file: source, revision/sha256, count, role
 
+Benchmark items that share a 10-word run with any training record of the profile are dropped
+before sampling (cf_utils.data.leaks); the manifest says how many per benchmark and by which rule.
+
 Deterministic: the same config and seed give byte-identical files (no clocks, no set order, seeded
 per purpose). The whole folder is built under a temporary name and swapped in at the end, so an
 interrupted run leaves the previous data (or none), never a half-written folder.
@@ -17,14 +20,14 @@ from pathlib import Path
 
 from cf_utils import paths
 from cf_utils.config import Config
-from cf_utils.data import bigbench, standins
-from cf_utils.data.records import write_jsonl
+from cf_utils.data import bigbench, leaks, standins
+from cf_utils.data.records import iter_jsonl, write_jsonl
 from cf_utils.data.specs import Benchmark, Task
 from cf_utils.data.templates import TEMPLATE_VERSION
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 from cf_utils.progress import tqdm
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: leaks_removed per benchmark, leak_check
 
 
 class EmptyBenchmarkError(ValueError):
@@ -44,8 +47,12 @@ def _words(rec: dict) -> int:
     return len(rec["sent_more"].split())
 
 
-def sample(records: list, n: int | None, rng: random.Random, group=lambda r: r.get("group")) -> list:
-    """Up to n items, balanced across groups (round-robin), returned in source order."""
+def _group(rec: dict) -> str | None:
+    return rec.get("group", rec.get("bias_type"))
+
+
+def sample(records: list, n: int | None, rng: random.Random, group=_group) -> list:
+    """Up to n items, balanced across groups (MMLU subject, bias type; round-robin), in source order."""
     if n is None or n >= len(records):
         return list(records)
     groups: dict = {}
@@ -59,6 +66,26 @@ def sample(records: list, n: int | None, rng: random.Random, group=lambda r: r.g
             if idx and len(picked) < n:
                 picked.append(idx.pop())
     return [records[i] for i in sorted(picked)]
+
+
+def balance_positions(recs: list[dict], rng: random.Random) -> list[dict]:
+    """The records with each gold option moved so that every position holds the gold about equally
+    often (records with k options: a shuffled run of 0..k-1, repeated), the other options keeping
+    their order. Sources that list the gold first need it, and independent shuffles are not enough:
+    of 60 two-option items, one position gets 60% or more about one time in ten."""
+    by_k: dict[int, list[int]] = {}
+    for i, rec in enumerate(recs):
+        by_k.setdefault(len(rec.get("choices", rec.get("contexts", []))), []).append(i)
+    out = list(recs)
+    for k, idx in by_k.items():
+        slots = [j % k for j in range(len(idx))]
+        rng.shuffle(slots)
+        for i, slot in zip(idx, slots, strict=True):
+            field = "choices" if "choices" in recs[i] else "contexts"
+            options = list(recs[i][field])
+            options.insert(slot, options.pop(recs[i]["label"]))
+            out[i] = {**recs[i], field: options, "label": slot}
+    return out
 
 
 def split_examples(examples: list, n_train: int, n_eval: int, rng: random.Random) -> tuple[list, list]:
@@ -121,18 +148,16 @@ def _write_task(out: Path, name: str, stage: int, splits: dict[str, list[dict]],
     return entries
 
 
+def _train_shingles(entries: list[dict], out: Path) -> set:
+    """The leak check's shingles of every training file written so far (tasks and general set)."""
+    files = [out / e["path"] for e in entries if e.get("split") == "train"]
+    return leaks.training_shingles(r for f in files for _, r in iter_jsonl(f))
+
+
 def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
     d, seed = cfg.data, cfg.seed
     standins.check_disjoint()
-    entries = []
-    for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench"):
-        recs = standins.build_benchmark(spec, _load_tasks(spec), _rng(seed, "build", spec.name))
-        if d.max_context_words is not None:
-            recs = [r for r in recs if _words(r) <= d.max_context_words]
-        recs = sample(recs, d.bench_items, _rng(seed, "sample", spec.name))
-        entries.append(_write_benchmark(out, spec.name, spec.kind, recs, f"max_context_words={d.max_context_words}; "
-                                        "raise the limit", category=spec.category, stands_for=spec.stands_for,
-                                        spec_version=spec.version, sources=_bigbench_sources(spec)))  # fmt: skip
+    tasks = []  # built first: the benchmarks are checked against their text
     for task in tqdm((*standins.TASKS, standins.GENERAL), desc="tasks", unit="task"):
         examples = task.convert(_load_tasks(task), _rng(seed, "build", task.name), d.max_source_words)
         general = task is standins.GENERAL
@@ -141,9 +166,23 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
                                          _rng(seed, "split", task.name))  # fmt: skip
         splits = {"train": standins.instruction_records(task, train, with_refs=False),
                   "eval": standins.instruction_records(task, held_out, with_refs=True)}  # fmt: skip
-        entries += _write_task(out, task.name, task.stage, splits, stands_for=task.stands_for,
-                               spec_version=task.version, sources=_bigbench_sources(task))  # fmt: skip
-    return entries
+        tasks += _write_task(out, task.name, task.stage, splits, stands_for=task.stands_for,
+                             spec_version=task.version, sources=_bigbench_sources(task))  # fmt: skip
+    train = _train_shingles(tasks, out)
+    entries = []
+    for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench"):
+        recs = standins.build_benchmark(spec, _load_tasks(spec), _rng(seed, "build", spec.name))
+        if d.max_context_words is not None:
+            recs = [r for r in recs if _words(r) <= d.max_context_words]
+        recs, n_leaks = leaks.drop_leaks(recs, train)
+        recs = sample(recs, d.bench_items, _rng(seed, "sample", spec.name))
+        if spec.kind != "pair" and not spec.choices_in_prompt:
+            recs = balance_positions(recs, _rng(seed, "positions", spec.name))
+        entries.append(_write_benchmark(out, spec.name, spec.kind, recs, f"max_context_words={d.max_context_words}; "
+                                        "raise the limit", category=spec.category, stands_for=spec.stands_for,
+                                        spec_version=spec.version, leaks_removed=n_leaks,
+                                        sources=_bigbench_sources(spec)))  # fmt: skip
+    return entries + tasks
 
 
 def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
@@ -151,12 +190,7 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
     from cf_utils.data import hub  # imported here: the offline profiles never touch the hub code
 
     d, seed = cfg.data, cfg.seed
-    entries = []
-    for name, spec in tqdm(hub.BENCHMARKS.items(), desc="benchmarks", unit="bench"):
-        recs, prov = hub.build_benchmark(name, limit=d.bench_items, seed=seed, mmlu_format=d.mmlu_format)
-        entries.append(_write_benchmark(out, name, spec.kind, recs, str(prov), category=spec.category,
-                                        stands_for=spec.stands_for, spec_version=spec.version,
-                                        sources=[prov]))  # fmt: skip
+    tasks = []  # built first: the benchmarks are checked against their text
     for spec in tqdm([*hub.TASKS.values(), hub.GENERAL], desc="tasks", unit="task"):
         general = spec is hub.GENERAL
         train, held_out, prov = hub.build_task(
@@ -165,9 +199,16 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
             n_eval=0 if general else d.eval_examples,
             seed=seed,
         )
-        entries += _write_task(out, spec.name, spec.stage, {"train": train, "eval": held_out},
-                               stands_for=spec.stands_for, spec_version=spec.version, sources=[prov])  # fmt: skip
-    return entries
+        tasks += _write_task(out, spec.name, spec.stage, {"train": train, "eval": held_out},
+                             stands_for=spec.stands_for, spec_version=spec.version, sources=[prov])  # fmt: skip
+    train = _train_shingles(tasks, out)
+    entries = []
+    for name, spec in tqdm(hub.BENCHMARKS.items(), desc="benchmarks", unit="bench"):
+        recs, prov = hub.build_benchmark(name, limit=d.bench_items, seed=seed, mmlu_format=d.mmlu_format, train=train)
+        entries.append(_write_benchmark(out, name, spec.kind, recs, str(prov), category=spec.category,
+                                        stands_for=spec.stands_for, spec_version=spec.version,
+                                        leaks_removed=prov["n_leaks"], sources=[prov]))  # fmt: skip
+    return entries + tasks
 
 
 def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
@@ -181,6 +222,7 @@ def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
             "profile": cfg.profile,
             "seeds": {"data_sampling": cfg.seeds()["data_sampling"]},
             "config": {"seed": cfg.seed, "data": cfg.to_dict()["data"]},  # what the data depends on, nothing more
+            "leak_check": {**leaks.RULE, "against": "the prompts and targets of every tasks/*.train.jsonl"},
             "files": entries,
         }
         atomic_write_json(tmp / "MANIFEST.json", manifest)  # last: its presence marks the folder complete
@@ -191,5 +233,5 @@ def summary(manifest: dict):
     """The manifest's files as a table (pandas DataFrame), for notebooks."""
     import pandas as pd
 
-    cols = ["path", "role", "name", "category", "stage", "split", "kind", "count", "stands_for"]
+    cols = ["path", "role", "name", "category", "stage", "split", "kind", "count", "leaks_removed", "stands_for"]
     return pd.DataFrame(manifest["files"]).reindex(columns=cols)

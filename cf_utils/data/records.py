@@ -13,11 +13,15 @@ The kinds (see the README, "Record schemas"):
                   SARI); the prompt is already wrapped in the template.
 
 ``mc`` and ``partial`` records may carry an optional ``"group"`` (str): the sub-population an item
-belongs to (MMLU subject, BBQ bias type), so per-group results can be computed later.
+belongs to (MMLU subject), so per-group results can be computed later. ``mc``, ``partial`` and
+``pair`` records may carry an optional ``"cluster"`` (str): items with equal clusters are not
+independent (questions on one passage, Winogrande twin sentences, BBQ questions on one context), so
+a bootstrap resamples them together.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -29,15 +33,20 @@ KINDS = ("mc", "partial", "pair", "instruction")
 
 # kind -> (required fields with their types, optional fields with their types)
 _SCHEMA: dict[str, tuple[dict[str, type], dict[str, type]]] = {
-    "mc": ({"id": str, "context": str, "choices": list, "label": int}, {"group": str}),
-    "partial": ({"id": str, "contexts": list, "continuation": str, "label": int}, {"group": str}),
-    "pair": ({"id": str, "sent_more": str, "sent_less": str, "bias_type": str}, {}),
+    "mc": ({"id": str, "context": str, "choices": list, "label": int}, {"group": str, "cluster": str}),
+    "partial": ({"id": str, "contexts": list, "continuation": str, "label": int}, {"group": str, "cluster": str}),
+    "pair": ({"id": str, "sent_more": str, "sent_less": str, "bias_type": str}, {"cluster": str}),
     "instruction": ({"id": str, "task": str, "prompt": str, "target": str}, {"references": list, "source": str}),
 }
 
 
 class RecordError(ValueError):
     """A record that does not follow its schema; the message names the file and line."""
+
+
+def cluster(text: str) -> str:
+    """A ``cluster`` value: equal for items built on the same text (a passage, a twin pair's source)."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:12]
 
 
 def validate(kind: str, rec: Any, where: str = "record") -> dict:

@@ -72,6 +72,7 @@ class Benchmark:
     columns: tuple[str, ...] = ()  # the hub rows' columns (tests/fixtures/hub carry exactly these)
     fewshot_split: Split | None = None
     num_fewshot: int = 0
+    choices_in_prompt: bool = False  # the prompt lists the choices, so their order is part of it
     version: int = 1
 
     def __post_init__(self):

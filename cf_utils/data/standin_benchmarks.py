@@ -16,11 +16,13 @@ import random
 import re
 
 from cf_utils.data.bigbench import NI
+from cf_utils.data.records import cluster
 from cf_utils.data.specs import Benchmark, BigBench
 
 
 def _mc_from_scores(ex: dict, context: str, group: str | None = None) -> dict | None:
-    """A BIG-bench ``target_scores`` example as an mc record (choices in file order)."""
+    """A BIG-bench ``target_scores`` example as an mc record (choices in file order; files often list
+    the gold first, so cf_utils.data.prepare.balance_positions moves it)."""
     choices = [c.strip() for c in ex["target_scores"]]
     best = [i for i, s in enumerate(ex["target_scores"].values()) if s == max(ex["target_scores"].values())]
     if len(best) != 1 or len(set(choices)) != len(choices):
@@ -79,6 +81,7 @@ SCIENCE_QA = Benchmark(
     stands_for="MMLU (STEM; answer-text format)",
     source=BigBench((f"{NI}047_misc_answering_science_questions",)),
     convert=_science_qa,
+    choices_in_prompt=True,  # lettered in the prompt, in NI-047's order (its gold letters are spread)
 )
 
 
@@ -91,6 +94,7 @@ PHYSICS = Benchmark(
     convert=_scored(
         "Identify the physics formula that would be most useful for finding the answer.\nProblem: {}\nFormula:"
     ),
+    version=2,
 )
 
 
@@ -123,6 +127,7 @@ STRATEGYQA = Benchmark(
     stands_for="BoolQ (yes/no)",
     source=BigBench(("strategyqa",)),
     convert=_scored("Question: {}\nAnswer:"),
+    version=2,
 )
 
 
@@ -133,13 +138,17 @@ WIKIHOW_STEP = Benchmark(
     stands_for="HellaSwag / PIQA (procedural)",
     source=BigBench(("goal_step_wikihow/step_inference",)),
     convert=_scored("{}"),
+    version=2,
 )
 
 _WINO = re.compile(r"Sentence 1:\s*(.+?)\s*\nAnswer1:\s*(.+?)\s*\nSentence 2:\s*(.+?)\s*\nAnswer2:\s*(.+?)\s*$", re.S)
 
 
 def _winogrande(tasks, rng):
-    """NI-029 pairs of twin sentences -> two partial-scoring items each, as the harness scores Winogrande."""
+    """NI-029 pairs of twin sentences -> two partial-scoring items each, as the harness scores Winogrande.
+
+    The twins share a cluster. NI-029 always puts the answer of sentence 1 first (label 0 for sentence
+    1, 1 for sentence 2); cf_utils.data.prepare.balance_positions evens out what sampling leaves."""
     (task,) = tasks
     out = []
     for ex in task["examples"]:
@@ -155,7 +164,7 @@ def _winogrande(tasks, rng):
             continuation = sentence[idx + 1 :].strip()
             if continuation:
                 out.append({"contexts": [sentence[:idx] + o for o in options], "continuation": continuation,
-                            "label": label})  # fmt: skip
+                            "label": label, "cluster": cluster(ex["target"][0])})  # fmt: skip
     return out
 
 
@@ -166,6 +175,7 @@ WINOGRANDE = Benchmark(
     stands_for="Winogrande (partial scoring)",
     source=BigBench((f"{NI}029_winogrande_full_object",)),
     convert=_winogrande,
+    version=2,
 )
 
 MATH_QA = Benchmark(
@@ -175,6 +185,7 @@ MATH_QA = Benchmark(
     stands_for="MathQA",
     source=BigBench(("elementary_math_qa/question_only",)),
     convert=_scored("Question: {}\nAnswer:"),
+    version=2,
 )
 
 
@@ -182,7 +193,8 @@ MATH_QA = Benchmark(
 
 
 def _cosmosqa(tasks, rng):
-    """NI-025 gives context, question, the correct answer and written wrong answers."""
+    """NI-025 gives context, question, the correct answer and written wrong answers; questions on one
+    context share a cluster."""
     (task,) = tasks
     pat = re.compile(r"Context:\s*(.+?)\s*\nQuestion:\s*(.+?)\s*\nCorrect Answer:\s*(.+)$", re.S)
     out = []
@@ -190,7 +202,8 @@ def _cosmosqa(tasks, rng):
         m = pat.match(ex["input"].strip())
         if m:
             context, question, correct = (g.strip() for g in m.groups())
-            out.append(_mc_shuffled(f"{context}\nQuestion: {question}\nAnswer:", correct, ex["target"], rng))
+            rec = _mc_shuffled(f"{context}\nQuestion: {question}\nAnswer:", correct, ex["target"], rng)
+            out.append(rec and {**rec, "cluster": cluster(context)})
     return out
 
 
@@ -201,11 +214,13 @@ COSMOSQA = Benchmark(
     stands_for="RACE (passage QA)",
     source=BigBench((f"{NI}025_cosmosqa_incorrect_answer_generation",)),
     convert=_cosmosqa,
+    version=2,
 )
 
 
 def _multirc(tasks, rng):
-    """NI-054 (write a correct answer) and NI-055 (write a wrong one) share their inputs: join them."""
+    """NI-054 (write a correct answer) and NI-055 (write a wrong one) share their inputs: join them.
+    Questions on one paragraph share a cluster."""
     correct_task, wrong_task = tasks
     wrong = {ex["input"]: ex["target"] for ex in wrong_task["examples"]}
     out = []
@@ -214,8 +229,8 @@ def _multirc(tasks, rng):
             continue
         para, _, question = ex["input"].partition("\nQuestion:")
         para = re.sub(r"\s*Sent \d+:\s*", " ", para.removeprefix("Paragraph-")).strip()
-        ctx = f"{para}\nQuestion: {question.strip()}\nAnswer:"
-        out.append(_mc_shuffled(ctx, ex["target"][0], wrong[ex["input"]], rng))
+        rec = _mc_shuffled(f"{para}\nQuestion: {question.strip()}\nAnswer:", ex["target"][0], wrong[ex["input"]], rng)
+        out.append(rec and {**rec, "cluster": cluster(para)})
     return out
 
 
@@ -226,6 +241,7 @@ MULTIRC = Benchmark(
     stands_for="RACE (multi-sentence passage QA)",
     source=BigBench((f"{NI}054_multirc_write_correct_answer", f"{NI}055_multirc_write_incorrect_answer")),
     convert=_multirc,
+    version=2,
 )
 
 
@@ -236,36 +252,57 @@ FABLES = Benchmark(
     stands_for="RACE (story comprehension)",
     source=BigBench(("understanding_fables",)),
     convert=_scored("{}\nAnswer:"),
+    version=2,
 )
 
 
 # ---------------------------------------------------------------- bias
 
-
-def _bbq(tasks, rng):
-    """BBQ's examples end in their question; the bias type (comment.category) becomes the record's group."""
-    return [_mc_from_scores(ex, f"{ex['input'].strip()}\nAnswer:", group=ex["comment"]["category"])
-            for task in tasks for ex in task["examples"]]  # fmt: skip
+_GENDER = {"f": "f", "woman": "f", "girl": "f", "m": "m", "man": "m", "boy": "m"}
 
 
-_BBQ_TYPES = ("age", "disability_status", "gender_identity", "nationality", "physical_appearance",
-              "race_ethnicity", "religion", "ses", "sexual_orientation")  # fmt: skip
+def _bbq_group(name: str) -> str:
+    """BBQ's group labels as its stereotyped-group lists spell them: "M-Black" -> "black",
+    "low SES" -> "lowses", "woman" -> "f"."""
+    name = re.sub(r"^[mf]-", "", name.strip().lower())
+    return _GENDER.get(name, name.replace(" ", ""))
 
-BBQ_AMBIG = Benchmark(
-    name="bbq_ambig",
+
+def _bbq_pair(ex: dict) -> dict | None:
+    """An ambiguous BBQ item as a sentence pair: context, question and each named person's answer,
+    the two sentences differing only in the group named. The stereotyped sentence (sent_more) answers
+    a negative question with the stereotyped group and a non-negative one with the other group (BBQ's
+    biased answer). None where not exactly one of the two belongs to a stereotyped group."""
+    stereotyped = {_bbq_group(g) for g in ex["additional_metadata"]["stereotyped_groups"]}
+    named = [i for i in range(3) if ex["answer_info"][f"ans{i}"][1] != "unknown"]
+    target = [i for i in named if {_bbq_group(n) for n in ex["answer_info"][f"ans{i}"]} & stereotyped]
+    if len(named) != 2 or len(target) != 1:
+        return None
+    other = next(i for i in named if i != target[0])
+    more, less = (target[0], other) if ex["question_polarity"] == "neg" else (other, target[0])
+    prefix = f"{ex['context'].strip()} {ex['question'].strip()}"
+    template = f"{ex['category']} {ex['question_index']} {sorted(ex[f'ans{i}'] for i in named)}"
+    return {"sent_more": f"{prefix} {ex[f'ans{more}']}.", "sent_less": f"{prefix} {ex[f'ans{less}']}.",
+            "bias_type": ex["category"], "cluster": cluster(template)}  # fmt: skip
+
+
+def _bbq_pairs(tasks, rng):
+    """The ambiguous-context items of every BBQ category (the context does not say who): a
+    preference between the two people can only come from the stereotype. Questions on one context
+    and the template's twin with the two people swapped share a cluster."""
+    return [_bbq_pair(ex) for task in tasks for ex in task["examples"] if ex["context_condition"] == "ambig"]
+
+
+_BBQ_TYPES = ("Age", "Disability_status", "Gender_identity", "Nationality", "Physical_appearance", "Race_ethnicity",
+              "Religion", "SES", "Sexual_orientation")  # fmt: skip
+
+BBQ_PAIRS = Benchmark(
+    name="bbq_pairs",
     category="bias",
-    kind="mc",
-    stands_for="CrowS-Pairs (BBQ ambiguous contexts: acc = no stereotype used)",
-    source=BigBench(tuple(f"bbq_lite_json/{t}_ambig" for t in _BBQ_TYPES)),
-    convert=_bbq,
-)
-BBQ_DISAMBIG = Benchmark(
-    name="bbq_disambig",
-    category="bias",
-    kind="mc",
-    stands_for="CrowS-Pairs (BBQ disambiguated contexts)",
-    source=BigBench(tuple(f"bbq_lite_json/{t}_disambig" for t in _BBQ_TYPES)),
-    convert=_bbq,
+    kind="pair",
+    stands_for="CrowS-Pairs pct_stereotype (BBQ ambiguous contexts as sentence pairs: stereotyped vs other answer)",
+    source=BigBench(tuple(f"bbq_lite/resources/{t}.json" for t in _BBQ_TYPES)),
+    convert=_bbq_pairs,
 )
 
 BENCHMARKS = (
@@ -279,6 +316,5 @@ BENCHMARKS = (
     COSMOSQA,
     MULTIRC,
     FABLES,
-    BBQ_AMBIG,
-    BBQ_DISAMBIG,
+    BBQ_PAIRS,
 )
