@@ -37,7 +37,7 @@ from cf_utils.config import Config, TrainConfig
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_file
 from cf_utils.progress import tqdm
-from cf_utils.study import TASKS
+from cf_utils.study import GENERAL_TASK, TASKS
 
 IGNORE = -100
 
@@ -53,7 +53,7 @@ def task_records(cfg: Config, k: int) -> list[dict]:
 
 def general_records(cfg: Config) -> list[dict]:
     """The general-instruction set (Alpaca analogue, replay, EWC's stage-0 Fisher)."""
-    return read_jsonl(paths.task_file(cfg.profile, 0, "general", "train"), "instruction")
+    return read_jsonl(paths.task_file(cfg.profile, 0, GENERAL_TASK, "train"), "instruction")
 
 
 # ---------------------------------------------------------------- examples -> tensors

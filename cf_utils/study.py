@@ -16,6 +16,7 @@ from __future__ import annotations
 TASKS = ("simp", "emdg", "inqqg", "exp", "hgen")  # the paper's order; task k is trained at stage k
 TASK_LABELS = {"simp": "Simp", "emdg": "Emdg", "inqqg": "InqQG", "exp": "Exp", "hgen": "HGen"}
 TASK_STAGE = {task: k for k, task in enumerate(TASKS, start=1)}
+GENERAL_TASK = "general"  # the general-instruction set: the Alpaca analogue's data and replay's mix (stage 0)
 TRAINED_STAGES = tuple(TASK_STAGE.values())  # 1..5: the stages that train
 STAGES = (0, *TRAINED_STAGES)  # 0..5: the stages that are evaluated
 LAST = TRAINED_STAGES[-1]

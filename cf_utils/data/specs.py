@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cf_utils.data.records import KINDS
-from cf_utils.study import CATEGORIES
+from cf_utils.study import CATEGORIES, GENERAL_TASK, TASK_STAGE, TASKS
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Benchmark:
 
 @dataclass(frozen=True)
 class Task:
-    """One continual instruction task (stage 1..5 in the paper's order; 0 for the general set).
+    """One continual instruction task (its stage: the study's order, ``stage``; 0 for the general set).
 
     ``eval_split=None`` on a hub source with ``holdout_key``: the source has a single split and the
     held-out rows are carved from it by a hash of that field. On BIG-bench the held-out examples are
@@ -90,7 +90,6 @@ class Task:
     """
 
     name: str
-    stage: int
     stands_for: str
     source: Source
     convert: Callable[..., object]
@@ -105,6 +104,18 @@ class Task:
 
     def __post_init__(self):
         _check(self.name, "kind", self.kind, KINDS)
+        _check(self.name, "name", self.name, (*TASKS, GENERAL_TASK))
+
+    @property
+    def stage(self) -> int:
+        """The stage that trains it: the paper's order is cf_utils.study.TASKS, the general set is stage 0."""
+        return TASK_STAGE.get(self.name, 0)
+
+
+def in_study_order(tasks: tuple[Task, ...]) -> tuple[Task, ...]:
+    """The continual tasks in the order the study trains them (cf_utils.study.TASKS), whatever their listing."""
+    by_name = {t.name: t for t in tasks}
+    return tuple(by_name[name] for name in TASKS)
 
 
 def _check(name: str, field: str, value: str, allowed: tuple[str, ...]) -> None:

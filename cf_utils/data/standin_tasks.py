@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 
 from cf_utils.data.bigbench import NI
-from cf_utils.data.specs import BigBench, Task
+from cf_utils.data.specs import BigBench, Task, in_study_order
+from cf_utils.study import GENERAL_TASK
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,6 @@ def _simp(tasks, rng, max_words):
 
 SIMP = Task(
     name="simp",
-    stage=1,
     stands_for="Simp: WikiAuto text simplification",
     source=BigBench(("gem/asset", "gem/turk")),
     convert=_simp,
@@ -82,7 +82,6 @@ def _emdg(tasks, rng, max_words):
 
 EMDG = Task(
     name="emdg",
-    stage=2,
     stands_for="Emdg: EmpatheticDialogues next utterance",
     source=BigBench(("topical_chat",)),
     convert=_emdg,
@@ -110,7 +109,6 @@ def _inqqg(tasks, rng, max_words):
 
 INQQG = Task(
     name="inqqg",
-    stage=3,
     stands_for="InqQG: ELI5 inquisitive question generation",
     source=BigBench(tuple(f"{NI}{n}_mctaco_question_generation_{f}" for n, (_, f) in _MCTACO.items())),
     convert=_inqqg,
@@ -127,7 +125,6 @@ def _exp(tasks, rng, max_words):
 
 EXP = Task(
     name="exp",
-    stage=4,
     stands_for="Exp: e-SNLI explanation generation",
     source=BigBench((f"{NI}038_qasc_combined_fact",)),
     convert=_exp,
@@ -158,7 +155,6 @@ def _hgen(tasks, rng, max_words):
 
 HGEN = Task(
     name="hgen",
-    stage=5,
     stands_for="HGen: Gigaword headline with a word constraint",
     source=BigBench(("gem/xsum",)),
     convert=_hgen,
@@ -192,11 +188,10 @@ def _general(tasks, rng, max_words):
 
 
 GENERAL = Task(
-    name="general",
-    stage=0,
+    name=GENERAL_TASK,
     stands_for="Alpaca 52k general instructions (replay; the Alpaca analogue)",
     source=BigBench(tuple(f"{NI}{n}" for n in _GENERAL_NI)),
     convert=_general,
 )
 
-TASKS = (SIMP, EMDG, INQQG, EXP, HGEN)  # the paper's order (cf_utils.study.TASKS)
+TASKS = in_study_order((SIMP, EMDG, INQQG, EXP, HGEN))  # trained in cf_utils.study.TASKS's order
