@@ -326,7 +326,8 @@ def bias_by_type(items: pd.DataFrame | None, out_dir: str | Path | None = None) 
     handles = [axes[0, 0].plot([], [], color=colours[g], marker="o", label=g)[0] for g in groups]
     fig.legend(handles, groups, loc="outside right upper", fontsize=7, title="bias type")
     fig.suptitle(
-        "Bias per type across stages\n(BBQ accuracy: higher = less biased; CrowS pct_stereotype: lower = less)"
+        "Bias per type across stages\n(pct_stereotype: share of pairs where the stereotyping sentence is the likelier;"
+        " 50% = no preference, lower = less biased)"
     )
     save(fig, out_dir, "bias_by_type")
     return fig
