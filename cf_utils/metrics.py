@@ -401,7 +401,7 @@ def _category_row(group: pd.DataFrame, run, key: tuple, bound: float, n_boot, se
         row["mde"] = minimal_detectable_fg(
             [len(g) for g in grids], list(group["initial"]), [_flip_rate(g) for g in grids]
         )
-        if MARGIN in set(run["metric"]):
+        if set(benchmarks) <= set(run.loc[run["metric"] == MARGIN, "benchmark"]):  # pairs (bias) have none
             point, m_draws = margin_drop_draws(run, model, variant, benchmarks, n_boot=n_boot, seed=seed)
             row["margin_drop"] = point
             row["margin_low"], row["margin_high"] = stats.interval(m_draws, level)

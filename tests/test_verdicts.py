@@ -157,3 +157,13 @@ def test_sensitivity_fg_leaves_out_elements_at_chance():
     assert row["elements_above_chance"] == "1/2"
     assert row["fg_above_chance"] == pytest.approx(elements.loc["A", "fg"])
     assert row["fg"] == pytest.approx(elements["fg"].mean())
+
+
+def test_no_margin_measure_for_a_category_whose_elements_lack_margins():
+    items = _with_margins(make_items([0.7, 0.6, 0.6, 0.6, 0.6, 0.6], 100, seed=11), shift=0.1)
+    pairs = make_items([0.6] * 6, 50, seed=12, benchmark="crows", category="bias")
+    pairs = pairs[pairs.metric == "acc"].assign(metric="pct_stereotype")
+    both = pd.concat([items, pairs], ignore_index=True)
+    scores = scores_from_items(both[both.metric != metrics.MARGIN])
+    table = metrics.forgetting_table(scores, both, n_boot=100, seed=0).set_index("category")
+    assert np.isnan(table.loc["bias", "margin_drop"]) and not np.isnan(table.loc["reasoning", "margin_drop"])
