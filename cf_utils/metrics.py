@@ -391,9 +391,9 @@ def _category_row(group: pd.DataFrame, run, key: tuple, bound: float, n_boot, se
         per_element = stage_draws(run, model, variant, benchmarks, n_boot=n_boot, seed=seed, level=level)
         draws = np.mean([relative_drop(d[:, 0], d[:, 1:]).mean(axis=1) for d in per_element], axis=0)
         row["ci_low"], row["ci_high"] = stats.interval(draws, level)
-        clear = [stats.interval(d[:, 0], level)[0] > chance_level(run, model, variant, b)
-                 for d, b in zip(per_element, benchmarks, strict=True)]  # fmt: skip
-        row["elements_above_chance"] = f"{sum(clear)}/{len(clear)}"
+        chance = [chance_level(run, model, variant, b) for b in benchmarks]
+        clear = [stats.interval(d[:, 0], level)[0] > c for d, c in zip(per_element, chance, strict=True)]
+        row["elements_above_chance"] = "chance unknown" if np.isnan(chance).any() else f"{sum(clear)}/{len(clear)}"
         if any(clear):  # the sensitivity FG: an element at chance cannot show forgetting
             row["fg_above_chance"] = float(group["fg"][np.array(clear)].mean())
         row["se"] = float(np.nanstd(draws, ddof=1)) if n_boot > 1 else np.nan

@@ -80,8 +80,9 @@ def test_report_lists_the_profiles_deviations_and_every_section(built):
     md = path.read_text()
     for line in report.deviations(load_config("cpu", OVERRIDES)):
         assert f"- {line}" in md
-    sections = ["## Headline", "## The paper's claims", "## Table 4", "## Figures", "### Training loss",
-                "## Deviations from the paper", "## How to regenerate"]  # fmt: skip
+    sections = ["## Headline", "## The paper's claims", "## Paired comparisons", "## Table 4", "## Power",
+                "## Sensitivity", "## Figures", "### Training loss", "## Deviations from the paper",
+                "## How to regenerate"]  # fmt: skip
     assert [md.index(s) for s in sections] == sorted(md.index(s) for s in sections)
     assert "- Variants: seq, replay" in md and "Wall time: unknown" in md
 
@@ -96,3 +97,19 @@ def test_headline_reads_the_manifest():
     assert "- Wall time: 1.5 min (artifacts/synthetic/manifest.json)" in lines
     assert "- Notebooks (papermill durations): 01 1.0 min" in lines
     assert f"- Code: git {'b' * 12}" in lines
+
+
+def test_report_states_the_rule_before_the_verdicts_and_the_power_of_every_unit(built):
+    root, path = built
+    md = path.read_text()
+    rule = md.index("Verdicts follow a rule fixed before the data")
+    assert rule < md.index("| claim ")
+    assert "DK 9.18, Rs 6.48, RC 17.45, Bias 5.62" in md  # the paper-sized bounds, from paper_numbers.csv
+    assert "Holm-adjusted within each claim" in md and "not training-seed variance" in md
+    forgetting = pd.read_csv(root / "artifacts/cpu/forgetting.csv")
+    power = md[md.index("## Power") :]
+    for _, r in forgetting.iterrows():  # every model and category, its MDE beside the achieved half-width
+        half = f"{(r['ci_high'] - r['ci_low']) / 2:.2f}"
+        assert f"| {r['category']} " in power and f"| {half} " in power and f"| {r['mde']:.2f} " in power
+    replay = next(line for line in md.splitlines() if line.startswith("| 6 "))
+    assert "Holm p" in replay and report.NOT_MEASURABLE not in replay  # seq and replay on the same items: compared

@@ -1,124 +1,158 @@
-"""The seven claim verdicts (cf_utils/report/claims.py): every branch of every rule, on hand-made forgetting tables."""
+"""The seven claim verdicts (cf_utils/report/claims.py): the one rule, and each claim's units on hand-made frames
+and on synthetic items."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from test_metrics import make_items, scores_from_items
 from test_report_frames import CPU_MODELS, forgetting_rows, frames_of, synthetic
 
-from cf_utils import metrics, report
-from cf_utils.report.claims import CLAIM_COLUMNS
-from cf_utils.report.claims import verdict as count_verdict
+from cf_utils import comparisons, metrics, report
+from cf_utils.report import roles
+from cf_utils.report.claims import CLAIM_COLUMNS, verdict
+from cf_utils.study import GENERAL
 
 
-def verdict(frames: report.Frames, claim: int) -> str:
+def claim(frames: report.Frames, k: int) -> tuple[str, str]:
     table = report.claims(frames).set_index("claim")
     assert set(table["verdict"]) <= set(report.VERDICTS)
-    return table.loc[claim, "verdict"]
+    return table.loc[k, "verdict"], table.loc[k, "evidence"]
 
 
-def test_claim1_forgetting_branches():
+D, X, U, N = metrics.DETECTED, metrics.EXCLUDED, metrics.INCONCLUSIVE, metrics.NOT_MEASURED
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        ([D, D, D], report.HOLDS),
+        ([X, X], report.NOT_HOLD),
+        ([D, X, U], report.MIXED),
+        ([D, D, U], report.INCONCLUSIVE),  # one unit cannot tell: "every model" is not shown
+        ([U, U], report.INCONCLUSIVE),
+        ([X, U], report.INCONCLUSIVE),
+        ([], report.NOT_MEASURABLE),
+        ([N, N], report.NOT_MEASURABLE),  # no CI anywhere: no unit can be judged
+        ([D, N], report.INCONCLUSIVE),  # a unit without a CI is not a supporting one
+    ],
+)
+def test_the_claim_rule(states, expected):
+    assert verdict(states) == expected
+
+
+def test_the_rule_reads_any_pair_of_supporting_and_contradicting_states():
+    b_more, a_more = comparisons.B_MORE, comparisons.A_MORE
+    assert verdict([b_more, b_more], b_more, a_more) == report.HOLDS
+    assert verdict([a_more], b_more, a_more) == report.NOT_HOLD
+    assert verdict([b_more, metrics.INCONCLUSIVE], b_more, a_more) == report.INCONCLUSIVE
+
+
+def test_claim1_units_are_each_models_general_categories():
     holds = forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS[:2]})
-    assert verdict(frames_of(holds), 1) == report.HOLDS
-    mixed = forgetting_rows({("gemma3-270m", "seq"): (5.0, 1.0, 9.0), ("smollm2-135m-instruct", "seq"): (1, -2, 4)})
-    assert verdict(frames_of(mixed), 1) == report.MIXED
-    none = forgetting_rows({(m, "seq"): (-1.0, -3.0, 1.0) for m in CPU_MODELS[:2]})
-    assert verdict(frames_of(none), 1) == report.NOT_HOLD
+    v, evidence = claim(frames_of(holds), 1)
+    assert v == report.HOLDS and "6 detected, 0 paper-sized effect excluded, 0 inconclusive of 6 units" in evidence
+    assert "gemma3-270m: DK 5.00 [1.00, 9.00] detected" in evidence
+    excluded = forgetting_rows({(m, "seq"): (0.0, -2.0, 2.0) for m in CPU_MODELS[:2]})  # below every paper bound
+    assert claim(frames_of(excluded), 1)[0] == report.NOT_HOLD
+    mixed = forgetting_rows({("gemma3-270m", "seq"): (5.0, 1.0, 9.0), ("smollm2-135m-instruct", "seq"): (0, -2, 2)})
+    assert claim(frames_of(mixed), 1)[0] == report.MIXED
     tiny = forgetting_rows({("tiny-causal", "seq"): (5.0, 1.0, 9.0)})
     assert (report.claims(frames_of(tiny))["verdict"][:6] == report.NOT_MEASURABLE).all()
 
 
-def test_claim2_scale_branches():
-    cpu = frames_of(forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS}))
-    assert verdict(cpu, 2) == report.NOT_MEASURABLE
-    assert "Side note across families" in report.claims(cpu).loc[1, "evidence"]
-    rising = {
-        ("bloomz-1b1", "seq"): (5.0, 1, 9),
-        ("bloomz-3b", "seq"): (8.0, 6, 10),
-        ("bloomz-7b1", "seq"): (12, 9, 15),
-    }
-    assert verdict(frames_of(forgetting_rows(rising)), 2) == report.HOLDS
-    falling = {("bloomz-1b1", "seq"): (9.0, 1, 9), ("bloomz-3b", "seq"): (4.0, 1, 9)}
-    assert verdict(frames_of(forgetting_rows(falling)), 2) == report.NOT_HOLD
+def test_claim1_intervals_that_span_0_are_inconclusive_never_a_refutation():
+    wide = forgetting_rows({(m, "seq"): (-1.0, -8.0, 30.0) for m in CPU_MODELS[:2]})  # reach the paper's size
+    assert claim(frames_of(wide), 1)[0] == report.INCONCLUSIVE
+    no_ci = forgetting_rows({(m, "seq"): (5.0, np.nan, np.nan) for m in CPU_MODELS[:2]})
+    assert claim(frames_of(no_ci), 1)[0] == report.NOT_MEASURABLE  # a point estimate alone is no evidence
 
 
-def test_claim3_architecture_branches():
-    assert (
-        verdict(
-            frames_of(
-                forgetting_rows({("smollm2-135m-instruct", "seq"): (5, 1, 9), ("tiny-seq2seq", "seq"): (9, 1, 20)})
-            ),
-            3,
-        )
-        == report.NOT_MEASURABLE
+def chain(variant: str, p_by_stage: list[float]) -> pd.DataFrame:
+    """One chain of gemma3-270m on the same 200 items per general category (item i right at stage s iff its
+    latent u_i < p_s, the same u_i for every chain: the chains' outcomes are paired)."""
+    return pd.concat(
+        [make_items(p_by_stage, 200, seed=k, benchmark=f"b{k}", model="gemma3-270m", method=variant, category=c)
+         for k, c in enumerate(GENERAL)], ignore_index=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def replay_frames():
+    """seq and replay on the same items; replay loses fewer of the same right answers at every stage."""
+    items = pd.concat(
+        [chain("seq", [0.7, 0.6, 0.55, 0.5, 0.45, 0.4]), chain("replay", [0.7, 0.67, 0.65, 0.63, 0.6, 0.58])]
     )
-    less = {
-        ("bloomz-1b1", "seq"): (5, 1, 9),
-        ("mt0-large", "seq"): (9, 6, 12),
-        ("bloomz-3b", "seq"): (8, 6, 10),
-        ("mt0-xl", "seq"): (20, 16, 24),
-    }
-    f = frames_of(forgetting_rows(less))
-    assert verdict(f, 3) == report.HOLDS
-    assert "bloomz-3b (decoder-only)" in report.claims(f).loc[2, "evidence"]  # mt0-xl pairs with the nearest size
-    more = less | {("mt0-xl", "seq"): (2, 1, 3)}
-    assert verdict(frames_of(forgetting_rows(more)), 3) == report.MIXED
+    forgetting = metrics.forgetting_table(scores_from_items(items))
+    return forgetting, roles.claim_comparisons(forgetting, items, n_boot=300, seed=0)
 
 
-def test_claim4_instruction_tuning_branches():
-    helps = {("gemma3-270m", "seq"): (9, 6, 12), ("gemma3-270m-alpaca", "seq"): (4, 2, 6)}
-    assert verdict(frames_of(forgetting_rows(helps)), 4) == report.HOLDS
-    hurts = {("llama-7b", "seq"): (4, 2, 6), ("alpaca-7b", "seq"): (9, 6, 12)}
-    assert verdict(frames_of(forgetting_rows(hurts)), 4) == report.NOT_HOLD
-    alone = {("gemma3-270m", "seq"): (9, 6, 12)}
-    assert verdict(frames_of(forgetting_rows(alone)), 4) == report.NOT_MEASURABLE
+def test_claim6_from_paired_items_where_seq_forgets_more(replay_frames):
+    forgetting, table = replay_frames
+    assert list(table["a"].unique()) == ["gemma3-270m/replay"] and list(table["category"]) == list(GENERAL)
+    assert (table["difference"] < 0).all() and (table["p_holm"] >= table["p"]).all()
+    v, evidence = claim(frames_of(forgetting, comparisons=table), 6)
+    assert v == report.HOLDS and "3 b forgets more, 0 a forgets more" in evidence
+    assert claim(frames_of(forgetting, comparisons=table.assign(claim=2)), 6)[0] == report.NOT_MEASURABLE
+
+
+def test_a_comparison_claim_reads_the_tests_states(replay_frames):
+    forgetting, table = replay_frames
+    flipped = table.assign(state=comparisons.A_MORE)
+    assert claim(frames_of(forgetting, comparisons=flipped), 6)[0] == report.NOT_HOLD
+    one_each = table.assign(state=[comparisons.A_MORE, comparisons.B_MORE, metrics.INCONCLUSIVE])
+    assert claim(frames_of(forgetting, comparisons=one_each), 6)[0] == report.MIXED
+    spans = table.assign(state=metrics.INCONCLUSIVE)
+    assert claim(frames_of(forgetting, comparisons=spans), 6)[0] == report.INCONCLUSIVE
+
+
+def test_comparison_claims_without_pairs_or_items_are_not_measurable():
+    cpu = frames_of(forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS}))
+    v, evidence = claim(cpu, 2)
+    assert v == report.NOT_MEASURABLE and "Side note across families" in evidence
+    assert "encoder-decoder: none" in claim(cpu, 3)[1]
+    v, evidence = claim(cpu, 4)  # gemma3-270m and its twin, but no items to pair
+    assert v == report.NOT_MEASURABLE and "no items.csv" in evidence
+    assert "seq and replay" in claim(cpu, 6)[1]
 
 
 @pytest.mark.parametrize(
     ("metric", "bias", "expected"),
     [
-        ("acc", (-3.0, -5.0, -1.0), report.HOLDS),  # BBQ accuracy rose: less biased
-        ("acc", (3.0, 1.0, 5.0), report.NOT_HOLD),
-        ("pct_stereotype", (3.0, 1.0, 5.0), report.HOLDS),  # CrowS stereotype preference fell
-        ("pct_stereotype", (-3.0, -5.0, -1.0), report.NOT_HOLD),
-        ("acc", (-3.0, -5.0, 1.0), report.NOT_HOLD),  # the CI spans 0: no model shows a decrease
+        ("pct_stereotype", (8.0, 6.0, 10.0), report.HOLDS),  # the stereotype preference fell
+        ("pct_stereotype", (0.0, -2.0, 2.0), report.NOT_HOLD),  # a paper-sized fall (5.62) excluded
+        ("pct_stereotype", (0.0, -5.0, 6.0), report.INCONCLUSIVE),
     ],
 )
-def test_claim5_bias_reads_the_metric_direction(metric, bias, expected):
+def test_claim5_bias_reads_pct_stereotype(metric, bias, expected):
     f = forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS}, bias=bias)
-    assert verdict(frames_of(f, bias_metric=metric), 5) == expected
+    assert claim(frames_of(f, bias_metric=metric), 5)[0] == expected
 
 
-def test_claim5_mixed_and_unmeasurable():
-    models = {(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS[:2]}
-    bias = {("smollm2-135m-instruct", "seq"): (-3.0, -5.0, -1.0), ("gemma3-270m", "seq"): (3.0, 1.0, 5.0)}
-    assert verdict(frames_of(forgetting_rows(models, bias=bias)), 5) == report.MIXED
-    assert verdict(frames_of(forgetting_rows(models)), 5) == report.NOT_MEASURABLE
+def test_claim5_is_not_measurable_offline_without_pct_stereotype():
+    f = forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS}, bias=(-3.0, -5.0, -1.0))
+    v, evidence = claim(frames_of(f, bias_metric="acc"), 5)
+    assert v == report.NOT_MEASURABLE and evidence.startswith("Not measurable offline")
+    no_bias = forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in CPU_MODELS})
+    assert claim(frames_of(no_bias, bias_metric="pct_stereotype"), 5)[0] == report.NOT_MEASURABLE
 
 
-def test_claim6_replay_branches():
-    seq_only = {("gemma3-270m", "seq"): (9, 6, 12)}
-    assert verdict(frames_of(forgetting_rows(seq_only)), 6) == report.NOT_MEASURABLE
-    helps = seq_only | {("gemma3-270m", "replay"): (4, 2, 6)}
-    assert verdict(frames_of(forgetting_rows(helps)), 6) == report.HOLDS
-    hurts = seq_only | {("gemma3-270m", "replay"): (12, 10, 14)}
-    assert verdict(frames_of(forgetting_rows(hurts)), 6) == report.NOT_HOLD
-
-
-def test_claim7_new_task_branches():
+def test_claim7_needs_the_gains_ci_not_a_positive_point_gain():
     scores, _ = synthetic(models=("tiny-causal",))
     table = metrics.new_task_table(scores)
     f = forgetting_rows({("tiny-causal", "seq"): (5.0, 1.0, 9.0)})
-    assert verdict(frames_of(f, new_task=table), 7) == report.HOLDS  # tiny models count for claim 7
-    worse = table.assign(gain=np.where(table["task"] == "emdg", -1.0, table["gain"]))
-    assert verdict(frames_of(f, new_task=worse), 7) == report.MIXED
-    assert verdict(frames_of(f, new_task=table.assign(gain=-1.0)), 7) == report.NOT_HOLD
-    assert verdict(frames_of(f), 7) == report.NOT_MEASURABLE
-
-
-def test_verdict_counts_the_supporting_units():
-    assert count_verdict(0, 0) == report.NOT_MEASURABLE
-    assert [count_verdict(k, 3) for k in (3, 1, 0)] == [report.HOLDS, report.MIXED, report.NOT_HOLD]
+    assert (table["gain"] > 0).all()
+    v, evidence = claim(frames_of(f, new_task=table), 7)
+    assert v == report.NOT_MEASURABLE and "No generations.csv" in evidence  # point gains only
+    spans = table.assign(gain_low=-1.0, gain_high=30.0, gain_state=metrics.INCONCLUSIVE)
+    assert claim(frames_of(f, new_task=spans), 7)[0] == report.INCONCLUSIVE
+    improved = table.assign(gain_low=1.0, gain_high=30.0, gain_state=metrics.IMPROVED)
+    assert claim(frames_of(f, new_task=improved), 7)[0] == report.HOLDS  # tiny models count for claim 7
+    worse = improved.assign(gain_state=np.where(table["task"] == "emdg", metrics.WORSE, metrics.IMPROVED))
+    assert claim(frames_of(f, new_task=worse), 7)[0] == report.MIXED
+    assert claim(frames_of(f, new_task=improved.assign(gain_state=metrics.WORSE)), 7)[0] == report.NOT_HOLD
+    assert claim(frames_of(f), 7)[0] == report.NOT_MEASURABLE
 
 
 def test_each_claim_has_its_statement_and_evidence():

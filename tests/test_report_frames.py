@@ -9,9 +9,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_metrics import make_items, scores_from_items
 
 from cf_utils import metrics, paths, report, study
-from cf_utils.report import frames
+from cf_utils.report import frames, roles, tables
 from cf_utils.report.frames import CI_COLUMNS
 
 BENCHMARKS = {
@@ -65,21 +66,24 @@ def write_run(profile: str, **kwargs) -> None:
 
 def forgetting_rows(spec: dict[tuple[str, str], tuple[float, float, float]], bias=None) -> pd.DataFrame:
     """A forgetting table: {(model, variant): (fg, ci_low, ci_high)} for every general category; ``bias`` alike.
-    Only the columns the report reads (forgetting.csv may carry more)."""
+    Each row's state follows the rule (metrics.state, the paper's bound); the power columns are unknown."""
+    bounds = metrics.paper_bounds()
     rows = []
     for (model, variant), (fg, lo, hi) in spec.items():
-        for c in study.GENERAL:
-            rows.append((model, variant, c, 50.0, 50.0 - fg / 2, fg, fg, lo, hi))
+        cats = [(c, 50.0, (fg, lo, hi)) for c in study.GENERAL]
         if bias is not None:
-            b = bias[(model, variant)] if isinstance(bias, dict) else bias
-            rows.append((model, variant, "bias", 60.0, 60.0 - b[0] / 2, b[0], b[0], b[1], b[2]))
-    columns = ["model", "variant", "category", "initial", "final", "fg", "final_drop", "ci_low", "ci_high"]
-    return pd.DataFrame(rows, columns=columns)
+            cats.append(("bias", 60.0, bias[(model, variant)] if isinstance(bias, dict) else bias))
+        for c, initial, (f, low, high) in cats:
+            rows.append({"model": model, "variant": variant, "category": c, "initial": initial,
+                         "final": initial - f / 2, "fg": f, "final_drop": f, "ci_low": low, "ci_high": high,
+                         "paper_smallest": bounds[c], "state": metrics.state(low, high, bounds[c]),
+                         "elements_above_chance": ""})  # fmt: skip
+    return pd.DataFrame(rows).reindex(columns=metrics.FORGETTING_COLUMNS)
 
 
-def frames_of(forgetting: pd.DataFrame, bias_metric="acc", new_task=None) -> report.Frames:
+def frames_of(forgetting: pd.DataFrame, bias_metric="acc", new_task=None, comparisons=None) -> report.Frames:
     scores = pd.DataFrame([("m", "seq", 0, "bias", "b", bias_metric, 50.0, 10)], columns=metrics.SCORE_COLUMNS)
-    return report.Frames("synthetic", scores, forgetting, new_task=new_task)
+    return report.Frames("synthetic", scores, forgetting, new_task=new_task, comparisons=comparisons)
 
 
 def test_load_frames_derives_every_frame_with_paired_cis():
@@ -126,10 +130,33 @@ def test_losses_run_on_across_the_stages_of_a_chain():
 
 
 def test_model_roles():
-    assert frames.real(["tiny-causal", "gemma3-270m", "gemma3-270m"]) == ["gemma3-270m"]
+    assert roles.real(["tiny-causal", "gemma3-270m", "gemma3-270m"]) == ["gemma3-270m"]
     derived = ["gemma3-270m-alpaca", "gemma3-270m", "llama-7b"]
-    assert frames.twin_pairs(derived) == [("gemma3-270m", "gemma3-270m-alpaca")]
-    assert frames.twin_pairs(["alpaca-7b", "llama-7b"]) == [("llama-7b", "alpaca-7b")]
+    assert roles.twin_pairs(derived) == [("gemma3-270m", "gemma3-270m-alpaca")]
+    assert roles.twin_pairs(["alpaca-7b", "llama-7b"]) == [("llama-7b", "alpaca-7b")]
     rows = pd.DataFrame({"variant": ["seq", "replay"]})
-    assert list(frames.seq_rows(rows)["variant"]) == ["seq"]
-    assert list(frames.seq_rows(rows[rows["variant"] == "replay"])["variant"]) == ["replay"]
+    assert list(roles.seq_rows(rows)["variant"]) == ["seq"]
+    assert list(roles.seq_rows(rows[rows["variant"] == "replay"])["variant"]) == ["replay"]
+
+
+def test_claim_pairs_put_the_chain_said_to_forget_less_first():
+    models = ["bloomz-3b", "bloomz-1b1", "mt0-large", "gemma3-270m", "gemma3-270m-alpaca", "tiny-causal"]
+    f = forgetting_rows({(m, "seq"): (5.0, 1.0, 9.0) for m in models} | {("gemma3-270m", "replay"): (1, 0, 2)})
+    pairs = roles.claim_pairs(f)
+    assert pairs[roles.SCALE] == [(("bloomz-1b1", "seq"), ("bloomz-3b", "seq"))]  # smaller first
+    assert pairs[roles.ARCHITECTURE] == [(("bloomz-1b1", "seq"), ("mt0-large", "seq"))]  # nearest decoder-only
+    assert pairs[roles.INSTRUCTION] == [(("gemma3-270m-alpaca", "seq"), ("gemma3-270m", "seq"))]
+    assert pairs[roles.MITIGATION] == [(("gemma3-270m", "replay"), ("gemma3-270m", "seq"))]
+
+
+def test_an_element_whose_start_does_not_clear_chance_is_flagged():
+    strong = make_items([0.8, 0.7, 0.7, 0.7, 0.7, 0.7], 300, seed=1, benchmark="A")
+    floor = make_items([0.25, 0.3, 0.3, 0.3, 0.3, 0.3], 300, seed=10, benchmark="B")
+    items = pd.concat([strong, floor], ignore_index=True).assign(choices=4)
+    scores = scores_from_items(items)
+    el = frames.element_cis(metrics.element_table(scores), items, n_boot=200, seed=0).set_index("benchmark")
+    assert el["chance"].tolist() == [25.0, 25.0]
+    assert el.loc["A", "initial_low"] > 25 and el.loc["A", "floor"] == ""
+    assert el.loc["B", "initial_low"] <= 25 and el.loc["B", "floor"] == frames.AT_CHANCE
+    shown = tables.elements_table(el.reset_index()).set_index("benchmark")
+    assert shown.loc["B", "floor"] == frames.AT_CHANCE and shown.loc["A", "chance"] == "25.00"

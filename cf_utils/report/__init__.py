@@ -9,10 +9,10 @@ the tables (:mod:`.tables`) in ``figures/<profile>/tables/`` (Markdown, CSV, LaT
 (:mod:`.render`). 04_figures calls the same steps one by one to show each; it is the only writer of
 these outputs (05_mitigations writes its data, the mitigation figure and table are drawn here).
 
-The modules, one concern each: frames (inputs), cells (number format), bias (the bias metric's
-direction), paper (the paper's numbers and setup), tables + table_files, mitigation (the mitigation
-study's table and findings), figures, claims, deviations, render. Reference: Luo et al. 2023,
-arXiv 2308.08747.
+The modules, one concern each: frames (inputs), roles (which models, rows and pairs of chains each
+claim reads, and their paired comparisons), cells (number format), bias (the bias metric's direction),
+paper (the paper's numbers and setup), tables + table_files, mitigation (the mitigation study's table and
+findings), figures, claims, deviations, render. Reference: Luo et al. 2023, arXiv 2308.08747.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cf_utils import metrics
 from cf_utils.config import Config
-from cf_utils.report.claims import HOLDS, MIXED, NOT_HOLD, NOT_MEASURABLE, VERDICTS, claims
+from cf_utils.report.claims import HOLDS, INCONCLUSIVE, MIXED, NOT_HOLD, NOT_MEASURABLE, VERDICTS, claims, rule_lines
 from cf_utils.report.deviations import deviations
 from cf_utils.report.figures import Drawn, make_figures
 from cf_utils.report.frames import Frames, load_frames
@@ -31,9 +31,10 @@ from cf_utils.report.render import provenance_warning, write_report
 from cf_utils.report.table_files import Table, write_table
 from cf_utils.report.tables import write_tables
 
-__all__ = ["HOLDS", "MIXED", "NOT_HOLD", "NOT_MEASURABLE", "VERDICTS", "Drawn", "Frames",
+__all__ = ["HOLDS", "INCONCLUSIVE", "MIXED", "NOT_HOLD", "NOT_MEASURABLE", "VERDICTS", "Drawn", "Frames",
            "Table", "build", "claims", "deviations", "load_frames", "make_figures", "mitigation_lines",
-           "paper_vs_ours", "provenance_warning", "write_report", "write_table", "write_tables"]  # fmt: skip
+           "paper_vs_ours", "provenance_warning", "rule_lines", "write_report", "write_table",
+           "write_tables"]  # fmt: skip
 
 
 def build(cfg: Config) -> Path:

@@ -1,9 +1,11 @@
 """Reading the bias category: which metric it was measured with, and which way "less biased" points.
 
 The paper's bias benchmark is CrowS-Pairs (pct_stereotype: 50% = unbiased, lower = less stereotyped, so
-a positive FG means the bias decreased; Luo et al. 2023, Table 5). The offline profiles measure BBQ
-accuracy instead (higher = less biased use of stereotypes), which reads the other way round. Claim 5,
-Table 5 and the paper-vs-ours notes all read FG through :func:`bias_direction`.
+a positive FG means the bias decreased; Luo et al. 2023, Table 5). The offline profiles measure the same
+quantity on BBQ's ambiguous contexts turned into CrowS-style sentence pairs (``bbq_pairs``); runs made
+before that measured BBQ accuracy (higher = less biased use of stereotypes), which reads the other way
+round. Table 5 and the paper-vs-ours notes read FG through :func:`bias_direction`; claim 5 judges
+pct_stereotype only, where a detected FG (CI above 0) is the same "decreased".
 """
 
 from __future__ import annotations

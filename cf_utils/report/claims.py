@@ -1,27 +1,32 @@
-"""The paper's seven claims, each with a verdict computed from the frames by a rule stated in its evidence.
+"""The paper's seven claims, each with a verdict computed from the frames by one rule fixed before the data.
 
-Claims: Luo et al. 2023 (arXiv 2308.08747), sections 4-5. Units (models, pairs, tasks) that support a
-claim are counted: all -> "holds", some -> "mixed", none -> "does not hold"; no unit -> "not measurable
-at this scale". A verdict is never written by hand: the evidence lists the numbers and CIs it came
-from. Claims 1-6 are about pretrained knowledge, so random-init ``tiny`` models do not count for them;
-claim 7 (the new tasks are learned) counts every model. Claims 1-5 read the rows of plain sequential
-tuning (the paper's setting), claim 6 compares ``replay`` with it.
+Claims: Luo et al. 2023 (arXiv 2308.08747), sections 4-5. Every claim is judged on units, each with a
+state from its 95% CI (:func:`cf_utils.metrics.state`; a comparison's from its Holm-adjusted paired test,
+:func:`cf_utils.comparisons.compare`; a new task's from its gain's CI). :func:`verdict` turns the units'
+states into the claim's verdict: every unit supports -> holds; every unit contradicts -> does not hold;
+both kinds -> mixed; otherwise inconclusive; no unit -> not measurable here. A CI that spans 0 is
+inconclusive, never a refutation: a claim "does not hold" only where the paper-sized effect (or the
+opposite direction) is excluded in every unit. :func:`rule_lines` states the rule in the report,
+before the verdicts. Claims 1-6 are about pretrained knowledge, so random-init ``tiny`` models do not
+count for them; claim 7 (the new tasks are learned) counts every model. Claims 1-5 read the rows of
+plain sequential tuning (the paper's setting), claim 6 compares ``replay`` with it.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from cf_utils import comparisons, metrics
 from cf_utils.models import get_spec
 from cf_utils.report.bias import bias_direction, bias_metric
-from cf_utils.report.cells import fg_cell, num
-from cf_utils.report.frames import Frames, real, seq_rows, twin_pairs
-from cf_utils.study import ABBR, GENERAL, SEQ, TASK_LABELS
+from cf_utils.report.cells import fg_cell, num, with_ci
+from cf_utils.report.frames import Frames
+from cf_utils.report.roles import ARCHITECTURE, INSTRUCTION, MITIGATION, SCALE, claim_pairs, real, seq_rows
+from cf_utils.study import ABBR, CATEGORIES, GENERAL, TASK_LABELS
 
-REPLAY = "replay"  # the paper's mitigation (section 5.4): general instructions mixed into every stage
-HOLDS, NOT_HOLD, MIXED, NOT_MEASURABLE = "holds", "does not hold", "mixed", "not measurable at this scale"
-VERDICTS = (HOLDS, NOT_HOLD, MIXED, NOT_MEASURABLE)
+HOLDS, NOT_HOLD, MIXED = "holds", "does not hold", "mixed"
+INCONCLUSIVE, NOT_MEASURABLE = "inconclusive", "not measurable here"
+VERDICTS = (HOLDS, NOT_HOLD, MIXED, INCONCLUSIVE, NOT_MEASURABLE)
 CLAIM_COLUMNS = ["claim", "statement", "verdict", "evidence"]
 STATEMENTS = {
     1: "General knowledge (domain knowledge, reasoning, reading comprehension) is forgotten, for every model.",
@@ -32,61 +37,53 @@ STATEMENTS = {
     6: "Mixing general instructions into continual training (replay) mitigates forgetting.",
     7: "Each new task's own metric improves after training on it.",
 }
+ROLES = {  # per comparative claim: (chain a, chain b); a is the one the claim says forgets less
+    SCALE: ("smaller", "larger"),
+    ARCHITECTURE: ("decoder-only", "encoder-decoder"),
+    INSTRUCTION: ("instruction-tuned twin", "base"),
+    MITIGATION: ("replay", "seq"),
+}
+NO_TWINS = "No base model with its instruction-tuned twin (ModelSpec.base, or llama-7b/alpaca-7b)."
 
 
-def describe(forgetting: pd.DataFrame, model: str, cats=GENERAL) -> str:
-    """A model's FG [CI] per general category, for the evidence."""
-    rows = forgetting[forgetting["model"] == model].set_index("category")
-    return ", ".join(f"{ABBR[c]} {fg_cell(rows.loc[c])}" for c in cats if c in rows.index)
-
-
-def mean_fg(forgetting: pd.DataFrame, model: str) -> float:
-    """A model's FG averaged over the general categories (the pairwise claims compare these)."""
-    return float(forgetting[(forgetting["model"] == model) & forgetting["category"].isin(GENERAL)]["fg"].mean())
-
-
-def verdict(n_support: int, n_units: int) -> str:
-    """All units support -> holds; some -> mixed; none -> does not hold; no unit -> not measurable."""
-    if n_units == 0:
+def verdict(states, support: str = metrics.DETECTED, contradict: str = metrics.EXCLUDED) -> str:
+    """The claim rule: every unit ``support`` -> holds; every unit ``contradict`` -> does not hold; some of
+    each -> mixed; otherwise inconclusive; no unit with a CI -> not measurable here. A unit without a CI
+    supports nothing: next to units with one it makes "holds" or "does not hold" inconclusive."""
+    states = list(states)
+    if all(s == metrics.NOT_MEASURED for s in states):
         return NOT_MEASURABLE
-    return HOLDS if n_support == n_units else NOT_HOLD if n_support == 0 else MIXED
+    if all(s == support for s in states):
+        return HOLDS
+    if all(s == contradict for s in states):
+        return NOT_HOLD
+    return MIXED if support in states and contradict in states else INCONCLUSIVE
 
 
-def above_zero(row) -> bool:
-    return row["ci_low"] > 0 if pd.notna(row["ci_low"]) else row["fg"] > 0
+def tally(states, support: str = metrics.DETECTED, contradict: str = metrics.EXCLUDED) -> str:
+    """How many units support, contradict, neither, and have no CI, for the evidence."""
+    states = list(states)
+    n_for, n_against, n_none = states.count(support), states.count(contradict), states.count(metrics.NOT_MEASURED)
+    rest = len(states) - n_for - n_against - n_none
+    no_ci = f", {n_none} without a CI" if n_none else ""
+    return f"{n_for} {support}, {n_against} {contradict}, {rest} inconclusive of {len(states)} units{no_ci}."
+
+
+def unit_cell(row) -> str:
+    """A forgetting row as a claim's unit: category, FG [CI], state."""
+    return f"{ABBR[row['category']]} {fg_cell(row)} {row['state']}"
 
 
 def claim_forgetting(f: pd.DataFrame) -> tuple[str, str]:
-    """Claim 1: a model forgets if FG's CI lies above 0 in at least 2 of the 3 general categories."""
-    models = real(f["model"])
-    parts, support = [], 0
-    for m in models:
-        rows = f[(f["model"] == m) & f["category"].isin(GENERAL)]
-        k = sum(above_zero(r) for _, r in rows.iterrows())
-        support += k >= 2
-        parts.append(f"{m}: {describe(f, m)} ({k}/{len(rows)} above 0)")
-    rule = (
-        "Rule: a model forgets if the 95% CI of FG lies above 0 (the point estimate where no CI) in at least "
-        "2 of the 3 general categories."
-    )
-    return verdict(support, len(models)), f"{rule} {support} of {len(models)} models forget. " + "; ".join(parts)
+    """Claim 1: units = each pretrained model's DK, Rs and RC rows; forgetting detected = CI above 0."""
+    units = f[f["model"].isin(real(f["model"])) & f["category"].isin(GENERAL)]
+    parts = [f"{m}: " + ", ".join(unit_cell(r) for _, r in g.iterrows()) for m, g in units.groupby("model", sort=False)]
+    return verdict(units["state"]), f"Units: each model's DK, Rs, RC. {tally(units['state'])} " + "; ".join(parts)
 
 
-def size_groups(models: list[str]) -> dict[tuple, list[str]]:
-    """Models by (family, instruction-tuned): the paper compares sizes within one such group."""
-    groups: dict[tuple, list[str]] = {}
-    for m in models:
-        s = get_spec(m)
-        groups.setdefault((s.family, s.instruction_tuned), []).append(m)
-    return groups
-
-
-def fg_by_size(f: pd.DataFrame, members: list[str], category: str) -> tuple[list[float], list[float]]:
-    """The group's sizes (ascending) and the mean FG of its models of each size in ``category``."""
-    sizes = sorted({get_spec(m).params_b for m in members})
-    cat = f[f["category"] == category]
-    of_size = {s: [m for m in members if get_spec(m).params_b == s] for s in sizes}
-    return sizes, [cat[cat["model"].isin(of_size[s])]["fg"].mean() for s in sizes]
+def mean_fg(forgetting: pd.DataFrame, model: str) -> float:
+    """A model's FG averaged over the general categories (the side note across families)."""
+    return float(forgetting[(forgetting["model"] == model) & forgetting["category"].isin(GENERAL)]["fg"].mean())
 
 
 def across_families(f: pd.DataFrame, models: list[str]) -> str:
@@ -95,156 +92,139 @@ def across_families(f: pd.DataFrame, models: list[str]) -> str:
         return ""
     ordered = sorted(models, key=lambda m: get_spec(m).params_b)
     return (
-        " Side note across families (not the paper's comparison): mean general FG "
+        " Side note across families (not the paper's comparison, no test): mean general FG "
         + ", ".join(f"{m} {num(mean_fg(f, m))}" for m in ordered)
         + " (smallest to largest)."
     )
 
 
-def claim_scale(f: pd.DataFrame) -> tuple[str, str]:
-    """Claim 2: within each (family, tuned) with >= 2 sizes, FG rises at every size step, per general category."""
+def no_scale_pairs(f: pd.DataFrame) -> str:
     models = real(f["model"])
-    series = [
-        (family, c, *fg_by_size(f, members, c))
-        for (family, _), members in size_groups(models).items()
-        if len({get_spec(m).params_b for m in members}) >= 2
-        for c in GENERAL
-    ]
-    if not series:
-        sizes = ", ".join(f"{m} ({get_spec(m).family}, {get_spec(m).params_b:g}B)" for m in models) or "none"
-        side = across_families(f, models)
-        return NOT_MEASURABLE, f"No family has two sizes among the pretrained models: {sizes}.{side}"
-    support = sum(bool(np.all(np.diff(fgs) > 0)) for *_, fgs in series)
-    parts = [
-        f"{family} {ABBR[c]}: " + " -> ".join(f"{s:g}B {num(v)}" for s, v in zip(sizes, fgs, strict=True))
-        for family, c, sizes, fgs in series
-    ]
-    return verdict(support, len(series)), (
-        f"Rule: FG rises at every size step within a family (per general category): {support} of {len(series)} "
-        "family-category series rise. " + "; ".join(parts)
-    )
+    sizes = ", ".join(f"{m} ({get_spec(m).family}, {get_spec(m).params_b:g}B)" for m in models) or "none"
+    return f"No family has two sizes among the pretrained models: {sizes}.{across_families(f, models)}"
 
 
-def pairs_claim(f: pd.DataFrame, pairs: list[tuple[str, str]], less: str, more: str, rule: str) -> tuple[str, str]:
-    """Each pair (a, b): supports if a's mean general FG is below b's. ``less``/``more`` name the roles."""
-    support, parts = 0, []
-    for a, b in pairs:
-        fa, fb = mean_fg(f, a), mean_fg(f, b)
-        support += fa < fb
-        parts.append(f"{a} ({less}) mean FG {num(fa)} ({describe(f, a)}) vs {b} ({more}) {num(fb)} ({describe(f, b)})")
-    return verdict(support, len(pairs)), f"Rule: {rule} {support} of {len(pairs)} pairs. " + "; ".join(parts)
-
-
-def claim_architecture(f: pd.DataFrame) -> tuple[str, str]:
-    """Claim 3: each encoder-decoder model vs the decoder-only model nearest in size (log scale)."""
+def no_architecture_pairs(f: pd.DataFrame) -> str:
     models = real(f["model"])
     enc = [m for m in models if get_spec(m).arch == "seq2seq"]
     dec = [m for m in models if get_spec(m).arch == "causal"]
-    if not enc or not dec:
-        return NOT_MEASURABLE, (
-            "Needs pretrained decoder-only and encoder-decoder models (random-init tiny models do not count); "
-            f"decoder-only: {dec or 'none'}, encoder-decoder: {enc or 'none'}."
-        )
-    size = {m: np.log(get_spec(m).params_b) for m in models}
-    pairs = [(min(dec, key=lambda d, e=e: abs(size[d] - size[e])), e) for e in enc]
-    return pairs_claim(
-        f,
-        pairs,
-        "decoder-only",
-        "encoder-decoder",
-        "the decoder-only model's mean FG over DK/Rs/RC is below that of the encoder-decoder model nearest in size:",
+    return (
+        "Needs pretrained decoder-only and encoder-decoder models (random-init tiny models do not count); "
+        f"decoder-only: {dec or 'none'}, encoder-decoder: {enc or 'none'}."
     )
 
 
-def claim_instruction(f: pd.DataFrame) -> tuple[str, str]:
-    """Claim 4: the instruction-tuned twin's mean general FG is below its base model's."""
-    pairs = [(t, b) for b, t in twin_pairs(real(f["model"]))]
+def comparison_cell(row) -> str:
+    """One comparison for the evidence: a vs b, category, difference [CI], Holm p, state."""
+    diff = with_ci(row["difference"], row["ci_low"], row["ci_high"])
+    holm = num(row["p_holm"])
+    return f"{row['a']} vs {row['b']} {ABBR[row['category']]}: FG(a) - FG(b) {diff}, Holm p {holm}, {row['state']}"
+
+
+def claim_comparison(claim: int, pairs: list, table: pd.DataFrame | None, why_none: str) -> tuple[str, str]:
+    """A comparative claim: supported by each pair where b forgets more, contradicted where a does (Holm-adjusted
+    paired tests, per general category); ``why_none`` where the profile has no pair to compare."""
     if not pairs:
-        return NOT_MEASURABLE, "No base model with its instruction-tuned twin (ModelSpec.base, or llama-7b/alpaca-7b)."
-    return pairs_claim(
-        f,
-        pairs,
-        "instruction-tuned",
-        "base",
-        "the instruction-tuned twin's mean FG over DK/Rs/RC is below its base model's:",
+        return NOT_MEASURABLE, why_none
+    rows = table[table["claim"] == claim] if table is not None else pd.DataFrame()
+    if rows.empty:
+        return NOT_MEASURABLE, (
+            f"{len(pairs)} pair(s), but no items.csv with both chains' items: the paired comparison resamples items."
+        )
+    less, more = ROLES[claim]
+    states, b_more, a_more = rows["state"], comparisons.B_MORE, comparisons.A_MORE
+    return verdict(states, b_more, a_more), (
+        f"Units: a = {less} vs b = {more}, per general category; supports if b forgets more. "
+        f"{tally(states, b_more, a_more)} " + "; ".join(comparison_cell(r) for _, r in rows.iterrows())
     )
+
+
+CROWS = "pct_stereotype"  # the paper's bias measure (CrowS-Pairs; offline: BBQ ambiguous contexts as pairs)
 
 
 def claim_bias(f: pd.DataFrame, metric: str | None) -> tuple[str, str]:
-    """Claim 5: bias decreases (CrowS pct_stereotype falls; BBQ accuracy rises), the CI excluding no change."""
+    """Claim 5: units = each model's bias row, measured as pct_stereotype (falling = less stereotyped = FG > 0)."""
     bias = f[(f["category"] == "bias") & f["model"].isin(real(f["model"]))]
-    if bias.empty or metric is None:
-        return NOT_MEASURABLE, "No bias elements with a single direction (CrowS pct_stereotype or BBQ accuracy)."
-    directions = [bias_direction(r, metric) for _, r in bias.iterrows()]
-    support = directions.count("decreased")
-    how = (
-        "BBQ accuracy rises (FG < 0 with its CI below 0)"
-        if metric == "acc"
-        else "pct_stereotype falls (FG > 0 with its CI above 0)"
-    )
-    parts = [
-        f"{r['model']}: {num(r['initial'])} -> {num(r['final'])}, FG {fg_cell(r)} ({d})"
-        for (_, r), d in zip(bias.iterrows(), directions, strict=True)
-    ]
-    return verdict(support, len(bias)), (
-        f"Rule: bias decreased for a model if {how}. {support} of {len(bias)} models. " + "; ".join(parts)
-    )
-
-
-def claim_replay(forgetting: pd.DataFrame) -> tuple[str, str]:
-    """Claim 6: replay's mean general FG is below plain sequential tuning's, per model run with both."""
-    f = forgetting[forgetting["model"].isin(real(forgetting["model"]))]
-    models = [m for m, g in f.groupby("model", sort=False) if {SEQ, REPLAY} <= set(g["variant"])]
-    if not models:
-        return (
-            NOT_MEASURABLE,
-            f"No pretrained model was run with both seq and replay (variants: {sorted(set(f['variant']))}).",
+    if bias.empty or metric != CROWS:
+        return NOT_MEASURABLE, (
+            f"Not measurable offline: the bias category has no {CROWS} element (bias metric here: {metric or 'none'}); "
+            "BBQ accuracy does not measure the stereotype preference the claim is about."
         )
-    support, parts = 0, []
-    for m in models:
-        seq, rep = (f[(f["model"] == m) & (f["variant"] == k)] for k in (SEQ, REPLAY))
-        fs, fr = mean_fg(seq, m), mean_fg(rep, m)
-        support += fr < fs
-        parts.append(f"{m}: replay {num(fr)} ({describe(rep, m)}) vs seq {num(fs)} ({describe(seq, m)})")
-    return verdict(support, len(models)), (
-        f"Rule: replay's mean FG over DK/Rs/RC is below seq's. {support} of {len(models)} models. " + "; ".join(parts)
+    parts = [
+        f"{r['model']}: {num(r['initial'])} -> {num(r['final'])}, FG {fg_cell(r)} {r['state']} "
+        f"({bias_direction(r, metric)})"
+        for _, r in bias.iterrows()
+    ]
+    return verdict(bias["state"]), (
+        f"Units: each model's bias category ({CROWS}; detected = it fell). {tally(bias['state'])} " + "; ".join(parts)
     )
 
 
-def gains(chain: pd.DataFrame) -> str:
-    """How many of a chain's tasks improved, and each task's metric before -> after its stage."""
-    each = zip(chain["task"], chain["before"], chain["after"], strict=True)
-    steps = ", ".join(f"{TASK_LABELS.get(t, t)} {num(b)}->{num(a)}" for t, b, a in each)
-    return f"{int((chain['gain'] > 0).sum())}/{len(chain)} ({steps})"
+def task_cell(row) -> str:
+    gain = with_ci(row["gain"], row["gain_low"], row["gain_high"])
+    steps = f"{num(row['before'])}->{num(row['after'])}"
+    return f"{TASK_LABELS.get(row['task'], row['task'])} {steps} gain {gain} {row['gain_state']}"
 
 
 def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
-    """Claim 7: the task's own metric after its stage exceeds the one before (every model, incl. tiny ones)."""
-    if new_task is None or new_task.dropna(subset=["gain"]).empty:
+    """Claim 7: units = each (model, task); improved = the gain's CI above 0 (every model, incl. tiny ones)."""
+    nt = None if new_task is None else new_task.dropna(subset=["gain"])
+    if nt is None or nt.empty:
         return NOT_MEASURABLE, "No new-task scores before and after their stage."
-    nt = new_task.dropna(subset=["gain"])
-    parts = [f"{m} ({variant}): {gains(g)}" for (m, variant), g in nt.groupby(["model", "variant"], sort=False)]
-    support = int((nt["gain"] > 0).sum())
-    return verdict(support, len(nt)), (
-        f"Rule: a task improves if its own metric after its stage exceeds the one before. {support} of {len(nt)} "
-        "model-task stages improve. " + "; ".join(parts)
+    parts = "; ".join(f"{m} ({v}): " + ", ".join(task_cell(r) for _, r in g.iterrows())
+                      for (m, v), g in nt.groupby(["model", "variant"], sort=False))  # fmt: skip
+    states = nt["gain_state"]
+    if (states == metrics.NOT_MEASURED).all():
+        return NOT_MEASURABLE, f"No generations.csv: the gain's CI resamples the held-out generations. {parts}"
+    return verdict(states, metrics.IMPROVED, metrics.WORSE), (
+        f"Units: each model's tasks. {tally(states, metrics.IMPROVED, metrics.WORSE)} {parts}"
     )
+
+
+def rule_lines() -> list[str]:
+    """The verdict rule as the report states it, before the verdicts; the paper-sized bounds from the paper."""
+    bounds = metrics.paper_bounds()
+    sized = ", ".join(f"{ABBR[c]} {num(bounds[c])}" for c in CATEGORIES if c in bounds)
+    return [
+        "Verdicts follow a rule fixed before the data:",
+        "",
+        f"- **Unit states.** A unit (a model's category) is *{metrics.DETECTED}* when the 95% CI of its FG lies "
+        f"entirely above 0, *{metrics.EXCLUDED}* when the CI lies entirely below the smallest FG the paper reports "
+        f"for that category among its ~1B models ({sized}; data/reference/paper_numbers.csv), and "
+        f"*{metrics.INCONCLUSIVE}* otherwise. A CI that spans 0 is inconclusive, never evidence of no forgetting.",
+        f"- **Claim verdicts.** *{HOLDS}*: every unit supports the claim; *{NOT_HOLD}*: every unit contradicts it "
+        "(claims 1 and 5: the paper-sized effect is excluded in every unit); "
+        f"*{MIXED}*: some units support it and some contradict it; *{INCONCLUSIVE}*: otherwise; "
+        f"*{NOT_MEASURABLE}*: no unit with a CI (the evidence says why); a unit without a CI supports nothing.",
+        "- **Comparisons** (claims 2, 3, 4, 6). Two chains a and b, a the one the claim says forgets less, per "
+        "general category: the paired bootstrap of FG(a) - FG(b), the same resampled items for both chains. "
+        f"A comparison supports the claim when b forgets more (Holm-adjusted p < {comparisons.ALPHA:g}), "
+        "contradicts it when a forgets more, and is inconclusive otherwise. "
+        "The p-values are Holm-adjusted within each claim.",
+        f"- **New tasks** (claim 7). A task is *{metrics.IMPROVED}* when the 95% CI of its gain (its own metric "
+        "after its stage minus before, paired bootstrap over the held-out generations) lies above 0, "
+        f"*{metrics.WORSE}* when below, inconclusive otherwise; a positive point gain alone is not an improvement.",
+        "- The CIs cover the sampling of benchmark items only, not training-seed variance: one training run per chain.",
+    ]
 
 
 def claims(frames: Frames) -> pd.DataFrame:
     """The paper's seven claims with a computed verdict and the evidence (numbers, CIs) behind it."""
     f = seq_rows(frames.forgetting)
+    pairs, table = claim_pairs(frames.forgetting), frames.comparisons
+    variants = sorted(set(frames.forgetting["variant"]))
     results = {
         1: claim_forgetting(f),
-        2: claim_scale(f),
-        3: claim_architecture(f),
-        4: claim_instruction(f),
+        SCALE: claim_comparison(SCALE, pairs[SCALE], table, no_scale_pairs(f)),
+        ARCHITECTURE: claim_comparison(ARCHITECTURE, pairs[ARCHITECTURE], table, no_architecture_pairs(f)),
+        INSTRUCTION: claim_comparison(INSTRUCTION, pairs[INSTRUCTION], table, NO_TWINS),
         5: claim_bias(f, bias_metric(frames.scores)),
-        6: claim_replay(frames.forgetting),
+        MITIGATION: claim_comparison(MITIGATION, pairs[MITIGATION], table,
+                                     f"No pretrained model was run with both seq and replay (variants: {variants})."),
         7: claim_new_tasks(frames.new_task),
-    }
+    }  # fmt: skip
     if not real(frames.forgetting["model"]):
         note = "Only random-init tiny models: no pretrained knowledge to forget."
         results |= {k: (NOT_MEASURABLE, note) for k in range(1, 7)}
-    rows = [(k, STATEMENTS[k], v, e) for k, (v, e) in results.items()]
+    rows = [(k, STATEMENTS[k], *results[k]) for k in sorted(results)]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

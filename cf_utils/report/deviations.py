@@ -111,15 +111,15 @@ def instruction_analogue(cfg: Config) -> list[str]:
 
 
 def stand_ins(cfg: Config) -> list[str]:
-    """The offline profiles' BIG-bench stand-ins: the benchmarks, and the bias metric that reads the other way."""
+    """The offline profiles' BIG-bench stand-ins: the benchmarks, and the bias pairs built from BBQ."""
     if cfg.data.source != "bigbench":
         return []
     return [
         "Benchmarks (data.source bigbench): BIG-bench stand-ins instead of MMLU, BoolQ, PIQA, Winogrande, "
         "HellaSwag, MathQA, MuTual and RACE, and for the five continual tasks and the general instructions; "
         "absolute score levels are not comparable with the paper's.",
-        "Bias (data.source bigbench): BBQ accuracy instead of CrowS-Pairs pct_stereotype; higher BBQ accuracy "
-        "means less biased, so its FG sign reads the other way round.",
+        "Bias (data.source bigbench): pct_stereotype on BBQ's ambiguous contexts as CrowS-style sentence pairs "
+        "(stereotyped vs other answer) instead of CrowS-Pairs; it reads the same way (a positive FG = less bias).",
     ]
 
 

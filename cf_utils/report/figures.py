@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 
 from cf_utils import paths, plots
 from cf_utils.models import get_spec
-from cf_utils.report.frames import Frames, real, twin_pairs
+from cf_utils.report.frames import Frames
+from cf_utils.report.roles import real, twin_pairs
 
 FIGURE_TITLES = {
     "loss_curves": "Training loss, the five stages one after another",

@@ -2,15 +2,14 @@
 
     load_frames(profile, n_boot=..., seed=...) -> Frames
 
-reads ``scores.csv``, ``items.csv`` (optional), ``forgetting.csv`` (:func:`cf_utils.metrics.write_forgetting`),
-``manifest.json`` (optional), the mitigation study's tables (optional) and the training loss of every
-scored chain (each stage's ``metrics.json``), and derives the element, curve, new-task and transfer frames
-(:mod:`cf_utils.metrics`). The elements' CIs are the paired bootstrap of :mod:`cf_utils.stats`; ``n_boot``
-and the seed come from the config (``eval.n_boot``, ``Config.seeds()["bootstrap"]``).
-
-Also here: which models and rows count for the paper's comparisons (Luo et al. 2023, arXiv 2308.08747):
-pretrained models only (:func:`real`), base models with their instruction-tuned twins (:func:`twin_pairs`),
-and the rows of plain sequential tuning (:func:`seq_rows`).
+reads ``scores.csv``, ``items.csv`` (optional), ``generations.csv`` (optional), ``forgetting.csv``
+(:func:`cf_utils.metrics.write_forgetting`), ``manifest.json`` (optional), the mitigation study's tables
+(optional) and the training loss of every scored chain (each stage's ``metrics.json``), and derives the
+element, curve, new-task, transfer and comparison frames (:mod:`cf_utils.metrics`, :mod:`.roles`). The
+CIs are the paired bootstrap of :mod:`cf_utils.stats`: per element its FG, final drop and initial score
+beside the element's chance level; per new task its gain over the held-out generations; per comparative
+claim the difference of two chains' FG on the same items. ``n_boot`` and the seed come from the config
+(``eval.n_boot``, ``Config.seeds()["bootstrap"]``). Luo et al. 2023, arXiv 2308.08747.
 """
 
 from __future__ import annotations
@@ -22,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from cf_utils import metrics, mitigation_study, paths
-from cf_utils.models import get_spec
-from cf_utils.study import SEQ, TRAINED_STAGES
+from cf_utils.report.roles import claim_comparisons
+from cf_utils.study import TRAINED_STAGES
 
-TWINS = (("llama-7b", "alpaca-7b"),)  # hub pairs (base, instruction-tuned) not linked by ModelSpec.base
-CI_COLUMNS = ("fg_low", "fg_high", "final_drop_low", "final_drop_high")
+CI_COLUMNS = ("fg_low", "fg_high", "final_drop_low", "final_drop_high", "initial_low", "initial_high")
+AT_CHANCE = "at chance: cannot show forgetting"
 LOSS_COLUMNS = ["model", "variant", "stage", "task", "step", "loss"]
 
 
@@ -45,28 +44,32 @@ class Frames:
     manifest: dict = field(default_factory=dict)
     mitigations: tuple[pd.DataFrame, pd.DataFrame] | None = None  # mitigation_study.read: retention, tasks
     losses: pd.DataFrame | None = None  # LOSS_COLUMNS: training loss per step of each scored chain
+    comparisons: pd.DataFrame | None = None  # comparisons.COMPARISON_COLUMNS: the comparative claims' pairs
 
 
 def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
     """Read a profile's outputs (see the module docstring) and derive the report's frames from them."""
-    forgetting = paths.output(profile, "forgetting.csv")
-    if not forgetting.exists():
-        raise FileNotFoundError(f"{forgetting} not found: run metrics.write_forgetting({profile!r})")
+    table = paths.output(profile, "forgetting.csv")
+    if not table.exists():
+        raise FileNotFoundError(f"{table} not found: run metrics.write_forgetting({profile!r})")
     scores = metrics.read_scores(paths.output(profile, "scores.csv"))
     items = read_optional(paths.output(profile, "items.csv"), metrics.read_items)
+    generations = read_optional(paths.output(profile, "generations.csv"), metrics.read_generations)
     elements = metrics.element_table(scores)
+    forgetting = pd.read_csv(table)
     return Frames(
         profile=profile,
         scores=scores,
-        forgetting=pd.read_csv(forgetting),
+        forgetting=forgetting,
         items=items,
         elements=without_cis(elements) if items is None else element_cis(elements, items, n_boot=n_boot, seed=seed),
         curves=metrics.curves(scores),
-        new_task=metrics.new_task_table(scores),
+        new_task=metrics.new_task_table(scores, generations, n_boot=n_boot, seed=seed),
         transfer=metrics.transfer(scores),
         manifest=read_optional(paths.output(profile, "manifest.json"), lambda p: json.loads(p.read_text())) or {},
         mitigations=mitigation_study.read(profile),
         losses=losses(profile, dict.fromkeys(zip(scores["model"], scores["variant"], strict=True))),
+        comparisons=None if items is None else claim_comparisons(forgetting, items, n_boot=n_boot, seed=seed),
     )
 
 
@@ -76,19 +79,25 @@ def read_optional(path, read):
 
 
 def without_cis(elements: pd.DataFrame) -> pd.DataFrame:
-    """``elements`` with unknown (NaN) CIs: there are no item outcomes to resample."""
-    return elements.assign(**dict.fromkeys(CI_COLUMNS, np.nan))
+    """``elements`` with unknown (NaN) CIs and chance level, no floor flag: there are no item outcomes to resample."""
+    return elements.assign(**dict.fromkeys((*CI_COLUMNS, "chance"), np.nan), floor="")
 
 
 def element_cis(elements: pd.DataFrame, items: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
-    """``elements`` plus the paired bootstrap CIs of each element's FG and final drop (NaN where no items)."""
+    """``elements`` plus the paired bootstrap CIs of each element's FG, final drop and initial score, its chance
+    level, and the floor flag where the initial score's CI does not clear chance (NaN where no items)."""
     out = without_cis(elements)
     have = set(zip(items["model"], items["variant"], items["benchmark"], strict=True))
     for i, r in out.iterrows():
-        if (r["model"], r["variant"], r["benchmark"]) in have:
-            ci = metrics.bootstrap_element(items, r["model"], r["variant"], r["benchmark"], n_boot=n_boot, seed=seed)
+        key = (r["model"], r["variant"], r["benchmark"])
+        if key in have:
+            ci = metrics.bootstrap_element(items, *key, n_boot=n_boot, seed=seed)
             out.loc[i, ["fg_low", "fg_high"]] = ci["fg"]
             out.loc[i, ["final_drop_low", "final_drop_high"]] = ci["final_drop"]
+            out.loc[i, ["initial_low", "initial_high"]] = ci["initial"]
+            out.loc[i, "chance"] = metrics.chance_level(items, *key)
+    # an element whose start is indistinguishable from guessing has no knowledge to lose
+    out.loc[~(out["initial_low"] > out["chance"]) & out["chance"].notna(), "floor"] = AT_CHANCE
     return out
 
 
@@ -105,20 +114,3 @@ def losses(profile: str, chains) -> pd.DataFrame:
                 rows += [(model, variant, k, m["task"], step + i, x) for i, x in enumerate(m["loss"])]
                 step += len(m["loss"])
     return pd.DataFrame(rows, columns=LOSS_COLUMNS)
-
-
-def seq_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of plain sequential tuning (the paper's setting); every row if no ``seq`` was run."""
-    return df[df["variant"] == SEQ] if SEQ in set(df["variant"]) else df
-
-
-def real(models) -> list[str]:
-    """The pretrained models among ``models`` (random-init ``tiny`` ones have no knowledge to forget)."""
-    return [m for m in dict.fromkeys(models) if get_spec(m).source != "tiny"]
-
-
-def twin_pairs(models) -> list[tuple[str, str]]:
-    """(base, instruction-tuned twin) pairs present in ``models``: derived models via ``spec.base``, and TWINS."""
-    present = set(models)
-    pairs = [(get_spec(m).base, m) for m in dict.fromkeys(models) if get_spec(m).base in present]
-    return pairs + [p for p in TWINS if set(p) <= present and p not in pairs]

@@ -3,7 +3,8 @@
 05_mitigations writes the study's data (``mitigations.csv``, ``mitigations_tasks.csv``:
 :mod:`cf_utils.mitigation_study`); the table ``figures/<profile>/tables/mitigations.*`` and the findings
 are made here, from those files, by 04_figures only, so each output has one writer. Verdicts come from
-the 95% paired bootstrap CI of each method's difference to ``seq`` (:func:`mitigation_study.verdict`).
+the paired bootstrap p-value of each method's difference to ``seq``, Holm-adjusted over the methods
+(:func:`mitigation_study.verdict`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from cf_utils.study import SEQ
 MITIGATION_NOTE = (
     "Final drop = (start - end) / start x 100 per benchmark, averaged per category; general = the mean of "
     "domain knowledge, reasoning and reading comprehension (bias left out). Start = the seq chain's stage 0, "
-    "shared by every method. 'Less forgetting than seq' = seq's drop minus the method's; the verdict is from "
-    "its 95% paired bootstrap CI (same items resampled for every method). New-task gain = each task's own "
+    "shared by every method. 'Less forgetting than seq' = seq's drop minus the method's, with its 95% paired "
+    "bootstrap CI (same items resampled for every method); the verdict is from its bootstrap p-value, "
+    "Holm-adjusted over the methods (5% family-wise). New-task gain = each task's own "
     "metric after the last stage minus at the start, averaged over the 5 tasks. wise-a: the seq adapter "
     "scaled by a (evaluation only). Strengths: mitigation section of the profile's config (manifest.json)."
 )
@@ -49,14 +51,14 @@ def mitigation_lines(frames: Frames) -> list[str]:
     ]
     if better:
         lines.append(
-            "Forget measurably less than seq (95% paired CI of the difference above 0): "
+            "Forget measurably less than seq (Holm-adjusted paired bootstrap p < 0.05): "
             + "; ".join(f"{m} ({num(gen.loc[m, 'vs_seq'])} points less, new-task gain {num(gains[m])})" for m in better)
             + "."
         )
     else:
         lines.append(
-            "No method keeps measurably more general knowledge than seq at this scale: every CI of the "
-            "difference to seq contains 0 (or lies below it)."
+            "No method keeps measurably more general knowledge than seq at this scale: no difference to seq is "
+            "detected in its favour (Holm-adjusted paired bootstrap p < 0.05)."
         )
     if worse:
         lines.append("Forget measurably more than seq: " + ", ".join(worse) + ".")

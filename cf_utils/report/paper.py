@@ -14,7 +14,8 @@ import pandas as pd
 from cf_utils import paths
 from cf_utils.models import get_spec
 from cf_utils.report.bias import bias_metric
-from cf_utils.report.frames import Frames, seq_rows
+from cf_utils.report.frames import Frames
+from cf_utils.report.roles import seq_rows
 
 # The paper's training (section 4.1): every weight fine-tuned, 100k examples per task, 3 epochs,
 # effective batch 128 (lr 2e-5).

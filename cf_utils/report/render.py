@@ -1,7 +1,9 @@
 """The report as Markdown and HTML: ``artifacts/<profile>/report.md`` and ``report.html``.
 
 The report is the index a reviewer reads (README): what was run (headline), a warning when the code
-that made the numbers is in no commit, the seven claims' verdicts, every table with its footnote, every
+that made the numbers is in no commit, the verdict rule (:func:`.claims.rule_lines`, stated before the
+data are read) and the seven claims' verdicts, every table with its footnote (the paired comparisons,
+power and detection floors, the secondary measures among them), every
 figure (or why it was not drawn), how the profile departs from the paper (:mod:`.deviations`) and how to
 regenerate it. Figure links are relative to the report, so the folder can be moved or served as is;
 the HTML is the same Markdown through mistune, with a small inline style.
@@ -18,14 +20,15 @@ import pandas as pd
 from cf_utils import paths
 from cf_utils.io import atomic_write_text
 from cf_utils.models import get_spec
+from cf_utils.report.claims import rule_lines
 from cf_utils.report.figures import Drawn
 from cf_utils.report.frames import Frames
 from cf_utils.report.mitigation import mitigation_lines
 from cf_utils.report.table_files import Table
 from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
 
-TABLE_ORDER = ("table4_forgetting", "table5_bias", "table6_general_instruction", "table3_new_task", "transfer",
-               "paper_vs_ours", "elements", "mitigations")  # fmt: skip
+TABLE_ORDER = ("comparisons", "table4_forgetting", "power", "secondary", "table5_bias", "table6_general_instruction",
+               "table3_new_task", "transfer", "paper_vs_ours", "elements", "mitigations")  # fmt: skip
 HTML_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
     "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}td,th{border:1px solid #ccc;"
@@ -55,7 +58,7 @@ def run_lines(profile: str, man: dict) -> list[str]:
     if not man:
         return [f"- Wall time: unknown (no artifacts/{profile}/manifest.json)"]
     lines = []
-    if "wall_time_s" in man:
+    if man.get("wall_time_s") is not None:  # None: the manifest was written before the run's end was known
         lines.append(f"- Wall time: {man['wall_time_s'] / 60:.1f} min (artifacts/{profile}/manifest.json)")
     if man.get("notebooks_s"):
         parts = [f"{k} {v / 60:.1f} min" for k, v in man["notebooks_s"].items() if v is not None]
@@ -132,7 +135,7 @@ def render_markdown(frames: Frames, drawn: list[Drawn], tabs: dict[str, Table], 
         "",
         "## The paper's claims",
         "",
-        "Verdicts are computed from the numbers below by the rule stated in each row.",
+        *rule_lines(),
         "",
         md_table(verdicts),
         "",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cf_utils import metrics, paths
+from cf_utils import comparisons, metrics, paths
 from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric
 from cf_utils.report.cells import fg_cell, formatted, num, with_ci
-from cf_utils.report.frames import Frames, seq_rows, twin_pairs, without_cis
+from cf_utils.report.frames import Frames, without_cis
 from cf_utils.report.mitigation import mitigation_table
 from cf_utils.report.paper import paper_vs_ours
+from cf_utils.report.roles import seq_rows, twin_pairs
 from cf_utils.report.table_files import Table, write_table
 from cf_utils.study import ABBR, GENERAL
 
@@ -25,6 +26,24 @@ CI_NOTE = (
     "FG = Eq. 1 of the paper (%, mean relative drop over the 5 stages; > 0 = forgotten); [95% paired bootstrap CI]."
 )
 BIAS_COLUMNS = ["model", "variant", "metric", "initial", "final", "FG [95% CI]", "bias"]
+POWER_NOTE = (
+    "MDE = the minimal detectable FG: the smallest true FG a two-sided 5% test finds with 80% power, from each "
+    "element's item count, initial score and flip rate (cf_utils/metrics.py, minimal_detectable_fg); half-width = "
+    "half the achieved 95% CI. A unit whose MDE exceeds the paper's FG cannot show the paper's effect. The CIs "
+    "cover the sampling of benchmark items only, not training-seed variance: one training run per chain."
+)
+SECONDARY_NOTE = (
+    "FG (Eq. 1) is the primary measure, over every element. Sensitivity: FG over the elements whose initial score's "
+    "95% CI clears their chance level (an element at chance has nothing to forget). Margin drop: the gold answer's "
+    "log-likelihood margin over the best wrong choice at stage 0 minus at stages 1-5, averaged (nats; > 0 = the "
+    "model moved away from the gold answers even where its argmax answer did not change), with its 95% CI."
+)
+COMPARISON_NOTE = (
+    "a = the chain the claim says forgets less, b = the other; difference = FG(a) - FG(b) with its 95% paired "
+    "bootstrap CI (the same resampled items for both chains). p-values are Holm-adjusted within each claim; a "
+    f"comparison's state is '{comparisons.B_MORE}' (supports the claim) or '{comparisons.A_MORE}' (contradicts it) "
+    f"where the Holm-adjusted p is below {comparisons.ALPHA:g}, else inconclusive."
+)
 
 
 def category_wide(forgetting: pd.DataFrame, cats=GENERAL) -> pd.DataFrame:
@@ -68,12 +87,50 @@ def table6(frames: Frames) -> pd.DataFrame:
 
 
 def elements_table(elements: pd.DataFrame) -> pd.DataFrame:
-    """Per element: initial, final, FG [CI], final drop [CI]."""
-    out = elements[["model", "variant", "category", "benchmark", "metric", "initial", "final"]].copy()
+    """Per element: chance level, initial [CI], final, FG [CI], final drop [CI], and the floor flag."""
+    out = elements[["model", "variant", "category", "benchmark", "metric", "chance"]].copy()
+    out["initial [95% CI]"] = [with_ci(*v) for v in elements[["initial", "initial_low", "initial_high"]].to_numpy()]
+    out["final"] = elements["final"]
     out["FG [95% CI]"] = [with_ci(*v) for v in elements[["fg", "fg_low", "fg_high"]].to_numpy()]
     drops = elements[["final_drop", "final_drop_low", "final_drop_high"]].to_numpy()
     out["final drop [95% CI]"] = [with_ci(*v) for v in drops]
+    out["floor"] = elements["floor"]
     return formatted(out)
+
+
+def power_table(forgetting: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, variant, category): FG [CI], the CI's half-width beside the minimal detectable FG, the state."""
+    half = (forgetting["ci_high"] - forgetting["ci_low"]) / 2
+    return pd.DataFrame({
+        "model": forgetting["model"], "variant": forgetting["variant"], "category": forgetting["category"],
+        "FG [95% CI]": [fg_cell(r) for _, r in forgetting.iterrows()], "CI half-width": half.map(num),
+        "MDE (80% power)": forgetting["mde"].map(num), "paper's smallest ~1B FG": forgetting["paper_smallest"].map(num),
+        "state": forgetting["state"],
+    })  # fmt: skip
+
+
+def secondary_table(forgetting: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, variant, category): primary FG [CI], the sensitivity FG over elements above chance, and the
+    log-likelihood margin drop [CI]."""
+    margins = forgetting[["margin_drop", "margin_low", "margin_high"]].to_numpy()
+    return pd.DataFrame({
+        "model": forgetting["model"], "variant": forgetting["variant"], "category": forgetting["category"],
+        "FG (Eq. 1) [95% CI]": [fg_cell(r) for _, r in forgetting.iterrows()],
+        "FG, elements above chance": forgetting["fg_above_chance"].map(num),
+        "elements above chance": forgetting["elements_above_chance"].fillna("").replace("", "–"),
+        "margin drop, nats [95% CI]": [with_ci(*v) for v in margins],
+    })  # fmt: skip
+
+
+def comparison_table(table: pd.DataFrame | None) -> pd.DataFrame:
+    """The comparative claims' paired comparisons: FG of a and b, difference [CI], p, Holm p, state."""
+    t = or_empty(table, comparisons.COMPARISON_COLUMNS)
+    return pd.DataFrame({
+        "claim": t["claim"], "a": t["a"], "b": t["b"], "category": t["category"], "FG a": t["fg_a"].map(num),
+        "FG b": t["fg_b"].map(num),
+        "difference [95% CI]": [with_ci(*v) for v in t[["difference", "ci_low", "ci_high"]].to_numpy()],
+        "p": t["p"].map(num), "Holm p": t["p_holm"].map(num), "state": t["state"],
+    })  # fmt: skip
 
 
 def or_empty(frame: pd.DataFrame | None, columns) -> pd.DataFrame:
@@ -95,8 +152,16 @@ def tables(frames: Frames) -> dict[str, Table]:
         Table("table3_new_task", "Table 3: each task's own metric before / after its stage and after stage 5",
               formatted(or_empty(frames.new_task, metrics.NEW_TASK_COLUMNS)),
               "gain = after - before; retained = final - after (metric points)."),
-        Table("elements", "Every element: initial, final, FG and final drop with 95% CIs", elements_table(elements),
-              CI_NOTE),
+        Table("comparisons", "Paired comparisons of the comparative claims (2, 3, 4, 6)",
+              comparison_table(frames.comparisons), COMPARISON_NOTE),
+        Table("power", "Power: the minimal detectable FG beside the achieved CI, per model and category",
+              power_table(frames.forgetting), POWER_NOTE),
+        Table("secondary", "Sensitivity and secondary measure: FG over the elements above chance, "
+              "log-likelihood margin drop", secondary_table(frames.forgetting), SECONDARY_NOTE),
+        Table("elements", "Every element: chance level, initial, final, FG and final drop with 95% CIs",
+              elements_table(elements),
+              f"{CI_NOTE} Chance = the mean over items of 1 / number of choices; floor: the initial score's 95% CI "
+              "does not clear chance, so the element cannot show forgetting (it still counts in Eq. 1)."),
         Table("transfer", "Backward transfer and forgetting on the continual tasks themselves",
               formatted(or_empty(frames.transfer, metrics.TRANSFER_COLUMNS)),
               "BWT (Lopez-Paz & Ranzato 2017; < 0 = earlier tasks forgotten) and forgetting (Chaudhry et al. 2018), "
