@@ -38,3 +38,19 @@ def test_each_point_follows_its_config_key():
     assert "seed 7" in report.deviations(load_config("cpu", seed=7))[-1]
     hub_letters = load_config("paper", {"data.mmlu_format": "letter", "data.bench_items": 100})
     assert {"MMLU", "Data"} <= topics(hub_letters)
+
+
+def test_items_dropped_as_leaks_are_a_deviation_only_where_the_manifest_has_some():
+    import json
+
+    from cf_utils import paths
+
+    cfg = load_config("smoke")
+    assert "Leaks removed" not in topics(cfg)  # no data prepared here
+    manifest = paths.data_manifest("smoke")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    files = [{"name": "multirc", "role": "benchmark", "leaks_removed": 124}, {"name": "physics", "role": "benchmark",
+             "leaks_removed": 0}]  # fmt: skip
+    manifest.write_text(json.dumps({"files": files}))
+    line = next(x for x in report.deviations(cfg) if x.startswith("Leaks removed"))
+    assert "multirc 124" in line and "physics" not in line

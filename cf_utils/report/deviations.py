@@ -12,8 +12,10 @@ References: Biderman et al. 2024 (LoRA Learns Less and Forgets Less, TMLR); Dett
 
 from __future__ import annotations
 
+import json
 import math
 
+from cf_utils import paths
 from cf_utils.config import Config
 from cf_utils.models import get_spec
 from cf_utils.report.paper import PAPER_BATCH, PAPER_EPOCHS, PAPER_EXAMPLES, PAPER_METHOD, PAPER_NAME
@@ -23,7 +25,7 @@ from cf_utils.study import ADAPTER_METHODS
 def deviations(cfg: Config) -> list[str]:
     """Every point where ``cfg`` departs from the paper's setup, one sentence each."""
     checks = (training_method, adapter_targets, training_amount, smaller_models, quantised_weights,
-              instruction_analogue, stand_ins, mmlu_format, data_cuts, seeds)  # fmt: skip
+              instruction_analogue, stand_ins, mmlu_format, data_cuts, leaks_removed, seeds)  # fmt: skip
     return [line for check in checks for line in check(cfg)]  # each check: its sentences, none where cfg matches
 
 
@@ -120,6 +122,20 @@ def stand_ins(cfg: Config) -> list[str]:
         "absolute score levels are not comparable with the paper's.",
         "Bias (data.source bigbench): pct_stereotype on BBQ's ambiguous contexts as CrowS-style sentence pairs "
         "(stereotyped vs other answer) instead of CrowS-Pairs; it reads the same way (a positive FG = less bias).",
+    ]
+
+
+def leaks_removed(cfg: Config) -> list[str]:
+    """Benchmark items dropped at preparation for sharing a 10-word run with training data (MANIFEST.json)."""
+    manifest = paths.data_manifest(cfg.profile)
+    files = json.loads(manifest.read_text())["files"] if manifest.is_file() else []
+    dropped = {f["name"]: f["leaks_removed"] for f in files if f.get("leaks_removed")}
+    if not dropped:
+        return []
+    counts = ", ".join(f"{name} {n}" for name, n in dropped.items())
+    return [
+        f"Leaks removed: benchmark items that share a 10-word run with the profile's training data were dropped before "
+        f"sampling ({counts} items of the source pools), so those elements hold other items than the paper's."
     ]
 
 
