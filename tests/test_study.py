@@ -81,3 +81,16 @@ def test_make_rules_depend_on_exactly_the_code_they_run():
     assert {"cf_utils/notebooks.py", "cf_utils/plots.py", "cf_utils/metrics.py", "cf_utils/stats.py"} <= figures
     mk = sources.makefile()
     assert all(f"{var} := " in mk for var in sources.TARGETS)
+
+
+def test_every_fact_the_artifact_cites_is_in_the_repository():
+    """Nothing points at a file outside the repository (the paper's protocol lives in docs/protocol.md)."""
+    assert (paths.ROOT / "docs" / "protocol.md").is_file()
+    texts = [
+        *paths.ROOT.glob("*.md"),
+        *paths.CONFIGS.glob("*.yaml"),
+        *PACKAGE.rglob("*.py"),
+        *paths.NOTEBOOKS.glob("*"),
+    ]
+    citing = [f.name for f in texts if "PROTOCOL.md" in f.read_text()]
+    assert not citing, f"{citing} cite PROTOCOL.md, which is not in the repository: cite docs/protocol.md"

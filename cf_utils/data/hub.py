@@ -1,6 +1,6 @@
 """Real benchmarks and continual tasks from the Hugging Face hub (profiles ``gpu-mini`` and ``paper``).
 
-The tables ``BENCHMARKS`` (the paper's evaluation elements, PROTOCOL.md, "Evaluation") and ``TASKS``
+The tables ``BENCHMARKS`` (the paper's evaluation elements, docs/protocol.md, "Evaluation") and ``TASKS``
 (the five Continual-T0 tasks in stage order) gather the specs (cf_utils.data.specs) from the modules
 that hold each converter beside its spec: one module per benchmark category
 (``hub_domain_knowledge``, ``hub_reasoning``, ``hub_reading_comprehension``, ``hub_bias``) and
@@ -13,7 +13,7 @@ dev questions, everything else 0-shot, as lm-evaluation-harness ran in 2023) and
 -> examples for a task, whose templates are then filled (or ``render`` called) and wrapped in the
 paper's prompt template (``templates.instruction``).
 
-References: Luo et al. 2023, arXiv 2308.08747 (the paper) and PROTOCOL.md; lm-evaluation-harness,
+References: Luo et al. 2023, arXiv 2308.08747 (the paper) and docs/protocol.md; lm-evaluation-harness,
 EleutherAI; Scialom, Chakrabarty, Muresan 2022 (Continual-T0).
 """
 

@@ -1,6 +1,6 @@
 """Prompt templates shared by every instruction source.
 
-The paper's wrapper (Continual-Tune's training script, PROTOCOL.md): Alpaca style without the
+The paper's wrapper (Continual-Tune's training script, docs/protocol.md): Alpaca style without the
 "### Instruction:" / "### Input:" headers. The target is the bare answer; the training code
 appends the tokenizer's EOS token.
 """
