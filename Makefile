@@ -12,7 +12,7 @@
 #   make -j 2 reproduce            two chains at a time (each (model, method) chain is a target of its own)
 #   make chain CHAIN=MODEL/VARIANT one chain, trained and evaluated (a cluster job array's task); make chains: the list
 #   make bench                     training and scoring speed against the transformers / harness baselines
-#   make lab                       JupyterLab on notebooks/ with the project's environment
+#   make lab [LAB_ARGS=...]        JupyterLab on the repository (starts in notebooks/) with the project's environment
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c  # a recipe piped into tee fails when its command fails
@@ -181,8 +181,13 @@ lint: $(SETUP)
 	$(PY) -m ruff check cf_utils tests benchmarks
 	$(PY) -m ruff format --check cf_utils tests benchmarks
 
+# JupyterLab serves the whole repository (report.html, figures/ and the executed notebooks in artifacts/
+# open from its file browser), starting in notebooks/. Root (Docker, review VMs) needs --allow-root.
+# Remote machine: make lab LAB_ARGS="--no-browser --port 8888", then ssh -L 8888:localhost:8888 host.
+LAB_ARGS ?=
 lab: $(SETUP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks \
+	    $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 clean:
