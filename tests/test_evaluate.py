@@ -155,7 +155,7 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
     assert {f["path"] for f in man["data"]["files"]} >= {"benchmarks/physics.jsonl", "tasks/1_simp.train.jsonl"}
     trained = [s for s in man["stages"] if s["stage"] > 0]
     assert len(trained) == 5 and all(s["train_wall_s"] > 0 and s["eval_s"] > 0 for s in trained)
-    assert set(man["results"]) == {"scores.csv", "items.csv"}
+    assert set(man["results"]) == {"scores.csv", "items.csv", "generations.csv"}
 
 
 def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
