@@ -47,7 +47,9 @@ from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha2
 from cf_utils.progress import tqdm
 from cf_utils.study import LAST, NEW_TASK, STAGES, TRAINED_STAGES
 
-CELL_VERSION = 2  # bump when a cell's content or meaning changes: every cell is then recomputed
+# bump when a cell's content or meaning changes: every cell is then recomputed
+# (3: a merged LoRA stage starts from the copied base weights, whatever was merged before)
+CELL_VERSION = 3
 # Per-item outcome -> metric name in scores.csv/items.csv (value 0/1; the file-level value is its mean in %).
 ITEM_METRICS = {"mc": {"acc": "correct", "acc_norm": "correct_norm"}, "pair": {"pct_stereotype": "stereotype"}}
 ITEM_METRICS["partial"] = ITEM_METRICS["mc"]
@@ -131,6 +133,7 @@ class ChainEval:
         self.spec = models.get_spec(model_name)
         self.model = self.tokenizer = None
         self._stage = None
+        self._pristine: dict[str, torch.Tensor] = {}  # merged LoRA: the base weights under each adapter
         self._keys: dict[int, str] = {}  # checkpoint keys by stage
         self._inputs: dict[Path, str] = {}  # sha256 of each input file, hashed once per run
 
@@ -222,6 +225,9 @@ class ChainEval:
             merge = self.cfg.train.method == "lora"
             if merge and self._stage is not None:
                 self.model.unmerge_adapter()
+                _restore_base(self.model, self._pristine)
+            elif merge:
+                self._pristine = _base_weights(self.model)
             state = load_file(str(w))
             if self.alpha is not None:
                 state = mitigations.scale_adapter(state, self.alpha)
@@ -283,6 +289,22 @@ class ChainEval:
                 )
         return {"model": self.name, "variant": self.variant, "computed": len(todo), "reused": len(every) - len(todo),
                 "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+
+
+def _base_weights(model) -> dict[str, torch.Tensor]:
+    """A copy of the base weight under every LoRA layer (only those: a merge changes nothing else)."""
+    from peft.tuners.lora import LoraLayer
+
+    return {n: m.get_base_layer().weight.detach().clone() for n, m in model.named_modules() if isinstance(m, LoraLayer)}
+
+
+def _restore_base(model, pristine: dict[str, torch.Tensor]) -> None:
+    """Put the copied base weights back after an unmerge. Unmerging subtracts B@A again, which leaves
+    rounding in the last bits; a stage's scores must not depend on which stages were merged before it
+    (an interrupted evaluation resumes at stage k without them), so every merge starts from the base."""
+    for n, m in model.named_modules():
+        if n in pristine:
+            m.get_base_layer().weight.data.copy_(pristine[n])
 
 
 def plan(cfg: Config) -> str:

@@ -130,6 +130,12 @@ def test_swapped_adapter_scores_equal_a_fresh_load_of_that_stage(cfg):
     _, alone = scoring.score_records(fresh, ev.tokenizer, recs, "mc", arch="causal")
     for a, b in zip(swapped, alone, strict=True):
         assert a["loglikelihoods"] == pytest.approx(b["loglikelihoods"], abs=1e-4)
+    # bit for bit as a resumed evaluation that merges stage 3 first: margins must not depend on the history
+    resumed = evaluate.ChainEval(cfg, "tiny-causal", "seq")
+    resumed._load()
+    resumed._use(3)
+    _, direct = scoring.score_records(resumed.model, resumed.tokenizer, recs, "mc", arch="causal")
+    assert [a["loglikelihoods"] for a in swapped] == [b["loglikelihoods"] for b in direct]
     stage0 = paths.stage_dir("smoke", "tiny-causal", "seq", 0)
     assert any(  # and the stages differ, so the comparison means something
         abs(x - y) > 1e-3
