@@ -11,6 +11,7 @@
 #   make figures PROFILE=smoke     04_figures: forgetting.csv, figures, tables, manifest.json, report.md/html
 #   make -j 2 reproduce            two chains at a time (each (model, method) chain is a target of its own)
 #   make chain CHAIN=MODEL/VARIANT one chain, trained and evaluated (a cluster job array's task); make chains: the list
+#   make publish PROFILE=cpu       results/<profile>/ (committed) and the README's results block from the last run
 #   make bench                     training and scoring speed against the transformers / harness baselines
 #   make lab [LAB_ARGS=...]        JupyterLab on the repository (starts in notebooks/) with the project's environment
 
@@ -48,7 +49,7 @@ RUN_NB := $(PY) -m cf_utils.notebooks
 LAUNCH := $(PY) -m cf_utils.launch
 OUT := $(ARTIFACTS_ROOT)/$(PROFILE)
 
-.PHONY: all setup data finetune evaluate mitigations figures chain chains plan reproduce test test-fast test-slow bench lint lab clean clean-all help
+.PHONY: all setup data finetune evaluate mitigations figures chain chains plan reproduce publish test test-fast test-slow bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -160,6 +161,11 @@ reproduce: $(REPORT)
 
 plan: $(SETUP)
 	$(PY) -m cf_utils.plan --profile $(PROFILE)
+
+# The last run of a profile, published: copied to results/<profile>/ (committed) with the README block.
+# Only a run from committed code; it does not re-run anything (the manifest names the commit).
+publish: $(SETUP)
+	$(PY) -m cf_utils.publish --profile $(PROFILE)
 
 # ---------------------------------------------------------------- checks
 test: $(SETUP)

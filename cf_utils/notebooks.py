@@ -14,8 +14,10 @@ notebook itself fails. Values given with ``-p`` are parsed as YAML literals (``7
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -71,10 +73,31 @@ def run(name: str, profile: str, params: dict | None = None, log_dir: Path | Non
     out_dir = Path(log_dir or paths.notebook_log_dir(profile))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
-    os.environ["CF_TEXT_PROGRESS"] = "1"  # the kernel inherits it: text progress bars reach the run log
-    papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3",
-                               cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=True)  # fmt: skip
+    with _kernel_environment():
+        papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3",
+                                   cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=True)  # fmt: skip
     return out
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """What the kernel inherits: text progress bars (cf_utils.progress) drawn on the kernel's own stderr,
+    which the kernel does not copy into the notebook (``capture_fd_output = False``, set in a throw-away
+    IPython profile): the terminal and make's log show the bars, the executed notebook one line per bar."""
+    saved = {k: os.environ.get(k) for k in ("CF_TEXT_PROGRESS", "IPYTHONDIR")}
+    with tempfile.TemporaryDirectory(prefix="cf-ipython-") as ipython_dir:
+        profile = Path(ipython_dir) / "profile_default"
+        profile.mkdir()
+        (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.capture_fd_output = False\n")
+        os.environ.update(CF_TEXT_PROGRESS="1", IPYTHONDIR=ipython_dir)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ flows data/ -> artifacts/ -> figures/, one sub-folder per profile:
         finetune.json, scores.csv, items.csv, generations.csv, forgetting.csv, mitigations*.csv, mitigations/
         manifest.json, report.md, report.html, chains.mk
     figures/<profile>/                           figures (*.png, *.pdf) and tables/ (*.md, *.csv, *.tex)
+    results/<profile>/                           the published reference run (committed; make publish)
 
 CF_DATA_ROOT, CF_ARTIFACTS_ROOT, CF_FIGURES_ROOT and CF_CACHE move the roots (the Makefile's
 DATA_ROOT, ARTIFACTS_ROOT, FIGURES_ROOT; tests use temporary folders).
@@ -139,6 +140,11 @@ OUTPUTS = (
     "report.html",
     "chains.mk",  # the chains as make variables (cf_utils.launch)
 )
+
+
+def results_dir(profile: str) -> Path:
+    """``results/<profile>/``: the published reference run, committed (cf_utils.publish)."""
+    return ROOT / "results" / profile
 
 
 # ---------------------------------------------------------------- figures/

@@ -1,4 +1,4 @@
-"""Notebook hygiene and the papermill runner's parameter checks (no kernel started here)."""
+"""Notebook hygiene, the papermill runner's parameter checks and what its run log shows (one tiny kernel)."""
 
 import ast
 import json
@@ -35,3 +35,30 @@ def test_unknown_parameter_exits_2_and_names_it(capsys):
 def test_unknown_notebook_is_named(capsys):
     assert notebooks.main(["99_nope", "--profile", "smoke"]) == 2
     assert "no notebook '99_nope'" in capsys.readouterr().err
+
+
+def test_a_run_log_keeps_one_line_per_progress_bar_and_the_bars_go_to_the_terminal(tmp_path, monkeypatch, capfd):
+    """Under the runner a text bar draws on the kernel's own stderr (the terminal, make's log), never in
+    the executed notebook: there it leaves one plain line when it closes (an inner bar, none)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}})  # fmt: skip
+    params = nbformat.v4.new_code_cell('profile = "smoke"')
+    params.metadata["tags"] = ["parameters"]
+    work = ("from cf_utils.progress import tqdm\n"
+            "for _ in tqdm(range(3), desc='work', unit='it'):\n"
+            "    for _ in tqdm(range(2), desc='inner', leave=False):\n"
+            "        pass\n"
+            "print('finished')")  # fmt: skip
+    nb.cells = [nbformat.v4.new_markdown_cell("# a test notebook"), params, nbformat.v4.new_code_cell(work)]
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs" / "99_bars.ipynb")
+    monkeypatch.setattr(paths, "NOTEBOOKS", tmp_path / "nbs")
+    out = notebooks.run("99_bars", "smoke", log_dir=tmp_path / "log")
+    streams = [o for c in nbformat.read(out, 4).cells for o in c.get("outputs", []) if o.output_type == "stream"]
+    assert [o.name for o in streams] == ["stdout"] * len(streams)  # no stderr block at all
+    text = "".join(o.text for o in streams)
+    assert "\r" not in text and "%|" not in text
+    assert text.splitlines()[0].startswith("work: 3/3 it in 00:0") and "finished" in text and "inner" not in text
+    assert "work:" in capfd.readouterr().err  # the live bar reached the terminal

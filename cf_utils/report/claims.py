@@ -37,6 +37,15 @@ STATEMENTS = {
     6: "Mixing general instructions into continual training (replay) mitigates forgetting.",
     7: "Each new task's own metric improves after training on it.",
 }
+EVIDENCE = {  # per claim: the report's table and figure it is read from (names in tables.py, figures.py)
+    1: ("table4_forgetting", "fg_by_category"),
+    2: ("comparisons", "fg_vs_scale"),
+    3: ("comparisons", "decoder_vs_encdec"),
+    4: ("comparisons", "base_vs_instruct"),
+    5: ("table5_bias", "bias_by_type"),
+    6: ("comparisons", "replay_vs_seq"),
+    7: ("table3_new_task", "new_task_before_after"),
+}
 ROLES = {  # per comparative claim: (chain a, chain b); a is the one the claim says forgets less
     SCALE: ("smaller", "larger"),
     ARCHITECTURE: ("decoder-only", "encoder-decoder"),

@@ -20,7 +20,7 @@ import pandas as pd
 from cf_utils import paths
 from cf_utils.io import atomic_write_text
 from cf_utils.models import get_spec
-from cf_utils.report.claims import rule_lines
+from cf_utils.report.claims import EVIDENCE, rule_lines
 from cf_utils.report.figures import Drawn
 from cf_utils.report.frames import Frames
 from cf_utils.report.mitigation import mitigation_lines
@@ -118,6 +118,46 @@ def figure_section(d: Drawn, report_dir: Path) -> list[str]:
     return [f"### {d.title}", "", f"![{d.title}]({png}) ([PDF]({pdf}))", ""]
 
 
+# which notebook (make target) writes each kind of output; 04 draws every table and figure
+WRITERS = {"scores": ("03_evaluate", "evaluate"), "figures": ("04_figures", "figures")}
+
+
+def sources_section(profile: str, drawn: list[Drawn], tabs: dict[str, Table], man: dict) -> list[str]:
+    """Where each claim, table and figure comes from (its file and the make target that writes it), and
+    what the whole run took, on which device (manifest.json)."""
+
+    def row(what: str, files: str, kind: str = "figures") -> str:
+        nb, target = WRITERS[kind]
+        return f"| {what} | {files} | `make {target} PROFILE={profile}` ({nb}) |"
+
+    figures = {d.name: d for d in drawn if d.figure is not None}
+    rows = []
+    for k, (table, figure) in EVIDENCE.items():
+        files = [f"`figures/{profile}/tables/{table}.md`"] if table in tabs else []
+        files += [f"`figures/{profile}/{figure}.png`"] if figure in figures else []
+        rows.append(row(f"claim {k}", ", ".join(files) or "–"))
+    rows += [row(t.caption, f"`figures/{profile}/tables/{t.name}.md`, `.csv`, `.tex`") for t in tabs.values()]
+    rows += [row(d.title, f"`figures/{profile}/{d.name}.png`, `.pdf`") for d in figures.values()]
+    rows += [row("FG per model, variant and category with CIs", f"`artifacts/{profile}/forgetting.csv`"),
+             row("every score, item and generation", f"`artifacts/{profile}/scores.csv`, `items.csv`, "
+                 "`generations.csv`", "scores")]  # fmt: skip
+    d = man.get("device") or {}
+    where = f"{d.get('cpu', 'CPU unknown')}, {d.get('cpu_count', '?')} cores" if d else "unknown (no manifest.json)"
+    if d.get("cuda"):
+        where += ", " + ", ".join(d["cuda"])
+    took = ", ".join(f"{k} {v / 60:.1f} min" for k, v in (man.get("notebooks_s") or {}).items() if v is not None)
+    return [
+        "| result | file | written by |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "Each target first makes what it needs; `make reproduce` runs them all. This run: "
+        + (f"{took} (papermill)" if took else "notebook times unknown")
+        + f", on {where} (manifest.json).",
+        "",
+    ]
+
+
 def render_markdown(frames: Frames, drawn: list[Drawn], tabs: dict[str, Table], verdicts: pd.DataFrame,
                     deviations: list[str], report_dir: Path) -> str:  # fmt: skip
     """The report as Markdown; figure links relative to ``report_dir``."""
@@ -143,6 +183,9 @@ def render_markdown(frames: Frames, drawn: list[Drawn], tabs: dict[str, Table], 
         "## Figures",
         "",
         *(line for d in drawn for line in figure_section(d, report_dir)),
+        "## Where each result comes from",
+        "",
+        *sources_section(p, drawn, tabs, frames.manifest or {}),
         "## Deviations from the paper",
         "",
         *(f"- {x}" for x in deviations),
