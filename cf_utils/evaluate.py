@@ -42,6 +42,7 @@ import torch
 
 from cf_utils import distributed, generation, metrics, mitigations, models, paths, scoring, textmetrics, train
 from cf_utils.config import Config
+from cf_utils.data import manifest as data_manifest
 from cf_utils.data.records import iter_jsonl, read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
@@ -85,7 +86,7 @@ def tasks_at(stage: int) -> list[int]:
 
 def cells(cfg: Config, stages: tuple[int, ...] = STAGES) -> list[Cell]:
     """Every cell of one chain at ``stages``, stage by stage (so each stage's weights are put in once)."""
-    manifest = json.loads(paths.data_manifest(cfg.profile).read_text())
+    manifest = data_manifest.read(cfg)
     root = paths.data_dir(cfg.profile)
     bench = [f for f in manifest["files"] if f["role"] == "benchmark"]
     task_eval = {f["stage"]: f for f in manifest["files"] if f["role"] == "task" and f.get("split") == "eval"}

@@ -30,6 +30,7 @@ import yaml
 
 from cf_utils import distributed, paths
 from cf_utils.config import Config, ConfigError, load_config
+from cf_utils.data import manifest as data_manifest
 from cf_utils.study import STAGES
 
 ChainSpec = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
@@ -84,8 +85,7 @@ def run(step: str, cfg: Config, selected: list[str] | None = None) -> None:
     from cf_utils import evaluate, mitigations, models, train
     from cf_utils.io import atomic_write_json
 
-    if not paths.data_manifest(cfg.profile).is_file():
-        raise FileNotFoundError(f"no prepared data for {cfg.profile!r}: run `make data PROFILE={cfg.profile}` first")
+    data_manifest.read(cfg)  # the data exist, sampled with this seed
     todo = select(cfg, selected)
     main = distributed.is_main()
     if step == "train":

@@ -197,6 +197,15 @@ def read(profile: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return retention, pd.read_csv(out / "mitigations_tasks.csv")
 
 
+def absent_reason(profile: str) -> str:
+    """Why a profile's report has no mitigation results: none run yet, or none in the profile (05 then
+    writes header-only tables). Never the second when it is the first (notebooks run out of order)."""
+    if not paths.output(profile, "mitigations.csv").is_file():
+        writer, target = paths.OUTPUTS["mitigations.csv"]
+        return f"the mitigation study has not run yet: run {writer} (make {target} PROFILE={profile}), then 04 again"
+    return "this profile runs no mitigation study (mitigation.methods is empty)"
+
+
 def write_empty(cfg: Config) -> None:
     """A profile without a mitigation study: header-only tables, so the make target is still a file."""
     out = paths.artifacts_dir(cfg.profile)

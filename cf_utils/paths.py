@@ -125,21 +125,32 @@ def output(profile: str, name: str) -> Path:
     return artifacts_dir(profile) / name
 
 
-OUTPUTS = (
-    "finetune.json",  # 02: every stage's steps, tokens, losses
-    "scores.csv",  # 03: model,variant,stage,category,benchmark,metric,value,n
-    "items.csv",  # 03: every item's 0/1 outcome, cluster, choices, log-likelihood margin (the bootstraps)
-    "generations.csv",  # 03: each generated item's share of its task's metric (the task-gain CIs)
-    "mitigations/scores.csv",  # 05: the mitigation study's cells, same schemas
-    "mitigations/items.csv",
-    "mitigations.csv",  # 05: retention per variant and category, against seq
-    "mitigations_tasks.csv",  # 05: new-task gains per variant
-    "forgetting.csv",  # 04: FG (Eq. 1) per model, variant and category with CIs
-    "manifest.json",  # 04: config, seeds, code, packages, models, data, times
-    "report.md",  # 04: the report
-    "report.html",
-    "chains.mk",  # the chains as make variables (cf_utils.launch)
-)
+def require(profile: str, name: str) -> Path:
+    """``output(profile, name)``, which must exist: else an error naming the step that writes it (a
+    reader running the notebooks out of order learns what to run first)."""
+    path = output(profile, name)
+    if not path.is_file():
+        writer, target = OUTPUTS[name]
+        raise FileNotFoundError(f"{path} not found: it is written by {writer}; run that first "
+                                f"(make {target} PROFILE={profile}), then this step again")  # fmt: skip
+    return path
+
+
+OUTPUTS = {  # each run-level output: the notebook (or module) that writes it and its make target
+    "finetune.json": ("02_finetune", "finetune"),  # every stage's steps, tokens, losses
+    "scores.csv": ("03_evaluate", "evaluate"),  # model,variant,stage,category,benchmark,metric,value,n
+    "items.csv": ("03_evaluate", "evaluate"),  # every item's outcome, cluster, choices, log-likelihood margin
+    "generations.csv": ("03_evaluate", "evaluate"),  # each generated item's share of its task's metric
+    "mitigations/scores.csv": ("05_mitigations", "mitigations"),  # the mitigation study's cells, same schemas
+    "mitigations/items.csv": ("05_mitigations", "mitigations"),
+    "mitigations.csv": ("05_mitigations", "mitigations"),  # retention per variant and category, against seq
+    "mitigations_tasks.csv": ("05_mitigations", "mitigations"),  # new-task gains per variant
+    "forgetting.csv": ("04_figures", "figures"),  # FG (Eq. 1) per model, variant and category with CIs
+    "manifest.json": ("04_figures", "figures"),  # config, seeds, code, packages, models, data, times
+    "report.md": ("04_figures", "figures"),  # the report
+    "report.html": ("04_figures", "figures"),
+    "chains.mk": ("cf_utils.launch", "chains"),  # the chains as make variables
+}
 
 
 def results_dir(profile: str) -> Path:

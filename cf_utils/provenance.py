@@ -22,6 +22,7 @@ import torch
 
 from cf_utils import models, paths
 from cf_utils.config import Config
+from cf_utils.data.manifest import read as read_data_manifest
 from cf_utils.io import atomic_write_json, sha256_file
 from cf_utils.study import STAGES
 
@@ -117,7 +118,7 @@ def notebooks(profile: str) -> dict[str, float | None]:
 
 def build(cfg: Config) -> dict:
     data_manifest = paths.data_manifest(cfg.profile)
-    data = json.loads(data_manifest.read_text()) if data_manifest.is_file() else {"files": []}
+    data = read_data_manifest(cfg) if data_manifest.is_file() else {"files": []}  # sampled with cfg.seed
     durations = notebooks(cfg.profile)
     return {
         "profile": cfg.profile,

@@ -34,6 +34,7 @@ import torch
 
 from cf_utils import distributed, models, paths
 from cf_utils.config import Config
+from cf_utils.data import manifest as data_manifest
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 from cf_utils.mitigations import get_method
 from cf_utils.stage import Hooks, general_records, task_records, train_stage, with_lora
@@ -123,7 +124,7 @@ class Chain:
         Evaluation-only settings are left out, so changing them keeps the trained stages."""
         t = {k: v for k, v in self.cfg.to_dict()["train"].items()
              if k not in ("models", "variants")}  # fmt: skip
-        manifest = json.loads(paths.data_manifest(self.cfg.profile).read_text())
+        manifest = data_manifest.read(self.cfg)
         data = sorted(f["sha256"] for f in manifest["files"] if f["role"] == "task")  # the training data
         key = {"train": t, "seed": self.cfg.seed, "model": self.name, "variant": self.variant, "data": data}
         if self.method.params():  # a mitigation's strengths (seq and replay add nothing here)

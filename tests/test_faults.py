@@ -12,6 +12,7 @@ and leave no output behind; finished work must survive. Where each fault of the 
   a benchmark with zero items after filtering: test_prepare
 - an adapter from a different base model, a full disk during a save, stale cells (a config change
   never mixes old and new rows), a run from uncommitted code marked in the report: here
+- notebooks run out of order or with another seed than the data's (a reader in JupyterLab): here
 """
 
 import errno
@@ -182,3 +183,37 @@ def test_a_hub_source_without_network_fails_the_notebook_naming_the_offline_prof
     err = capsys.readouterr().err
     assert rc == 1 and "HubUnavailableError" in err and "PROFILE=cpu" in err, err
     assert not paths.data_dir("smoke").exists()
+
+
+# ---------------------------------------------------------------- a reader's notebooks out of order
+
+
+def test_a_missing_input_names_the_notebook_and_target_that_write_it():
+    with pytest.raises(
+        FileNotFoundError, match=r"written by 03_evaluate; run that first \(make evaluate PROFILE=cpu\)"
+    ):
+        paths.require("cpu", "scores.csv")
+
+
+def test_without_05s_tables_the_report_says_to_run_it_never_that_the_profile_has_no_study():
+    from cf_utils import mitigation_study
+
+    assert "has not run yet: run 05_mitigations (make mitigations PROFILE=smoke)" in mitigation_study.absent_reason(
+        "smoke"
+    )
+    mitigation_study.write_empty(load_config("smoke", {"mitigation.methods": []}))  # what 05 writes without one
+    assert mitigation_study.absent_reason("smoke").startswith("this profile runs no mitigation study")
+
+
+def test_data_sampled_with_another_seed_is_refused_with_both_ways_out():
+    from cf_utils.data import manifest
+
+    path = paths.data_manifest("smoke")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config": {"seed": 7}, "files": []}))
+    with pytest.raises(manifest.SeedMismatch, match="sampled with seed 7, but this step runs with seed 1234") as e:
+        manifest.read(load_config("smoke"))
+    assert "set seed = 7" in str(e.value) and "01_prepare_data with seed = 1234" in str(e.value)
+    assert manifest.read(load_config("smoke", seed=7))["config"]["seed"] == 7
+    with pytest.raises(manifest.SeedMismatch):
+        provenance.build(load_config("smoke"))  # the run's manifest never records a seed the data did not use

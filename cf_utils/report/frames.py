@@ -52,7 +52,7 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
     table = paths.output(profile, "forgetting.csv")
     if not table.exists():
         raise FileNotFoundError(f"{table} not found: run metrics.write_forgetting({profile!r})")
-    scores = metrics.read_scores(paths.output(profile, "scores.csv"))
+    scores = metrics.read_scores(paths.require(profile, "scores.csv"))
     items = read_optional(paths.output(profile, "items.csv"), metrics.read_items)
     generations = read_optional(paths.output(profile, "generations.csv"), metrics.read_generations)
     elements = metrics.element_table(scores)

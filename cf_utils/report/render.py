@@ -118,16 +118,12 @@ def figure_section(d: Drawn, report_dir: Path) -> list[str]:
     return [f"### {d.title}", "", f"![{d.title}]({png}) ([PDF]({pdf}))", ""]
 
 
-# which notebook (make target) writes each kind of output; 04 draws every table and figure
-WRITERS = {"scores": ("03_evaluate", "evaluate"), "figures": ("04_figures", "figures")}
-
-
 def sources_section(profile: str, drawn: list[Drawn], tabs: dict[str, Table], man: dict) -> list[str]:
     """Where each claim, table and figure comes from (its file and the make target that writes it), and
     what the whole run took, on which device (manifest.json)."""
 
-    def row(what: str, files: str, kind: str = "figures") -> str:
-        nb, target = WRITERS[kind]
+    def row(what: str, files: str, like: str = "report.md") -> str:  # written by the step that writes ``like``
+        nb, target = paths.OUTPUTS[like]
         return f"| {what} | {files} | `make {target} PROFILE={profile}` ({nb}) |"
 
     figures = {d.name: d for d in drawn if d.figure is not None}
@@ -140,7 +136,7 @@ def sources_section(profile: str, drawn: list[Drawn], tabs: dict[str, Table], ma
     rows += [row(d.title, f"`figures/{profile}/{d.name}.png`, `.pdf`") for d in figures.values()]
     rows += [row("FG per model, variant and category with CIs", f"`artifacts/{profile}/forgetting.csv`"),
              row("every score, item and generation", f"`artifacts/{profile}/scores.csv`, `items.csv`, "
-                 "`generations.csv`", "scores")]  # fmt: skip
+                 "`generations.csv`", "scores.csv")]  # fmt: skip
     d = man.get("device") or {}
     where = f"{d.get('cpu', 'CPU unknown')}, {d.get('cpu_count', '?')} cores" if d else "unknown (no manifest.json)"
     if d.get("cuda"):
