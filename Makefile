@@ -60,7 +60,7 @@ help:
 # CHAINS_SRC): derived from the real imports by cf_utils/sources.py (standard library only, so no venv needed),
 # remade when any module or notebook changes.
 SOURCES_MK := $(ARTIFACTS_ROOT)/sources.mk
-ifneq ($(filter-out setup test test-fast test-slow lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out setup publish test test-fast test-slow lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
 include $(SOURCES_MK)
 endif
 
@@ -71,11 +71,19 @@ $(SOURCES_MK): $(shell find cf_utils -name '*.py') $(wildcard notebooks/*.ipynb)
 # ---------------------------------------------------------------- environment
 setup: $(SETUP)
 
+# Notebooks are committed without outputs or kernel-filled metadata: nbstripout as a git filter (a
+# notebook opened, run and saved in JupyterLab leaves the tree clean). NB_EXTRA_KEYS: what it strips
+# beyond its defaults (language_info is filled in by the kernel). Outside a git checkout: nothing to do.
+NB_EXTRA_KEYS := metadata.language_info
+NBSTRIPOUT_INSTALL = if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install \
+    --attributes .gitattributes && git config filter.nbstripout.extrakeys "$(NB_EXTRA_KEYS)"; fi
+
 $(SETUP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(NBSTRIPOUT_INSTALL)
 	@touch $@
 
 # ---------------------------------------------------------------- the chain
@@ -91,7 +99,7 @@ $(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.y
 # and a log: $(OUT)/logs/{train,evaluate}-<model>-<variant>.log (what the terminal showed).
 # The chains come from the profile: $(OUT)/chains.mk, remade (and make restarted) when the profile changes.
 CHAINS_MK := $(OUT)/chains.mk
-ifneq ($(filter-out setup plan chains test test-fast test-slow bench lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out setup plan publish chains test test-fast test-slow bench lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
 include $(CHAINS_MK)
 endif
 

@@ -62,3 +62,26 @@ def test_a_run_log_keeps_one_line_per_progress_bar_and_the_bars_go_to_the_termin
     assert "\r" not in text and "%|" not in text
     assert text.splitlines()[0].startswith("work: 3/3 it in 00:0") and "finished" in text and "inner" not in text
     assert "work:" in capfd.readouterr().err  # the live bar reached the terminal
+
+
+def test_a_notebook_run_and_saved_in_jupyterlab_is_clean_again_through_the_git_filter():
+    """make setup installs nbstripout as the git filter of *.ipynb (.gitattributes): what git would store
+    for a notebook saved with outputs, counts and the kernel's metadata is the committed file itself."""
+    import subprocess
+
+    def git(*args, stdin=None):
+        return subprocess.run(["git", *args], cwd=paths.ROOT, input=stdin, capture_output=True, text=True, check=True)
+
+    assert git("config", "filter.nbstripout.clean").stdout.strip(), "run make setup: it installs the filter"
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        code[-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["done\n"]}]
+        code[-1]["execution_count"] = 7
+        saved = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        rel = path.relative_to(paths.ROOT).as_posix()
+        assert (
+            git("hash-object", f"--path={rel}", "--stdin", stdin=saved).stdout
+            == git("hash-object", "--no-filters", rel).stdout
+        ), f"{rel}: not what the filter leaves (run make setup, then .venv/bin/nbstripout {rel})"

@@ -141,3 +141,25 @@ def test_notebook_runs_under_papermill_and_rejects_unknown_parameters(tmp_path):
     assert {f["count"] for f in manifest["files"] if f["role"] == "benchmark"} == {4}
     assert log == paths.artifacts_dir("smoke") / "notebooks" / "01_prepare_data.ipynb"
     assert "standins.mapping_table()" in log.read_text()
+
+
+def test_the_readers_tables_show_whole_numbers_and_readable_records(tmp_path, monkeypatch):
+    """01's summary: counts and stages as integers, no NaN cells, each field shortened to its head and tail."""
+    from cf_utils.data.prepare import benchmark_table, example_records, shorten, task_table
+
+    monkeypatch.setenv("CF_DATA_ROOT", str(tmp_path))
+    (tmp_path / "p" / "tasks").mkdir(parents=True)
+    prompt = "Below is an instruction. " * 20 + "Make this text simpler: THE INPUT"
+    (tmp_path / "p" / "tasks" / "1_simp.train.jsonl").write_text(json.dumps({"id": "a", "prompt": prompt}) + "\n")
+    manifest = {"files": [
+        {"path": "tasks/1_simp.train.jsonl", "role": "task", "name": "simp", "stage": 1, "split": "train", "count": 8},
+        {"path": "tasks/1_simp.train.jsonl", "role": "task", "name": "simp", "stage": 1, "split": "eval", "count": 4},
+        {"path": "tasks/1_simp.train.jsonl", "role": "benchmark", "name": "b", "category": "reasoning", "count": 60},
+    ]}  # fmt: skip
+    bench, tasks = benchmark_table(manifest), task_table(manifest)
+    assert bench["items"].tolist() == [60] and not bench.isna().any().any()
+    assert tasks.loc[(1, "simp")].tolist() == [4, 8] and str(tasks.dtypes.iloc[0]).startswith("int")
+    shown = example_records("p", {"files": manifest["files"][:1]})
+    value = shown.loc[("tasks/1_simp.train.jsonl", "prompt"), "value"]
+    assert len(value) <= 90 and value.startswith("Below is") and value.endswith("THE INPUT")
+    assert shorten("short") == "short"

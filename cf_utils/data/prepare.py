@@ -15,6 +15,7 @@ interrupted run leaves the previous data (or none), never a half-written folder.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -229,9 +230,43 @@ def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
     return manifest
 
 
-def summary(manifest: dict):
-    """The manifest's files as a table (pandas DataFrame), for notebooks."""
+def benchmark_table(manifest: dict):
+    """The manifest's benchmarks for a reader: name, category, kind, items, leaks removed, what it stands for."""
     import pandas as pd
 
-    cols = ["path", "role", "name", "category", "stage", "split", "kind", "count", "leaks_removed", "stands_for"]
-    return pd.DataFrame(manifest["files"]).reindex(columns=cols)
+    rows = [{"benchmark": f["name"], "category": f["category"], "kind": f.get("kind", ""), "items": f["count"],
+             "leaks removed": f.get("leaks_removed", 0), "stands for": f.get("stands_for", "")}
+            for f in manifest["files"] if f["role"] == "benchmark"]  # fmt: skip
+    return pd.DataFrame(rows).astype({"items": int, "leaks removed": int})
+
+
+def task_table(manifest: dict):
+    """Training and held-out examples of each stage's task (one row per stage)."""
+    import pandas as pd
+
+    rows = [(f["stage"], f["name"], f["split"], f["count"]) for f in manifest["files"] if f["role"] == "task"]
+    frame = pd.DataFrame(rows, columns=["stage", "task", "split", "examples"])
+    table = frame.pivot_table(index=["stage", "task"], columns="split", values="examples", aggfunc="sum", fill_value=0)
+    return table.astype(int).rename_axis(columns=None)
+
+
+def shorten(value, width: int = 90) -> str:
+    """A field shortened for display: head ... tail (a prompt's input sits at its end, after the template)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    half = (width - 7) // 2  # " [...] " between the halves
+    return f"{text[:half]} [...] {text[-half:]}"
+
+
+def example_records(profile: str, manifest: dict, width: int = 90):
+    """The first record of every file, one row per field, each field shortened (``shorten``)."""
+    import pandas as pd
+
+    rows = []
+    for f in manifest["files"]:
+        with (paths.data_dir(profile) / f["path"]).open(encoding="utf-8") as fh:
+            record = json.loads(fh.readline())
+        rows += [{"file": f["path"], "field": k, "value": shorten(v, width)} for k, v in record.items()]
+    return pd.DataFrame(rows).set_index(["file", "field"])
