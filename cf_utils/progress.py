@@ -30,7 +30,7 @@ if os.environ.get("CF_TEXT_PROGRESS"):
             """``desc: n/total unit in m:ss`` (and the postfix, e.g. the last loss)."""
             d = self.format_dict
             size = self.format_sizeof if self.unit_scale else str
-            done = f"{size(self.n)}/{size(self.total)}" if self.total else size(self.n)
+            done = f"{size(self.n)}/{size(self.total)}" if self.total is not None else size(self.n)
             post = f" ({d['postfix']})" if d.get("postfix") else ""
             return f"{self.desc or 'done'}: {done} {self.unit} in {self.format_interval(d['elapsed'])}{post}"
 

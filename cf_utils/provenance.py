@@ -83,13 +83,19 @@ def model_identity(name: str, profile: str) -> dict:
     return out
 
 
-def stages(cfg: Config) -> list[dict]:
-    """Per (model, variant, stage): training wall time, tokens/s and peak memory; evaluation seconds."""
+def eval_seconds(profile: str) -> dict[tuple, float]:
+    """Seconds of evaluation per (model, variant, stage), summed over its cells."""
     evals: dict[tuple, float] = defaultdict(float)
-    for f in (paths.artifacts_dir(cfg.profile) / "eval").glob("*/*/stage-*/*.json"):
+    for f in (paths.artifacts_dir(profile) / "eval").glob("*/*/stage-*/*.json"):
         rec = json.loads(f.read_text())
         variant = rec["variant"] if "variant" in rec else rec["method"]  # cells written before the rename
         evals[(rec["model"], variant, rec["stage"])] += rec.get("seconds", 0.0)
+    return evals
+
+
+def stages(cfg: Config) -> list[dict]:
+    """Per (model, variant, stage): training wall time, tokens/s and peak memory; evaluation seconds."""
+    evals = eval_seconds(cfg.profile)
     chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
         chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
@@ -103,6 +109,24 @@ def stages(cfg: Config) -> list[dict]:
                          "train_peak_memory_mb": m.get("peak_memory_mb"),
                          "eval_s": round(evals.get((name, variant, k), 0.0), 1) or None})  # fmt: skip
     return rows
+
+
+def time_breakdown(profile: str, rows: list[dict], durations: dict, models: dict) -> dict[str, float]:
+    """Seconds spent per kind of work, from each step's own timing: the notebooks (papermill), training
+    and evaluation of every chain (its stages' metrics.json, its cells) and the derived models. Their sum
+    is the work behind the outputs, whenever it was done: a run that reused finished work took less wall
+    time, and make -j runs some of it side by side."""
+
+    def total(values) -> float:
+        return round(sum(v for v in values if v), 1)
+
+    out = {
+        "notebooks": total(durations.values()),
+        "training": total(r["train_wall_s"] for r in rows),
+        "evaluation": total(eval_seconds(profile).values()),  # WiSE-FT's evaluation-only variants too
+        "derived_models": total(m.get("wall_s") for m in models.values()),
+    }
+    return {**out, "total": total(out.values())}
 
 
 def notebooks(profile: str) -> dict[str, float | None]:
@@ -120,6 +144,11 @@ def build(cfg: Config) -> dict:
     data_manifest = paths.data_manifest(cfg.profile)
     data = read_data_manifest(cfg) if data_manifest.is_file() else {"files": []}  # sampled with cfg.seed
     durations = notebooks(cfg.profile)
+    rows = stages(cfg)
+    models = {
+        name: model_identity(name, cfg.profile)
+        for name in dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])])
+    }
     return {
         "profile": cfg.profile,
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -128,17 +157,14 @@ def build(cfg: Config) -> dict:
         "git": git_state(),
         "packages": versions(),
         "device": device(),
-        "models": {
-            name: model_identity(name, cfg.profile)
-            for name in dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])])
-        },  # fmt: skip
+        "models": models,
         "data": {
             "manifest_sha256": sha256_file(data_manifest) if data_manifest.is_file() else None,
             "files": [{k: f[k] for k in ("path", "sha256", "count")} for f in data["files"]],
         },  # fmt: skip
-        "stages": stages(cfg),
+        "stages": rows,
         "notebooks_s": durations,
-        "wall_time_s": round(sum(v for v in durations.values() if v), 1) or None,
+        "time_s": time_breakdown(cfg.profile, rows, durations, models),
         "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
 

@@ -84,17 +84,18 @@ def test_report_lists_the_profiles_deviations_and_every_section(built):
                 "## Sensitivity", "## Figures", "### Training loss", "## Deviations from the paper",
                 "## How to regenerate"]  # fmt: skip
     assert [md.index(s) for s in sections] == sorted(md.index(s) for s in sections)
-    assert "- Variants: seq, replay" in md and "Wall time: unknown" in md
+    assert "- Variants: seq, replay" in md and "Time: unknown" in md
 
 
 def test_headline_reads_the_manifest():
     scores, _ = synthetic(models=("gemma3-270m",))
-    manifest = {"wall_time_s": 90, "notebooks_s": {"01": 60, "02": None}, "git": {"sha": "b" * 40, "dirty": False}}
+    manifest = {"time_s": {"notebooks": 60, "training": 24, "evaluation": 6, "derived_models": 0, "total": 90},
+                "notebooks_s": {"01": 60, "02": None}, "git": {"sha": "b" * 40, "dirty": False}}  # fmt: skip
     lines = render.headline(report.Frames("synthetic", scores, None, manifest=manifest))
     assert lines[0] == "- Model `gemma3-270m`: decoder-only, 0.268B parameters, base, source gguf"
     reasoning = ", ".join(f"`{b}` (30 items)" for b in ("math_qa", "strategyqa", "wikihow_step", "winogrande"))
     assert f"- Reasoning: {reasoning}" in lines
-    assert "- Wall time: 1.5 min (artifacts/synthetic/manifest.json)" in lines
+    assert lines[-3].startswith("- Time recorded by the steps themselves: 1.5 min (notebooks 1.0 min, training 0.4 min")
     assert "- Notebooks (papermill durations): 01 1.0 min" in lines
     assert f"- Code: git {'b' * 12}" in lines
 

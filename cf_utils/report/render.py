@@ -54,12 +54,16 @@ def benchmark_lines(scores: pd.DataFrame) -> list[str]:
 
 
 def run_lines(profile: str, man: dict) -> list[str]:
-    """Wall time, notebook durations and code version from ``manifest.json``."""
+    """Time per kind of work, notebook durations and code version from ``manifest.json``."""
     if not man:
-        return [f"- Wall time: unknown (no artifacts/{profile}/manifest.json)"]
+        return [f"- Time: unknown (no artifacts/{profile}/manifest.json)"]
     lines = []
-    if man.get("wall_time_s") is not None:  # None: the manifest was written before the run's end was known
-        lines.append(f"- Wall time: {man['wall_time_s'] / 60:.1f} min (artifacts/{profile}/manifest.json)")
+    if man.get("time_s"):
+        t = man["time_s"]
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f} min" for k, v in t.items() if k != "total")
+        lines.append(f"- Time recorded by the steps themselves: {t['total'] / 60:.1f} min ({parts}; "
+                     f"artifacts/{profile}/manifest.json), also for work an earlier run did and this one "
+                     "reused")  # fmt: skip
     if man.get("notebooks_s"):
         parts = [f"{k} {v / 60:.1f} min" for k, v in man["notebooks_s"].items() if v is not None]
         lines.append("- Notebooks (papermill durations): " + ", ".join(parts))
@@ -120,7 +124,7 @@ def figure_section(d: Drawn, report_dir: Path) -> list[str]:
 
 def sources_section(profile: str, drawn: list[Drawn], tabs: dict[str, Table], man: dict) -> list[str]:
     """Where each claim, table and figure comes from (its file and the make target that writes it), and
-    what the whole run took, on which device (manifest.json)."""
+    the work behind the run by kind, on which device (manifest.json)."""
 
     def row(what: str, files: str, like: str = "report.md") -> str:  # written by the step that writes ``like``
         nb, target = paths.OUTPUTS[like]
@@ -141,14 +145,15 @@ def sources_section(profile: str, drawn: list[Drawn], tabs: dict[str, Table], ma
     where = f"{d.get('cpu', 'CPU unknown')}, {d.get('cpu_count', '?')} cores" if d else "unknown (no manifest.json)"
     if d.get("cuda"):
         where += ", " + ", ".join(d["cuda"])
-    took = ", ".join(f"{k} {v / 60:.1f} min" for k, v in (man.get("notebooks_s") or {}).items() if v is not None)
+    t = man.get("time_s") or {}
+    took = ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f} min" for k, v in t.items() if k != "total")
     return [
         "| result | file | written by |",
         "|---|---|---|",
         *rows,
         "",
-        "Each target first makes what it needs; `make reproduce` runs them all. This run: "
-        + (f"{took} (papermill)" if took else "notebook times unknown")
+        "Each target first makes what it needs; `make reproduce` runs them all. The work behind this run, by "
+        + (f"kind: {took}" if took else "kind: unknown")
         + f", on {where} (manifest.json).",
         "",
     ]
