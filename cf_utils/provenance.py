@@ -84,18 +84,21 @@ def model_identity(name: str, profile: str) -> dict:
 
 
 def eval_seconds(profile: str) -> dict[tuple, float]:
-    """Seconds of evaluation per (model, variant, stage), summed over its cells."""
+    """Seconds of evaluation per (model, variant, stage, kind), summed over its cells; kind: scoring
+    (benchmarks, log-likelihoods) or generation (the tasks' own metrics)."""
     evals: dict[tuple, float] = defaultdict(float)
     for f in (paths.artifacts_dir(profile) / "eval").glob("*/*/stage-*/*.json"):
         rec = json.loads(f.read_text())
         variant = rec["variant"] if "variant" in rec else rec["method"]  # cells written before the rename
-        evals[(rec["model"], variant, rec["stage"])] += rec.get("seconds", 0.0)
+        kind = "generation" if rec.get("kind") == "instruction" else "scoring"
+        evals[(rec["model"], variant, rec["stage"], kind)] += rec.get("seconds", 0.0)
     return evals
 
 
-def stages(cfg: Config) -> list[dict]:
-    """Per (model, variant, stage): training wall time, tokens/s and peak memory; evaluation seconds."""
-    evals = eval_seconds(cfg.profile)
+def stages(cfg: Config, evals: dict[tuple, float] | None = None) -> list[dict]:
+    """Per (model, variant, stage): training wall time, tokens/s and peak memory; scoring and generation
+    seconds (``evals``: :func:`eval_seconds`, read here when not given)."""
+    evals = eval_seconds(cfg.profile) if evals is None else evals
     chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
         chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
@@ -104,14 +107,15 @@ def stages(cfg: Config) -> list[dict]:
         for k in STAGES:
             path = paths.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
             m = json.loads(path.read_text()) if path.is_file() else {}
+            spent = {f"{kind}_s": round(evals.get((name, variant, k, kind), 0.0), 1) or None
+                     for kind in ("scoring", "generation")}  # fmt: skip
             rows.append({"model": name, "variant": variant, "stage": k,
                          "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
-                         "train_peak_memory_mb": m.get("peak_memory_mb"),
-                         "eval_s": round(evals.get((name, variant, k), 0.0), 1) or None})  # fmt: skip
+                         "train_peak_memory_mb": m.get("peak_memory_mb"), **spent})  # fmt: skip
     return rows
 
 
-def time_breakdown(profile: str, rows: list[dict], durations: dict, models: dict) -> dict[str, float]:
+def time_breakdown(evals: dict[tuple, float], rows: list[dict], durations: dict, models: dict) -> dict[str, float]:
     """Seconds spent per kind of work, from each step's own timing: the notebooks (papermill), training
     and evaluation of every chain (its stages' metrics.json, its cells) and the derived models. Their sum
     is the work behind the outputs, whenever it was done: a run that reused finished work took less wall
@@ -123,7 +127,9 @@ def time_breakdown(profile: str, rows: list[dict], durations: dict, models: dict
     out = {
         "notebooks": total(durations.values()),
         "training": total(r["train_wall_s"] for r in rows),
-        "evaluation": total(eval_seconds(profile).values()),  # WiSE-FT's evaluation-only variants too
+        # every cell, WiSE-FT's evaluation-only variants included
+        "scoring": total(v for key, v in evals.items() if key[3] == "scoring"),
+        "generation": total(v for key, v in evals.items() if key[3] == "generation"),
         "derived_models": total(m.get("wall_s") for m in models.values()),
     }
     return {**out, "total": total(out.values())}
@@ -144,7 +150,8 @@ def build(cfg: Config) -> dict:
     data_manifest = paths.data_manifest(cfg.profile)
     data = read_data_manifest(cfg) if data_manifest.is_file() else {"files": []}  # sampled with cfg.seed
     durations = notebooks(cfg.profile)
-    rows = stages(cfg)
+    evals = eval_seconds(cfg.profile)
+    rows = stages(cfg, evals)
     models = {
         name: model_identity(name, cfg.profile)
         for name in dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])])
@@ -164,7 +171,7 @@ def build(cfg: Config) -> dict:
         },  # fmt: skip
         "stages": rows,
         "notebooks_s": durations,
-        "time_s": time_breakdown(cfg.profile, rows, durations, models),
+        "time_s": time_breakdown(evals, rows, durations, models),
         "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
 

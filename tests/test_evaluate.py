@@ -161,8 +161,13 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
     assert set(man["git"]) == {"sha", "dirty"} and man["packages"]["torch"].startswith("2.")
     assert {f["path"] for f in man["data"]["files"]} >= {"benchmarks/physics.jsonl", "tasks/1_simp.train.jsonl"}
     trained = [s for s in man["stages"] if s["stage"] > 0]
-    assert len(trained) == 5 and all(s["train_wall_s"] > 0 and s["eval_s"] > 0 for s in trained)
+    assert len(trained) == 5 and all(s["train_wall_s"] > 0 and s["scoring_s"] > 0 for s in trained)
     assert set(man["results"]) == {"scores.csv", "items.csv", "generations.csv"}
+    t = man["time_s"]  # the work by kind, from the steps' own timings
+    assert set(t) == {"notebooks", "training", "scoring", "generation", "derived_models", "total"}
+    assert t["training"] > 0 and t["scoring"] > 0 and t["generation"] > 0
+    assert t["scoring"] == pytest.approx(sum(s["scoring_s"] or 0 for s in man["stages"]), abs=0.5)
+    assert t["total"] == pytest.approx(sum(v for k, v in t.items() if k != "total"), abs=0.1)
 
 
 def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
