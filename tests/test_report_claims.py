@@ -150,7 +150,8 @@ def test_claim7_needs_the_gains_ci_not_a_positive_point_gain():
     improved = table.assign(gain_low=1.0, gain_high=30.0, gain_state=metrics.IMPROVED)
     assert claim(frames_of(f, new_task=improved), 7)[0] == report.HOLDS  # tiny models count for claim 7
     worse = improved.assign(gain_state=np.where(table["task"] == "emdg", metrics.WORSE, metrics.IMPROVED))
-    assert claim(frames_of(f, new_task=worse), 7)[0] == report.MIXED
+    v, evidence = claim(frames_of(f, new_task=worse), 7)
+    assert v == report.MIXED and "tiny-causal (seq): improved Simp, InqQG, Exp, HGen; worse Emdg" in evidence
     assert claim(frames_of(f, new_task=improved.assign(gain_state=metrics.WORSE)), 7)[0] == report.NOT_HOLD
     assert claim(frames_of(f), 7)[0] == report.NOT_MEASURABLE
 

@@ -169,10 +169,12 @@ def claim_bias(f: pd.DataFrame, metric: str | None) -> tuple[str, str]:
     )
 
 
-def task_cell(row) -> str:
-    gain = with_ci(row["gain"], row["gain_low"], row["gain_high"])
-    steps = f"{num(row['before'])}->{num(row['after'])}"
-    return f"{TASK_LABELS.get(row['task'], row['task'])} {steps} gain {gain} {row['gain_state']}"
+def task_tally(chain: str, g: pd.DataFrame) -> str:
+    """One chain's tasks by state, named where the gain's CI decides (every gain with its CI: Table 3)."""
+    named = [f"{state} " + ", ".join(TASK_LABELS.get(t, t) for t in g.loc[g["gain_state"] == state, "task"])
+             for state in (metrics.IMPROVED, metrics.WORSE) if (g["gain_state"] == state).any()]  # fmt: skip
+    rest = int((~g["gain_state"].isin([metrics.IMPROVED, metrics.WORSE])).sum())
+    return f"{chain}: " + "; ".join([*named, *([f"{rest} inconclusive"] if rest else [])])
 
 
 def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
@@ -180,13 +182,13 @@ def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
     nt = None if new_task is None else new_task.dropna(subset=["gain"])
     if nt is None or nt.empty:
         return NOT_MEASURABLE, "No new-task scores before and after their stage."
-    parts = "; ".join(f"{m} ({v}): " + ", ".join(task_cell(r) for _, r in g.iterrows())
-                      for (m, v), g in nt.groupby(["model", "variant"], sort=False))  # fmt: skip
     states = nt["gain_state"]
     if (states == metrics.NOT_MEASURED).all():
-        return NOT_MEASURABLE, f"No generations.csv: the gain's CI resamples the held-out generations. {parts}"
+        return NOT_MEASURABLE, "No generations.csv: the gain's CI resamples the held-out generations."
+    parts = " | ".join(task_tally(f"{m} ({v})", g) for (m, v), g in nt.groupby(["model", "variant"], sort=False))
     return verdict(states, metrics.IMPROVED, metrics.WORSE), (
-        f"Units: each model's tasks. {tally(states, metrics.IMPROVED, metrics.WORSE)} {parts}"
+        f"Units: each model's tasks. {tally(states, metrics.IMPROVED, metrics.WORSE)} {parts}. "
+        "Each gain with its CI: Table 3."
     )
 
 
