@@ -151,7 +151,8 @@ def test_claim7_needs_the_gains_ci_not_a_positive_point_gain():
     assert claim(frames_of(f, new_task=improved), 7)[0] == report.HOLDS  # tiny models count for claim 7
     worse = improved.assign(gain_state=np.where(table["task"] == "emdg", metrics.WORSE, metrics.IMPROVED))
     v, evidence = claim(frames_of(f, new_task=worse), 7)
-    assert v == report.MIXED and "tiny-causal (seq): improved Simp, InqQG, Exp, HGen; worse Emdg" in evidence
+    assert v == report.MIXED and "tiny-causal (seq): improved Simp, InqQG, Exp, HGen / worse Emdg" in evidence
+    assert "|" not in evidence  # a cell of a Markdown table
     assert claim(frames_of(f, new_task=improved.assign(gain_state=metrics.WORSE)), 7)[0] == report.NOT_HOLD
     assert claim(frames_of(f), 7)[0] == report.NOT_MEASURABLE
 

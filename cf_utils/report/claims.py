@@ -174,7 +174,7 @@ def task_tally(chain: str, g: pd.DataFrame) -> str:
     named = [f"{state} " + ", ".join(TASK_LABELS.get(t, t) for t in g.loc[g["gain_state"] == state, "task"])
              for state in (metrics.IMPROVED, metrics.WORSE) if (g["gain_state"] == state).any()]  # fmt: skip
     rest = int((~g["gain_state"].isin([metrics.IMPROVED, metrics.WORSE])).sum())
-    return f"{chain}: " + "; ".join([*named, *([f"{rest} inconclusive"] if rest else [])])
+    return f"{chain}: " + " / ".join([*named, *([f"{rest} inconclusive"] if rest else [])])
 
 
 def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
@@ -185,7 +185,7 @@ def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
     states = nt["gain_state"]
     if (states == metrics.NOT_MEASURED).all():
         return NOT_MEASURABLE, "No generations.csv: the gain's CI resamples the held-out generations."
-    parts = " | ".join(task_tally(f"{m} ({v})", g) for (m, v), g in nt.groupby(["model", "variant"], sort=False))
+    parts = "; ".join(task_tally(f"{m} ({v})", g) for (m, v), g in nt.groupby(["model", "variant"], sort=False))
     return verdict(states, metrics.IMPROVED, metrics.WORSE), (
         f"Units: each model's tasks. {tally(states, metrics.IMPROVED, metrics.WORSE)} {parts}. "
         "Each gain with its CI: Table 3."
