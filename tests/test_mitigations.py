@@ -168,7 +168,8 @@ def test_fingerprint_adds_a_methods_strength_only_to_that_method(tmp_path, monke
 
 def _fake_manifest(tmp_path):
     path = tmp_path / "MANIFEST.json"
-    path.write_text(json.dumps({"files": [{"role": "task", "sha256": "abc"}]}))
+    seed = _cfg().seed  # the data's seed, as prepare records it (every later step checks it)
+    path.write_text(json.dumps({"config": {"seed": seed}, "files": [{"role": "task", "sha256": "abc"}]}))
     return path
 
 
