@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
@@ -84,20 +85,12 @@ def _kernel_environment():
     """What the kernel inherits: text progress bars (cf_utils.progress) drawn on the kernel's own stderr,
     which the kernel does not copy into the notebook (``capture_fd_output = False``, set in a throw-away
     IPython profile): the terminal and make's log show the bars, the executed notebook one line per bar."""
-    saved = {k: os.environ.get(k) for k in ("CF_TEXT_PROGRESS", "IPYTHONDIR")}
     with tempfile.TemporaryDirectory(prefix="cf-ipython-") as ipython_dir:
         profile = Path(ipython_dir) / "profile_default"
         profile.mkdir()
         (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.capture_fd_output = False\n")
-        os.environ.update(CF_TEXT_PROGRESS="1", IPYTHONDIR=ipython_dir)
-        try:
+        with mock.patch.dict(os.environ, CF_TEXT_PROGRESS="1", IPYTHONDIR=ipython_dir):  # restored afterwards
             yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,10 +95,9 @@ def eval_seconds(profile: str) -> dict[tuple, float]:
     return evals
 
 
-def stages(cfg: Config, evals: dict[tuple, float] | None = None) -> list[dict]:
+def stages(cfg: Config, evals: dict[tuple, float]) -> list[dict]:
     """Per (model, variant, stage): training wall time, tokens/s and peak memory; scoring and generation
-    seconds (``evals``: :func:`eval_seconds`, read here when not given)."""
-    evals = eval_seconds(cfg.profile) if evals is None else evals
+    seconds (``evals``: :func:`eval_seconds`)."""
     chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
         chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]

@@ -78,7 +78,8 @@ def rewrite_readme(text: str, profile: str, body: str) -> str:
     return f"{head}{b}\n{body}{e}{tail}"
 
 
-def _check_run(profile: str) -> dict:
+def _check_run(profile: str) -> None:
+    """The run exists and names the clean commit that made it."""
     src = paths.artifacts_dir(profile)
     missing = [f for f in FILES[:3] if not (src / f).is_file()]
     if missing:
@@ -90,7 +91,6 @@ def _check_run(profile: str) -> dict:
     if git.get("dirty"):
         raise PublishError(f"{src} was made from uncommitted code (manifest.json git.dirty): commit, then run "
                            f"`make reproduce PROFILE={profile}` again before publishing")  # fmt: skip
-    return man
 
 
 def publish(profile: str, readme: Path = README) -> Path:

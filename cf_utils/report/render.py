@@ -53,6 +53,11 @@ def benchmark_lines(scores: pd.DataFrame) -> list[str]:
     return lines
 
 
+def time_parts(t: dict[str, float]) -> str:
+    """The manifest's ``time_s`` by kind, in minutes (its total left out)."""
+    return ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f} min" for k, v in t.items() if k != "total")
+
+
 def run_lines(profile: str, man: dict) -> list[str]:
     """Time per kind of work, notebook durations and code version from ``manifest.json``."""
     if not man:
@@ -60,8 +65,7 @@ def run_lines(profile: str, man: dict) -> list[str]:
     lines = []
     if man.get("time_s"):
         t = man["time_s"]
-        parts = ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f} min" for k, v in t.items() if k != "total")
-        lines.append(f"- Time recorded by the steps themselves: {t['total'] / 60:.1f} min ({parts}; "
+        lines.append(f"- Time recorded by the steps themselves: {t['total'] / 60:.1f} min ({time_parts(t)}; "
                      f"artifacts/{profile}/manifest.json), also for work an earlier run did and this one "
                      "reused")  # fmt: skip
     if man.get("notebooks_s"):
@@ -145,8 +149,7 @@ def sources_section(profile: str, drawn: list[Drawn], tabs: dict[str, Table], ma
     where = f"{d.get('cpu', 'CPU unknown')}, {d.get('cpu_count', '?')} cores" if d else "unknown (no manifest.json)"
     if d.get("cuda"):
         where += ", " + ", ".join(d["cuda"])
-    t = man.get("time_s") or {}
-    took = ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f} min" for k, v in t.items() if k != "total")
+    took = time_parts(man.get("time_s") or {})
     return [
         "| result | file | written by |",
         "|---|---|---|",
