@@ -190,6 +190,8 @@ bench: $(SETUP) $(DATA_ROOT)/cpu/MANIFEST.json
 	@mkdir -p $(ARTIFACTS_ROOT)/bench
 	$(PY) benchmarks/train_speed.py --json $(ARTIFACTS_ROOT)/bench/train_speed.json
 	$(PY) benchmarks/eval_speed.py --json $(ARTIFACTS_ROOT)/bench/eval_speed.json
+	$(PY) benchmarks/gen_speed.py --json $(ARTIFACTS_ROOT)/bench/gen_speed.json
+	$(PY) benchmarks/process_speed.py --json $(ARTIFACTS_ROOT)/bench/process_speed.json
 
 lint: $(SETUP)
 	$(PY) -m ruff check cf_utils tests benchmarks

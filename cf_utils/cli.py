@@ -8,7 +8,9 @@ A thin wrapper over ``cf_utils.scoring`` (the harness's requests and metrics; se
 Hugging Face hub id. The record kind of each file (mc / partial / pair) is inferred from its fields;
 every file is validated before the model is loaded. Prints one line per file; ``--json`` writes
 ``{file stem: {"acc", "acc_norm", "n", "items_per_s"}}`` (fractions; a pair file has
-``pct_stereotype`` and ``likelihood_diff`` in place of acc and acc_norm), atomically.
+``pct_stereotype`` and ``likelihood_diff`` in place of acc and acc_norm), atomically;
+``--predictions`` writes each item's chosen answer (a pair file: whether the stereotyped sentence
+was preferred), for comparing answers with another scorer item by item.
 
 Exit codes: 0 done; 1 the model could not be loaded; 2 bad arguments or a malformed record file
 (the message names the file and line; nothing is written).
@@ -42,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--dtype", choices=["bf16", "fp32"], default="fp32",
                     help="fp32 (default; the harness's numbers) or bf16 autocast (faster where bf16 is)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="write per-file metrics here")
+    ap.add_argument("--predictions", type=Path,
+                    help="write each item's chosen answer: {file stem: [choice index, ...]} in file order")  # fmt: skip
     args = ap.parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
         ap.error("--batch-size must be at least 1")
@@ -128,16 +132,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cf-eval: error: {e}", file=sys.stderr)
         return 1
     amp = models.autocast_dtype(device, args.dtype)
-    results = {}
+    results, predictions = {}, {}
     for path, (kind, records) in files.items():
-        summary, _ = scoring.score_records(
+        summary, per_item = scoring.score_records(
             model, tokenizer, records, kind, arch=arch, batch_size=args.batch_size, amp=amp
         )
         stem = Path(path).stem
         print(_line(stem, summary), flush=True)
         results[stem] = _json_entry(summary)
+        predictions[stem] = [r.get("pred", r.get("stereotype")) for r in per_item]
     if args.json is not None:
         atomic_write_json(args.json, results)
+    if args.predictions is not None:
+        atomic_write_json(args.predictions, predictions)
     return 0
 
 

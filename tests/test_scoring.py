@@ -278,8 +278,9 @@ def test_cli_rejects_a_malformed_record_naming_file_and_line(tmp_path, capsys):
 def test_cli_prints_and_writes_json(tmp_path, capsys, tiny):
     lines = {k: (FIXTURES / f"{k}.jsonl").read_text(encoding="utf-8").splitlines()[:5] for k in KINDS}
     files = [_write_records(tmp_path / f"small_{k}.jsonl", lines[k]) for k in KINDS]
-    out = tmp_path / "scores" / "out.json"
-    assert cli.main(["--model", "tiny-causal", "--mc", *map(str, files), "--batch-size", "4", "--json", str(out)]) == 0
+    out, preds = tmp_path / "scores" / "out.json", tmp_path / "preds.json"
+    args = ["--model", "tiny-causal", "--mc", *map(str, files), "--batch-size", "4", "--json", str(out)]
+    assert cli.main([*args, "--predictions", str(preds)]) == 0
     printed = capsys.readouterr().out
     assert all(f"small_{k}" in printed for k in KINDS) and "items/s" in printed
     got = json.loads(out.read_text())
@@ -287,7 +288,9 @@ def test_cli_prints_and_writes_json(tmp_path, capsys, tiny):
     model, tok = tiny["tiny-causal"]
     for kind, path in zip(KINDS, files, strict=True):
         entry = got[path.stem]
-        summary, _ = scoring.score_file(model, tok, path, arch="causal")
+        summary, per_item = scoring.score_file(model, tok, path, arch="causal")
+        answer = "stereotype" if kind == "pair" else "pred"
+        assert json.loads(preds.read_text())[path.stem] == [r[answer] for r in per_item]
         keys = ("pct_stereotype", "likelihood_diff") if kind == "pair" else ("acc", "acc_norm")
         assert set(entry) == {*keys, "n", "items_per_s"} and entry["n"] == 5 and entry["items_per_s"] > 0
         assert all(entry[k] == pytest.approx(summary[k]) for k in keys)

@@ -224,6 +224,26 @@ def test_forward_loss_equals_the_models_own_loss(model):
     assert torch.allclose(ours, m(**batch).loss, rtol=1e-6, atol=1e-6)
 
 
+def test_causal_logits_only_at_response_positions_with_the_models_softcap():
+    """The projection runs at the N positions that predict a response token, (N, V), and keeps the
+    model's own output transform (Gemma's final-logit soft-capping): the loss is still the model's."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    tok = models.load_tokenizer("tiny-causal")
+    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, final_logit_softcapping=3.0,
+                           pad_token_id=tok.pad_token_id)  # fmt: skip
+    torch.manual_seed(0)
+    m = Gemma3ForCausalLM(cfg).eval()
+    recs = [{**REC, "prompt": REC["prompt"] + " x" * n, "target": "Hi" + " there" * n} for n in (0, 3, 7)]
+    batch = stage.collate([stage.encode(r, tok, "causal", 512) for r in recs], tok.pad_token_id, "causal")
+    logits, target, ours = stage.forward_loss(m, batch, "causal")
+    n_response = int((batch["labels"] != stage.IGNORE).sum())
+    assert logits.shape == (n_response, len(tok)) and target.shape == (n_response,)
+    assert float(logits.detach().abs().max()) <= 3.0  # capped
+    assert torch.allclose(ours, m(**batch).loss, rtol=1e-6, atol=1e-6)
+
+
 def test_qlora_chain_stage_trains_a_4bit_model_and_keeps_the_adapter_unmerged(smoke):
     cfg = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.method": "qlora"})
     chain = train.Chain(cfg, "tiny-causal", "seq")
