@@ -84,14 +84,14 @@ def model_identity(name: str, profile: str) -> dict:
 
 
 def eval_seconds(profile: str) -> dict[tuple, float]:
-    """Seconds of evaluation per (model, variant, stage, kind), summed over its cells; kind: scoring
-    (benchmarks, log-likelihoods) or generation (the tasks' own metrics)."""
+    """Seconds of evaluation per (model, variant, stage, kind, cell name); kind: scoring (benchmarks,
+    log-likelihoods) or generation (the tasks' own metrics)."""
     evals: dict[tuple, float] = defaultdict(float)
     for f in (paths.artifacts_dir(profile) / "eval").glob("*/*/stage-*/*.json"):
         rec = json.loads(f.read_text())
         variant = rec["variant"] if "variant" in rec else rec["method"]  # cells written before the rename
         kind = "generation" if rec.get("kind") == "instruction" else "scoring"
-        evals[(rec["model"], variant, rec["stage"], kind)] += rec.get("seconds", 0.0)
+        evals[(rec["model"], variant, rec["stage"], kind, rec.get("benchmark", f.stem))] += rec.get("seconds", 0.0)
     return evals
 
 
@@ -106,8 +106,8 @@ def stages(cfg: Config, evals: dict[tuple, float]) -> list[dict]:
         for k in STAGES:
             path = paths.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
             m = json.loads(path.read_text()) if path.is_file() else {}
-            spent = {f"{kind}_s": round(evals.get((name, variant, k, kind), 0.0), 1) or None
-                     for kind in ("scoring", "generation")}  # fmt: skip
+            spent = {f"{kind}_s": round(sum(v for key, v in evals.items() if key[:4] == (name, variant, k, kind)), 1)
+                     or None for kind in ("scoring", "generation")}  # fmt: skip
             rows.append({"model": name, "variant": variant, "stage": k,
                          "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
                          "train_peak_memory_mb": m.get("peak_memory_mb"), **spent})  # fmt: skip
@@ -132,6 +132,25 @@ def time_breakdown(evals: dict[tuple, float], rows: list[dict], durations: dict,
         "derived_models": total(m.get("wall_s") for m in models.values()),
     }
     return {**out, "total": total(out.values())}
+
+
+def time_by_chain(evals: dict[tuple, float], rows: list[dict]) -> list[dict]:
+    """Seconds of training, scoring and generation per chain (model, variant), its stages summed."""
+    out: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        out.setdefault((r["model"], r["variant"]), defaultdict(float))["training"] += r["train_wall_s"] or 0.0
+    for (name, variant, _, kind, _), seconds in evals.items():  # WiSE-FT's evaluation-only chains too
+        out.setdefault((name, variant), defaultdict(float))[kind] += seconds
+    kinds = ("training", "scoring", "generation")
+    return [{"model": m, "variant": v, **{k: round(t[k], 1) for k in kinds}} for (m, v), t in out.items()]
+
+
+def time_by_cell(evals: dict[tuple, float]) -> dict[str, float]:
+    """Seconds per benchmark (scoring) or task (generation), summed over chains and stages, largest first."""
+    out: dict[str, float] = defaultdict(float)
+    for key, seconds in evals.items():
+        out[key[4]] += seconds
+    return {name: round(t, 1) for name, t in sorted(out.items(), key=lambda kv: -kv[1])}
 
 
 def notebooks(profile: str) -> dict[str, float | None]:
@@ -171,6 +190,8 @@ def build(cfg: Config) -> dict:
         "stages": rows,
         "notebooks_s": durations,
         "time_s": time_breakdown(evals, rows, durations, models),
+        "time_s_by_chain": time_by_chain(evals, rows),
+        "time_s_by_cell": time_by_cell(evals),
         "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
 

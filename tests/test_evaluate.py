@@ -168,6 +168,11 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
     assert t["training"] > 0 and t["scoring"] > 0 and t["generation"] > 0
     assert t["scoring"] == pytest.approx(sum(s["scoring_s"] or 0 for s in man["stages"]), abs=0.5)
     assert t["total"] == pytest.approx(sum(v for k, v in t.items() if k != "total"), abs=0.1)
+    chains = man["time_s_by_chain"]  # the same work per chain and per cell
+    assert {(c["model"], c["variant"]) for c in chains} == {("tiny-causal", "seq")}
+    assert sum(c["training"] for c in chains) == pytest.approx(t["training"], abs=0.5)
+    assert sum(man["time_s_by_cell"].values()) == pytest.approx(t["scoring"] + t["generation"], abs=0.5)
+    assert set(man["time_s_by_cell"]) >= {"physics", "simp"}
 
 
 def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
