@@ -35,6 +35,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--model", default="smollm2-135m-instruct", help="registry name of a cpu-profile model")
     ap.add_argument("--prompts", type=int, default=16, help="first N held-out prompts of each task")
     ap.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
+    ap.add_argument("--batch-size", type=int, default=16, help="prompts per batch (the study's: 16)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
 
@@ -50,7 +51,7 @@ def main(argv=None) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     peak = matmul_peak(torch.bfloat16 if amp else torch.float32)
 
-    kw = {"arch": "causal", "max_new_tokens": max_new, "amp": amp}
+    kw = {"arch": "causal", "max_new_tokens": max_new, "amp": amp, "batch_size": args.batch_size}
     generation.generate(model, tok, prompts[:2], **kw)  # warm-up
     results, texts = {}, {}
     for kernel in ("hf", "ours"):
@@ -62,7 +63,8 @@ def main(argv=None) -> dict:
     prompt_tokens = sum(len(tok(p)["input_ids"]) for p in prompts)
     precision = "bf16" if amp else "fp32"
     print(f"{args.model}, {len(prompts)} prompts from {len(files)} tasks, greedy, at most {max_new} new tokens, "
-          f"{precision}, {torch.get_num_threads()} threads; matmul peak {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
+          f"batch {args.batch_size}, {precision}, {torch.get_num_threads()} threads; "
+          f"matmul peak {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
     print(f"{'kernel':<8} {'gen tokens/s':>12} {'MFU':>6}")
     for name, r in results.items():
         r["tokens_per_s"] = generated / r["wall_s"]
@@ -72,7 +74,8 @@ def main(argv=None) -> dict:
     print(f"ours / model.generate = {speedup:.2f}x (target >= {TARGET}x); identical texts: {identical:.1%}; "
           f"{generated} generated tokens, {generated / len(prompts):.1f} per prompt of at most {max_new}")  # fmt: skip
     summary = {"model": args.model, "precision": precision, "prompts": len(prompts), "max_new_tokens": max_new,
-               "generated_tokens": generated, "prompt_tokens": prompt_tokens, "threads": torch.get_num_threads(),
+               "batch_size": args.batch_size, "generated_tokens": generated, "prompt_tokens": prompt_tokens,
+               "threads": torch.get_num_threads(),
                "matmul_peak_flops": peak, "results": results, "speedup": speedup, "identical_texts": identical,
                "target": TARGET, "meets_target": speedup >= TARGET and identical == 1.0}  # fmt: skip
     if args.json:
