@@ -101,13 +101,16 @@ def stages(cfg: Config, evals: dict[tuple, float]) -> list[dict]:
     chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
     if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
         chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
+    per_stage: dict[tuple, float] = defaultdict(float)  # the cells of one (model, variant, stage, kind)
+    for (name, variant, k, kind, _), seconds in evals.items():
+        per_stage[(name, variant, k, kind)] += seconds
     rows = []
     for name, variant in dict.fromkeys(chains):
         for k in STAGES:
             path = paths.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
             m = json.loads(path.read_text()) if path.is_file() else {}
-            spent = {f"{kind}_s": round(sum(v for key, v in evals.items() if key[:4] == (name, variant, k, kind)), 1)
-                     or None for kind in ("scoring", "generation")}  # fmt: skip
+            spent = {f"{kind}_s": round(per_stage[(name, variant, k, kind)], 1) or None
+                     for kind in ("scoring", "generation")}  # fmt: skip
             rows.append({"model": name, "variant": variant, "stage": k,
                          "train_wall_s": m.get("wall_s"), "train_tokens_per_s": m.get("tokens_per_s"),
                          "train_peak_memory_mb": m.get("peak_memory_mb"), **spent})  # fmt: skip

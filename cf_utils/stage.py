@@ -107,7 +107,7 @@ def collate(examples: list[dict], pad_id: int, arch: str) -> dict[str, torch.Ten
 
 
 def response_logits(model, batch: dict, arch: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, targets): ``logits[..., :]`` (float32) predicts ``targets[...]`` (IGNORE = no loss).
+    """(logits, targets), aligned: the float32 logits row ``logits[..., i, :]`` predicts ``targets[..., i]``.
 
     Decoder-only, one process's whole model: the vocabulary projection is computed only at the
     positions whose next token is a response token, (N, V) logits for (N,) targets, never over the
@@ -116,7 +116,7 @@ def response_logits(model, batch: dict, arch: str) -> tuple[torch.Tensor, torch.
     by ``make bench``). Sharded (FSDP) models go through their root module, which gathers the
     weights: there the projection starts at the batch's earliest response position
     (``logits_to_keep``), (B, T', V) logits for (B, T') targets. Encoder-decoder models compute
-    logits at the decoder positions, which are the labels.
+    logits at the decoder positions, which are the labels. A target equal to IGNORE carries no loss.
     """
     labels = batch["labels"]  # (B, T)
     if arch != "causal":
