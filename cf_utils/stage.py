@@ -166,6 +166,34 @@ def trainable_state(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in trainable(model).items()}
 
 
+def snapshot(model) -> dict[str, torch.Tensor]:
+    """A CPU copy of the trainable weights this process holds (its shard, when sharded): the point a
+    stage starts from, kept off the accelerator so a full fine-tuning's copy costs no device memory."""
+    return {n: _local(p).detach().to("cpu", torch.float32, copy=True) for n, p in trainable(model).items()}
+
+
+def weight_change(model, before: dict[str, torch.Tensor]) -> dict:
+    """How far training moved the trainable weights from ``before`` (``snapshot``): the L2 distance
+    ||theta - theta_before|| and its ratio to ||theta_before||, over every trainable weight. The
+    literature ties forgetting to it (Kalajdzievski 2024: forgetting grows with parameters x steps)."""
+    moved = total = 0.0
+    for n, p in trainable(model).items():
+        old = before[n]
+        moved += float((_local(p).detach().to("cpu", torch.float32) - old).pow(2).sum())
+        total += float(old.pow(2).sum())
+    if distributed.is_sharded(model):  # each process holds a shard: the squares add up
+        moved, total = distributed.all_reduce_sum(moved), distributed.all_reduce_sum(total)
+    return {"weight_distance": math.sqrt(moved), "relative_distance": math.sqrt(moved / total) if total else None}
+
+
+def loss_drop(losses: list[float]) -> dict:
+    """The task loss at the start and end of a stage (means over its first and last tenth of steps,
+    at least one step each) and their difference: how much the stage fitted its task."""
+    w = max(1, math.ceil(len(losses) / 10))
+    start, end = sum(losses[:w]) / w, sum(losses[-w:]) / w
+    return {"loss_start": round(start, 5), "loss_end": round(end, 5), "loss_drop": round(start - end, 5)}
+
+
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -271,6 +299,7 @@ def train_stage(
         "tokens_per_s": tokens / max(elapsed, 1e-9),
         "wall_s": elapsed,
         "loss": losses,
+        **loss_drop(losses),
         "peak_memory_mb": _peak_memory_mb(device),
         "processes": distributed.world(),
         "sharded": sharded,

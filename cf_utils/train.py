@@ -37,7 +37,15 @@ from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 from cf_utils.mitigations import get_method
-from cf_utils.stage import Hooks, general_records, task_records, train_stage, with_lora
+from cf_utils.stage import (
+    Hooks,
+    general_records,
+    snapshot,
+    task_records,
+    train_stage,
+    weight_change,
+    with_lora,
+)
 from cf_utils.study import LAST, STAGES, TASKS, TRAINED_STAGES
 
 
@@ -167,6 +175,7 @@ class Chain:
         extra = self.method.begin_stage(self.model, self.tokenizer, self.spec.arch, k, prev)
         hooks = Hooks(extra_loss=[*self.hooks.extra_loss, *extra.extra_loss],
                       on_step=[*self.hooks.on_step, *extra.on_step])  # fmt: skip
+        before = snapshot(self.model)  # the previous stage's weights: the distance each stage moves
         try:
             metrics = train_stage(
                 self.model,
@@ -181,6 +190,8 @@ class Chain:
             )
         finally:
             self.method.end_stage()
+        metrics.update(weight_change(self.model, before))
+        del before
         metrics.update(
             fingerprint=self.fingerprint(),
             stage=k,
@@ -216,41 +227,73 @@ def chain_lock(root: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def derived_fingerprint(cfg: Config, name: str) -> str:
+    """What a derived model's weights depend on: the training settings, the seed, its base and the
+    general-instruction data. A changed config makes a new one (the old one is removed), as a chain."""
+    t = {k: v for k, v in cfg.to_dict()["train"].items()
+         if k not in ("models", "variants", "examples_per_task", "replay_examples", "save_every")}  # fmt: skip
+    general = [f["sha256"] for f in data_manifest.read(cfg)["files"] if f["role"] == "task" and f["stage"] == 0]
+    key = {"train": t, "seed": cfg.seed, "model": name, "base": models.get_spec(name).base, "data": general}
+    return sha256_bytes(json.dumps(key, sort_keys=True).encode())[:16]
+
+
 def make_derived(cfg: Config, name: str) -> Path:
-    """Build a derived model (the Alpaca analogue): LoRA general instruction tuning of its base in fp32,
-    merged into the weights (exact in fp32) and saved as a plain checkpoint the registry serves."""
+    """Build a derived model (the Alpaca analogue): general instruction tuning of its base, made the way
+    the chains train (``train.method``). Full fine-tuning, as the paper's Alpaca, trains every weight;
+    (Q)LoRA trains a LoRA in fp32 and merges it into the weights (exact in fp32). Saved as a plain
+    checkpoint the registry serves, keyed by ``derived_fingerprint``: a changed config rebuilds it."""
     out = paths.derived_dir(cfg.profile, name)
+    fingerprint = derived_fingerprint(cfg, name)
     with chain_lock(out):  # two chains of this model at once (make -j): one builds it, the other waits
+        marker = out / "metrics.json"
+        if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != fingerprint:
+            if distributed.is_main():
+                print(f"{out}: made under a different config or data; making it again", flush=True)
+                shutil.rmtree(out)
+            distributed.barrier()
         if not is_done(out):
-            _make_derived(cfg, name, out)
+            _make_derived(cfg, name, out, fingerprint)
     distributed.barrier()
     return out
 
 
-def _make_derived(cfg: Config, name: str, out: Path) -> None:
+def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
     spec = models.get_spec(name)
     base_spec = models.get_spec(spec.base)
     tok = models.load_tokenizer(spec.base, profile=cfg.profile)
-    base = models.load_model(spec.base, method="lora", dtype=torch.float32, profile=cfg.profile)
     t = cfg.train
-    model = with_lora(base, spec.base, t, cfg.seed)
+    full = t.method == "full"
+    base = models.load_model(spec.base, method="full" if full else "lora", dtype=torch.float32, profile=cfg.profile)
+    model = base if full else with_lora(base, spec.base, t, cfg.seed)
     recs = general_records(cfg)[: t.general_examples]
-    resume = out.parent / f".{name}.resume"
+    for stale in out.parent.glob(f".{name}.*.resume"):  # a resume point of another config is never used
+        if stale.name != f".{name}.{fingerprint}.resume" and distributed.is_main():
+            shutil.rmtree(stale, ignore_errors=True)
+    resume = out.parent / f".{name}.{fingerprint}.resume"
+    before = snapshot(model)
     metrics = train_stage(model, tok, base_spec.arch, recs, t, seed=cfg.seed, resume_dir=resume,
                           desc=f"{name} (general instruction tuning of {spec.base})")  # fmt: skip
-    merged = model.merge_and_unload()
+    metrics.update(weight_change(model, before))
+    merged = model if full else model.merge_and_unload()
     if distributed.is_main():
         with atomic_dir(out) as tmp:
             merged.save_pretrained(tmp)  # safetensors (transformers 5's only format)
             tok.save_pretrained(tmp)
-            atomic_write_json(
-                tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "examples": len(recs)}
-            )
+            atomic_write_json(tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "method": t.method,
+                                                     "examples": len(recs), "fingerprint": fingerprint})  # fmt: skip
         shutil.rmtree(resume, ignore_errors=True)
 
 
+# Per stage, beside steps and tokens: what forgetting depends on (stage.loss_drop, stage.weight_change).
+STAGE_LOG = ("loss_start", "loss_end", "loss_drop", "weight_distance", "relative_distance")
+
+
 def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
-    """One row per finished stage of a chain: steps, tokens, tokens/s, wall time, first and last loss, peak memory."""
+    """One row per finished stage of a chain: steps, tokens, tokens/s, wall time, first and last loss, peak
+    memory, and what the forgetting literature ties forgetting to: the task loss at the start and end of
+    the stage (``stage.loss_drop``) and the distance the weights moved from the previous stage's
+    (``stage.weight_change``; the adapter's weights under (Q)LoRA). Stages trained before these were
+    recorded show them empty."""
     rows = []
     for k in TRAINED_STAGES:
         path = paths.stage_dir(profile, name, variant, k) / "metrics.json"
@@ -261,14 +304,17 @@ def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
             {
                 "model": name,
                 "variant": variant,
+                "method": m.get("method"),
                 "stage": k,
                 "task": m["task"],
+                "epochs": m.get("epochs"),
                 "steps": m["steps"],
                 "tokens": m["tokens"],
                 "tokens_per_s": round(m["tokens_per_s"]),
                 "wall_s": round(m["wall_s"], 1),
                 "first_loss": m["loss"][0],
                 "final_loss": m["loss"][-1],
+                **{key: m.get(key) for key in STAGE_LOG},
                 "peak_memory_mb": round(m["peak_memory_mb"]),
             }
         )

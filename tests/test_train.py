@@ -1,5 +1,6 @@
 """Staged training on the tiny models: label masking, batching, resume, the chain, derived models."""
 
+import dataclasses
 import json
 
 import pytest
@@ -210,7 +211,38 @@ def test_derived_model_is_made_once_and_served_by_the_registry(smoke, monkeypatc
     base = models.load_model("tiny-causal")
     diff = [not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), base.state_dict().values(), strict=True)]
     assert any(diff)  # the general tuning changed the weights (merged: a plain checkpoint, no adapter)
+    made = json.loads((out / "metrics.json").read_text())
+    assert made["method"] == "lora" and made["weight_distance"] > 0
     assert train.make_derived(smoke, spec.name) == out  # made once
+    # A changed training config makes it again, the paper's way when the method is full: every weight moves
+    full = dataclasses.replace(smoke, train=dataclasses.replace(smoke.train, method="full", lr=1e-3))
+    assert train.derived_fingerprint(full, spec.name) != made["fingerprint"]
+    train.make_derived(full, spec.name)
+    remade = json.loads((out / "metrics.json").read_text())
+    assert remade["fingerprint"] == train.derived_fingerprint(full, spec.name) and remade["method"] == "full"
+    tuned = models.load_model(spec.name, profile=smoke.profile)
+    assert all(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), base.state_dict().values(),
+                                                     strict=True) if a.dim() == 2)  # fmt: skip
+
+
+def test_loss_drop_compares_the_first_and_last_tenth_of_steps():
+    assert stage.loss_drop([3.0, 2.0] + [1.0] * 17 + [0.5]) == {"loss_start": 2.5, "loss_end": 0.75, "loss_drop": 1.75}
+    assert stage.loss_drop([2.0]) == {"loss_start": 2.0, "loss_end": 2.0, "loss_drop": 0.0}
+
+
+def test_weight_change_is_the_l2_distance_over_the_trainable_weights():
+    m = models.load_model("tiny-causal")
+    for p in m.parameters():
+        p.requires_grad_(False)
+    w = m.get_output_embeddings().weight
+    w.requires_grad_(True)
+    before = stage.snapshot(m)
+    assert len(before) == 1  # the one trainable weight
+    with torch.no_grad():
+        w[0, :4] += 0.5  # moves by sqrt(4 * 0.25) = 1
+    moved = stage.weight_change(m, before)
+    assert moved["weight_distance"] == pytest.approx(1.0, rel=1e-5)
+    assert moved["relative_distance"] == pytest.approx(1.0 / float(before[next(iter(before))].norm()), rel=1e-4)
 
 
 @pytest.mark.parametrize("model", ["tiny-causal", "tiny-seq2seq"])

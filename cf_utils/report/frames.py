@@ -4,7 +4,8 @@
 
 reads ``scores.csv``, ``items.csv`` (optional), ``generations.csv`` (optional), ``forgetting.csv``
 (:func:`cf_utils.metrics.write_forgetting`), ``manifest.json`` (optional), the mitigation study's tables
-(optional) and the training loss of every scored chain (each stage's ``metrics.json``), and derives the
+(optional) and the training loss and per-stage log of every scored chain (each stage's ``metrics.json``,
+:func:`cf_utils.train.chain_summary`), and derives the
 element, curve, new-task, transfer and comparison frames (:mod:`cf_utils.metrics`, :mod:`.roles`). The
 CIs are the paired bootstrap of :mod:`cf_utils.stats`: per element its FG, final drop and initial score
 beside the element's chance level; per new task its gain over the held-out generations; per comparative
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cf_utils import metrics, mitigation_study, paths
+from cf_utils import metrics, mitigation_study, paths, train
 from cf_utils.report.roles import claim_comparisons
 from cf_utils.study import TRAINED_STAGES
 
@@ -45,6 +46,7 @@ class Frames:
     mitigations: tuple[pd.DataFrame, pd.DataFrame] | None = None  # mitigation_study.read: retention, tasks
     losses: pd.DataFrame | None = None  # LOSS_COLUMNS: training loss per step of each scored chain
     comparisons: pd.DataFrame | None = None  # comparisons.COMPARISON_COLUMNS: the comparative claims' pairs
+    training: pd.DataFrame | None = None  # train.chain_summary of each scored chain: one row per trained stage
 
 
 def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
@@ -57,6 +59,7 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
     generations = read_optional(paths.output(profile, "generations.csv"), metrics.read_generations)
     elements = metrics.element_table(scores)
     forgetting = pd.read_csv(table)
+    chains = dict.fromkeys(zip(scores["model"], scores["variant"], strict=True))  # the scored chains, in order
     return Frames(
         profile=profile,
         scores=scores,
@@ -68,7 +71,8 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
         transfer=metrics.transfer(scores),
         manifest=read_optional(paths.output(profile, "manifest.json"), lambda p: json.loads(p.read_text())) or {},
         mitigations=mitigation_study.read(profile),
-        losses=losses(profile, dict.fromkeys(zip(scores["model"], scores["variant"], strict=True))),
+        losses=losses(profile, chains),
+        training=pd.DataFrame([row for chain in chains for row in train.chain_summary(profile, *chain)]),
         comparisons=None if items is None else claim_comparisons(forgetting, items, n_boot=n_boot, seed=seed),
     )
 

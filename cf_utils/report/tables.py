@@ -122,6 +122,31 @@ def secondary_table(forgetting: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
+TRAINING_NOTE = (
+    "Per trained stage, what the forgetting literature ties forgetting to (Kalajdzievski 2024: forgetting grows "
+    "with tuned parameters x steps; Biderman et al. 2024: LoRA learns less and forgets less): optimizer steps, "
+    "tokens, the task loss at the stage's start and end (means over its first and last tenth of steps) and the "
+    "L2 distance the trainable weights moved from the previous stage's (the adapter's weights under (Q)LoRA; "
+    "relative = over the previous weights' norm). From each stage's metrics.json."
+)
+
+
+def training_table(training: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per trained stage: method, steps, tokens, task loss start / end / drop, weight distance moved."""
+    t = or_empty(training, ["model", "variant", "method", "stage", "task", "epochs", "steps", "tokens", "loss_start",
+                            "loss_end", "loss_drop", "weight_distance", "relative_distance"])  # fmt: skip
+    return pd.DataFrame({
+        "model": t["model"], "variant": t["variant"], "method": t["method"], "stage": t["stage"], "task": t["task"],
+        "epochs": t["epochs"], "steps": t["steps"], "tokens": t["tokens"], "loss start": t["loss_start"].map(num),
+        "loss end": t["loss_end"].map(num), "loss drop": t["loss_drop"].map(num),
+        "distance moved": t["weight_distance"].map(num), "relative distance": t["relative_distance"].map(_sci),
+    })  # fmt: skip
+
+
+def _sci(x) -> str:
+    return "–" if x is None or pd.isna(x) else f"{x:.2e}"
+
+
 def comparison_table(table: pd.DataFrame | None) -> pd.DataFrame:
     """The comparative claims' paired comparisons: FG of a and b, difference [CI], p, Holm p, state."""
     t = or_empty(table, comparisons.COMPARISON_COLUMNS)
@@ -156,6 +181,8 @@ def tables(frames: Frames) -> dict[str, Table]:
               comparison_table(frames.comparisons), COMPARISON_NOTE),
         Table("power", "Power: the minimal detectable FG beside the achieved CI, per model and category",
               power_table(frames.forgetting), POWER_NOTE),
+        Table("training", "Training per stage: steps, tokens, task loss, distance moved",
+              training_table(frames.training), TRAINING_NOTE),
         Table("secondary", "Sensitivity and secondary measure: FG over the elements above chance, "
               "log-likelihood margin drop", secondary_table(frames.forgetting), SECONDARY_NOTE),
         Table("elements", "Every element: chance level, initial, final, FG and final drop with 95% CIs",
