@@ -1,16 +1,8 @@
-"""What the speed benchmarks share: this machine's measured matmul peak, for model FLOPs utilisation."""
+"""What the speed benchmarks share: this machine's measured matmul peak, for model FLOPs utilisation.
 
-import time
+The one measurement lives in cf_utils.plan (``make plan`` uses it too, with the utilisations these
+benchmarks measure)."""
 
-import torch
+from cf_utils.plan import matmul_peak
 
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """Measured FLOP/s of a square matmul in ``dtype``: this machine's practical peak."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t)
+__all__ = ["matmul_peak"]

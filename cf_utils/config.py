@@ -42,12 +42,26 @@ class DataConfig:
     general_examples: int = 2000  # general-instruction set (Alpaca analogue, replay)
     max_source_words: int | None = 200  # cut long task inputs (articles, dialogues) to this many words
     mmlu_format: Literal["text", "letter"] = "text"  # hub MMLU: paper-era answer text, or letters
+    # The power calculation (cf_utils/power.py): with fg_half_width set, each benchmark's items are allocated
+    # so that every category's FG has a 95% CI of at most this half-width (points), the cheap items first;
+    # bench_items then caps each benchmark. Its assumptions are fixed here, before any result is seen.
+    fg_half_width: float | None = None
+    assumed_initial: float = 50.0  # percent correct at stage 0, for every element
+    assumed_flip_rate: float = 0.2  # share of items whose outcome changes between stage 0 and a later stage
 
     def __post_init__(self):
         for name in ("bench_items", "max_context_words", "max_source_words"):
             _check_min(self, name, 1, allow_none=True)
         for name in ("train_examples", "eval_examples", "general_examples"):
             _check_min(self, name, 1)
+        bad = (self.fg_half_width is not None and not self.fg_half_width > 0) or not (
+            0 < self.assumed_initial <= 100 and 0 < self.assumed_flip_rate <= 1
+        )
+        if bad:
+            raise ConfigError(
+                f"DataConfig: fg_half_width must be > 0 (or null), assumed_initial in (0, 100] and assumed_flip_rate "
+                f"in (0, 1]; got {self.fg_half_width}, {self.assumed_initial}, {self.assumed_flip_rate}"
+            )
 
 
 @dataclass(frozen=True)

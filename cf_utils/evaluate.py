@@ -128,7 +128,8 @@ class ChainEval:
         self.cfg, self.name, self.variant = cfg, model_name, variant
         self.alpha = mitigations.wise_alpha(variant)
         self.source = "seq" if self.alpha is not None else variant  # the trained chain whose weights are used
-        if self.alpha is not None and cfg.train.method == "full":
+        self.tuning = mitigations.tuning(cfg, variant)  # full, lora or qlora: how the chain's weights were tuned
+        if self.alpha is not None and self.tuning == "full":
             raise mitigations.ConfigError(f"{variant}: WiSE-FT scales a LoRA adapter; train.method is 'full'")
         self.stages = tuple(stages) if stages is not None else STAGES
         self.spec = models.get_spec(model_name)
@@ -155,7 +156,7 @@ class ChainEval:
                     f"PROFILE={self.cfg.profile}`)"
                 )
             w = _weights_file(d)
-            parts = [_base_identity(self.cfg, self.name), self.cfg.train.method, sha256_file(w) if w else "base"]
+            parts = [_base_identity(self.cfg, self.name), self.tuning, sha256_file(w) if w else "base"]
             if self.alpha is not None:
                 parts.append({"adapter_scale": self.alpha})
             self._keys[stage] = sha256_bytes(json.dumps(parts).encode())[:16]
@@ -190,7 +191,7 @@ class ChainEval:
     def _load(self) -> None:
         if self.model is not None:
             return
-        method = self.cfg.train.method
+        method = self.tuning
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=method, profile=self.cfg.profile)
         if method == "full":
@@ -214,7 +215,7 @@ class ChainEval:
         from safetensors.torch import load_file
 
         w = _weights_file(paths.stage_dir(self.cfg.profile, self.name, self.source, stage))
-        if self.cfg.train.method == "full":
+        if self.tuning == "full":
             if w is None:
                 if self._stage is not None:  # the base after another stage's weights: load it again
                     self.model = models.load_model(self.name, method="full", profile=self.cfg.profile)
@@ -223,7 +224,7 @@ class ChainEval:
         else:
             from peft import set_peft_model_state_dict
 
-            merge = self.cfg.train.method == "lora"
+            merge = self.tuning == "lora"
             if merge and self._stage is not None:
                 self.model.unmerge_adapter()
                 _restore_base(self.model, self._pristine)

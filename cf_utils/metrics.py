@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cf_utils import paths, stats, textmetrics
+from cf_utils import paths, power, stats, textmetrics
 from cf_utils.io import atomic_write_text
 from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TASK_STAGE, TASKS, TRAINED_STAGES
 
@@ -358,8 +358,8 @@ def minimal_detectable_fg(n_items, initial, flip_rate) -> float:
 
     An element's FG is 100 (p0 - pm) / p0 averaged over the stages; a paired difference of proportions
     on n items with discordant share f has standard error sqrt(f / n) (McNemar), and the stages' drops
-    are treated as fully correlated (conservative), so SE(FG_e) = 100 sqrt(f / n) / p0 and the category's
-    SE is the root sum of squares over its E elements, over E. A true drop d (as a share) makes at least
+    are treated as fully correlated (conservative), so SE(FG_e) = 100 sqrt(f / n) / p0 (cf_utils.power) and
+    the category's SE is the root sum of squares over its E elements, over E. A true drop d (as a share) makes at least
     d of the items flip, so f is at least d under the alternative: the effect is found by iteration.
     """
     n, p0, f_obs = (np.asarray(x, dtype=float) for x in (n_items, initial, flip_rate))
@@ -367,7 +367,7 @@ def minimal_detectable_fg(n_items, initial, flip_rate) -> float:
     effect = 100.0  # from above: 0 is a fixed point too when nothing flipped
     for _ in range(50):
         drop = effect / 100 * p0  # (elements,) the element's drop as a share of items
-        se = np.sqrt(np.sum((100 * np.sqrt(np.maximum(f_obs, drop) / n) / p0) ** 2)) / len(n)
+        se = np.sqrt(np.sum(power.element_se(n, 100 * p0, np.maximum(f_obs, drop)) ** 2)) / len(n)
         effect, previous = stats.minimal_detectable(se), effect
         if abs(effect - previous) < 1e-6:
             break

@@ -26,6 +26,9 @@ The methods (all on the trainable weights, i.e. the LoRA adapter):
   frozen and the later ones stay at B = 0, i.e. contribute nothing), plus
   ``olora_weight * sum_{j<k} ||A_k A_j^T||_F^2`` over the LoRA layers, which is zero when block k's
   subspace is orthogonal to the earlier ones'. Scaling alpha / r is kept equal to ``seq``'s.
+- ``lora``: plain sequential fine-tuning with the design card's LoRA adapter (``train.lora_*``) where the
+  study fully fine-tunes (``train.method: full``): the method arm beside the paper's full fine-tuning, on
+  the same data and items (Biderman et al. 2024: LoRA learns less and forgets less).
 - ``wise``: WiSE-FT (Wortsman et al. 2022) for an adapter: W0 + alpha * dW_k, i.e. the stage-k
   adapter's B scaled by alpha; alpha = 0 is stage 0 exactly and alpha = 1 stage k. Evaluation only:
   the ``seq`` chain's adapters are re-weighted when the checkpoint is evaluated (``scale_adapter``).
@@ -60,6 +63,10 @@ class Method:
         """The method's strengths that the trained weights depend on (the chain fingerprint adds them)."""
         return {}
 
+    def tuning(self) -> str:
+        """How this chain's weights are tuned (full, lora, qlora): the config's ``train.method``."""
+        return self.cfg.train.method
+
     def check_full(self) -> None:
         if self.adapter_only:
             raise ConfigError(
@@ -85,6 +92,20 @@ class Method:
 
     def save_state(self, out_dir: Path) -> None:
         pass
+
+
+class LoRAArm(Method):
+    """``lora``: seq with a LoRA adapter, the (Q)LoRA arm of a study that fully fine-tunes."""
+
+    name = "lora"
+
+    def tuning(self) -> str:
+        if self.cfg.train.method != "full":
+            raise ConfigError(
+                f"variant 'lora' is the LoRA arm beside full fine-tuning; train.method is already "
+                f"{self.cfg.train.method!r}, so it would repeat seq. Drop it, or set train.method: full"
+            )
+        return "lora"
 
 
 class Replay(Method):
@@ -308,7 +329,9 @@ def wise_alpha(variant: str) -> float | None:
     return float(variant.split("-", 1)[1]) if variant.startswith("wise-") else None
 
 
-VARIANTS: dict[str, type[Method]] = {m.name: m for m in (Method, Replay, L2, EWC, LwF, OLoRA)}  # study.TRAINED_VARIANTS
+VARIANTS: dict[str, type[Method]] = {
+    m.name: m for m in (Method, Replay, L2, EWC, LwF, OLoRA, LoRAArm)
+}  # study.TRAINED_VARIANTS
 
 
 def get_method(cfg: Config, name: str) -> Method:
@@ -318,6 +341,11 @@ def get_method(cfg: Config, name: str) -> Method:
             f"{' (wise is evaluation-only: list it in mitigation.methods)' if name.startswith('wise') else ''}"
         )
     return VARIANTS[name](cfg)
+
+
+def tuning(cfg: Config, variant: str) -> str:
+    """How a chain's weights are tuned: its method's ``tuning`` (wise-<alpha> re-weights the seq chain's)."""
+    return get_method(cfg, "seq" if wise_alpha(variant) is not None else variant).tuning()
 
 
 def check_model(cfg: Config) -> str:

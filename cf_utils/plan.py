@@ -5,10 +5,14 @@
 Needs neither the data nor the hub nor a GPU: token counts come from the prepared data when it exists
 and from typical sizes otherwise (the real benchmarks' published sizes, ~4 characters per token).
 Estimates, not measurements:
-- compute: training 6N FLOPs per token for full fine-tuning, 4N for (Q)LoRA (no weight gradients of the
-  frozen base), scoring and generation 2N (N = parameters; Kaplan et al. 2020);
-- time: compute / (peak x utilisation): an A100's 312 TFLOP/s bf16 at 35% (training) and 25% (scoring)
-  on a GPU; on a CPU its measured-class peak (bf16 if fast, else fp32) at 30%;
+- compute: training 6 FLOPs per parameter and token for full fine-tuning, 4 for (Q)LoRA (no weight
+  gradients of the frozen base), scoring and generation 2 (Kaplan et al. 2020), with the vocabulary
+  projection (``ModelSpec.vocab_params_b``) counted only where logits are computed: the response tokens
+  in training (stage.response_logits), the choices in scoring, the generated tokens in generation;
+- time: compute / (peak x utilisation). On a GPU an A100's 312 TFLOP/s bf16 at 35% (training) and 25%
+  (scoring). On a CPU the peak is measured here and now (a square matmul in the precision the study
+  computes in: bf16 where fast, else fp32) and the utilisations are those ``make bench`` measured for
+  this project's kernels on a 2-core EPYC (CPU_MFU), plus a fixed start-up per process (PROCESS_S);
 - memory: full 16 bytes per parameter (bf16 weights and gradients, fp32 Adam moments and master copy,
   before ZeRO sharding), LoRA 2, QLoRA ~0.55 (NF4 + double quantisation), plus 20% and 2 GB for
   activations and the CUDA context.
@@ -21,13 +25,16 @@ Estimates, not measurements:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+import time
 from dataclasses import replace
 
 import pandas as pd
+import torch
 
-from cf_utils import evaluate, metrics, mitigation_study, models, paths
+from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths
 from cf_utils.config import Config, ConfigError, load_config
 from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
@@ -45,66 +52,150 @@ GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in STAGES)  # per fully evaluate
 METHOD_TRAIN_FACTOR = {"lwf": 1.5}
 
 
-def _cpu_peak() -> float:
-    return 800e9 if models.fast_bf16("cpu") else 200e9  # measured class on this project's 2-core EPYC
+# Model FLOPs utilisation of this project's kernels on a CPU, as ``make bench`` measured them on the
+# project's 2-core EPYC (artifacts/bench/*.json, README "Speed"): full fine-tuning 0.83, generation 0.47,
+# scoring ~0.6; (Q)LoRA's small adapter matmuls and the scorer's block masks use the cores less.
+CPU_MFU = {"train": 0.8, "score": 0.6, "generate": 0.45}
+PROCESS_S = 20.0  # per chain process and notebook: interpreter, imports, model load (seconds; an assumption)
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 20) -> float:
+    """Measured FLOP/s of a square matmul in ``dtype``: this machine's practical peak (about a second)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t)
+
+
+@functools.cache
+def cpu_peak() -> float:
+    """This CPU's matmul peak in the precision the study computes in (``precision: auto``)."""
+    return matmul_peak(torch.bfloat16 if models.fast_bf16("cpu") else torch.float32)
+
+
+def _bench_chars(path) -> tuple[float, float]:
+    """(characters the scorer runs, characters it scores) of one benchmark file: each item's context(s)
+    and options once (the scorer shares an item's context across its options), the options scored."""
+    run = scored = 0
+    for line in path.open(encoding="utf-8"):
+        rec = json.loads(line)
+        if "choices" in rec:
+            opts = sum(len(c) + 1 for c in rec["choices"])
+            run, scored = run + len(rec["context"]) + opts, scored + opts
+        elif "contexts" in rec:
+            k = len(rec["contexts"])
+            run += sum(len(c) for c in rec["contexts"]) + k * (len(rec["continuation"]) + 1)
+            scored += k * (len(rec["continuation"]) + 1)
+        else:  # pair: both sentences scored whole
+            both = len(rec["sent_more"]) + len(rec["sent_less"])
+            run, scored = run + both, scored + both
+    return run, scored
+
+
+def _task_chars(path) -> tuple[float, float, int]:
+    """(prompt characters, response characters, records) of one task file."""
+    prompt = response = n = 0
+    for line in path.open(encoding="utf-8"):
+        rec = json.loads(line)
+        prompt, response, n = prompt + len(rec["prompt"]), response + len(rec["target"]) + 1, n + 1
+    return prompt, response, n
 
 
 def _data_sizes(cfg: Config) -> dict:
-    """Token counts from the prepared data (chars / 4), or typical sizes."""
+    """Token counts from the prepared data (characters / 4), or typical sizes."""
     t = cfg.train
     manifest = paths.data_manifest(cfg.profile)
     per_task = min(cfg.data.train_examples, t.examples_per_task or 10**12)
+    general = min(cfg.data.general_examples, t.general_examples or 10**12)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
-        return {"bench_items": bench, "bench_tokens": sum(bench.values()) * TYPICAL_TOKENS["bench_item"],
+        bench_tokens = sum(bench.values()) * TYPICAL_TOKENS["bench_item"]
+        return {"bench_items": bench, "bench_tokens": bench_tokens, "bench_scored_tokens": 0.1 * bench_tokens,
                 "train_examples": per_task, "train_tokens": per_task * TYPICAL_TOKENS["train_example"],
+                "response_share": 0.25, "general_examples": general,
+                "general_tokens": general * TYPICAL_TOKENS["train_example"],
                 "task_prompt_tokens": TYPICAL_TOKENS["task_prompt"],
                 "source": "typical sizes (no data prepared)"}  # fmt: skip
     files = json.loads(manifest.read_text())["files"]
     root = paths.data_dir(cfg.profile)
-    bench, bench_chars = {}, 0
+    bench, run, scored = {}, 0.0, 0.0
     for f in files:
         if f["role"] == "benchmark":
             bench[f["name"]] = f["count"]
-            bench_chars += (root / f["path"]).stat().st_size
-    train_chars = [(root / f["path"]).stat().st_size / max(f["count"], 1) for f in files
-                   if f["role"] == "task" and f.get("split") == "train" and f["stage"] > 0]  # fmt: skip
-    mean_example = sum(train_chars) / len(train_chars) / 4
-    return {"bench_items": bench, "bench_tokens": bench_chars / 4, "train_examples": per_task,
-            "train_tokens": per_task * mean_example, "task_prompt_tokens": mean_example,
+            r, c = _bench_chars(root / f["path"])
+            run, scored = run + r, scored + c
+    tasks = [_task_chars(root / f["path"]) for f in files
+             if f["role"] == "task" and f.get("split") == "train" and f["stage"] > 0]  # fmt: skip
+    prompt, response, n = (sum(x) for x in zip(*tasks, strict=True))
+    mean_example = (prompt + response) / n / 4
+    gen = [_task_chars(root / f["path"]) for f in files if f["role"] == "task" and f["stage"] == 0]
+    mean_general = (gen[0][0] + gen[0][1]) / gen[0][2] / 4 if gen else mean_example
+    return {"bench_items": bench, "bench_tokens": run / 4, "bench_scored_tokens": scored / 4,
+            "train_examples": per_task, "train_tokens": per_task * mean_example,
+            "response_share": response / (prompt + response), "general_examples": general,
+            "general_tokens": general * mean_general, "task_prompt_tokens": prompt / n / 4,
             "source": f"the prepared data ({manifest})"}  # fmt: skip
+
+
+def _train_flops(spec, method: str, tokens: float, response_share: float) -> float:
+    """Training FLOPs: k N per token, the vocabulary projection only at the response tokens (causal)."""
+    k = TRAIN_FLOPS_PER_PARAM_TOKEN[method]
+    vocab = (spec.vocab_params_b or 0) * 1e9 if spec.arch == "causal" else 0
+    return k * ((spec.params_b * 1e9 - vocab) * tokens + vocab * tokens * response_share)
+
+
+def _forward_flops(spec, tokens: float, logits_at: float) -> float:
+    """Forward FLOPs: 2 N per token, the vocabulary projection only where logits are computed."""
+    vocab = (spec.vocab_params_b or 0) * 1e9 if spec.arch == "causal" else 0
+    return 2 * ((spec.params_b * 1e9 - vocab) * tokens + vocab * logits_at)
 
 
 def estimate(cfg: Config) -> dict:
     t, e = cfg.train, cfg.eval
     sizes = _data_sizes(cfg)
     gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
-    peak = GPU_PEAK if gpu else _cpu_peak()
-    mfu_train, mfu_eval = (GPU_MFU_TRAIN, GPU_MFU_EVAL) if gpu else (0.3, 0.3)
+    peak = GPU_PEAK if gpu else cpu_peak()
+    mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU
+    overhead = 0.0 if gpu else PROCESS_S  # per chain process (a GPU run's hours dwarf it)
     runs = [(name, v, STAGES) for name in t.models for v in t.variants]
     if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
         runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
+    share = sizes["response_share"]
     chains = []
     for name, variant, stages in runs:
         spec = models.get_spec(name)
-        n = spec.params_b * 1e9
         stage_tokens = sizes["train_tokens"] * t.epochs
         if variant == "replay":
             stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
         if variant not in TRAINED_VARIANTS:
             stage_tokens = 0  # wise-<alpha>: evaluation only
         factor = METHOD_TRAIN_FACTOR.get(variant, 1.0)
-        train_flops = factor * TRAIN_FLOPS_PER_PARAM_TOKEN[t.method] * n * stage_tokens * len(TRAINED_STAGES)
-        n_gen = sum(len(evaluate.tasks_at(k)) for k in stages)
-        gen_tokens = n_gen * e.new_task_examples * (sizes["task_prompt_tokens"] + e.max_new_tokens)
-        eval_flops = 2 * n * (len(stages) * sizes["bench_tokens"] + gen_tokens)
-        memory = n * BYTES_PER_PARAM[t.method] * 1.2 / 2**30 + (2 if gpu else 0.5)
+        tuned = mitigations.tuning(cfg, variant)  # full, lora or qlora (the lora arm beside full fine-tuning)
+        train_flops = factor * _train_flops(spec, tuned, stage_tokens * len(TRAINED_STAGES), share)
+        n_gen = sum(len(evaluate.tasks_at(k)) for k in stages) * e.new_task_examples
+        gen_flops = _forward_flops(spec, n_gen * (sizes["task_prompt_tokens"] + e.max_new_tokens),
+                                   n_gen * (1 + e.max_new_tokens))  # fmt: skip
+        score_flops = len(stages) * _forward_flops(spec, sizes["bench_tokens"], sizes["bench_scored_tokens"])
+        memory = spec.params_b * 1e9 * BYTES_PER_PARAM[tuned] * 1.2 / 2**30 + (2 if gpu else 0.5)
         chains.append({"model": name, "variant": variant, "arch": spec.arch, "params_b": spec.params_b,
                        "train_tokens": round(stage_tokens * len(TRAINED_STAGES)),
-                       "train_hours": train_flops / (peak * mfu_train) / 3600,
-                       "eval_hours": eval_flops / (peak * mfu_eval) / 3600, "memory_gb": memory})  # fmt: skip
+                       "train_hours": (train_flops / (peak * mfu["train"]) + (overhead if stage_tokens else 0)) / 3600,
+                       "eval_hours": (score_flops / (peak * mfu["score"]) + gen_flops / (peak * mfu["generate"])
+                                      + overhead) / 3600, "memory_gb": memory})  # fmt: skip
+    derived = []
+    for name in dict.fromkeys(t.models):
+        spec = models.get_spec(name)
+        if spec.source == "derived":  # the Alpaca analogue: general instruction tuning, once per profile
+            tokens = sizes["general_tokens"] * t.epochs
+            flops = _train_flops(models.get_spec(spec.base), t.method, tokens, share)
+            derived.append({"model": name, "tokens": round(tokens), "hours": (flops / (peak * mfu["train"])
+                                                                              + overhead) / 3600})  # fmt: skip
+    total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
-            "chains": chains, "total_hours": sum(c["train_hours"] + c["eval_hours"] for c in chains),
+            "peak_flops": peak, "mfu": mfu, "chains": chains, "derived": derived, "total_hours": total,
             "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
 
 
@@ -135,7 +226,13 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
     est = estimate(cfg)
     s, t = est["sizes"], cfg.train
     lines = [
-        f"plan for profile {cfg.profile!r} on {est['device']} (estimates; see cf_utils/plan.py for the assumptions)",
+        f"plan for profile {cfg.profile!r} on {est['device']} (estimates; see cf_utils/plan.py for the assumptions)"
+        + (
+            ""
+            if "GPU" in est["device"]
+            else f"; measured matmul peak here {est['peak_flops'] / 1e9:.0f} GFLOP/s, "
+            f"utilisation {', '.join(f'{k} {v:.0%}' for k, v in est['mfu'].items())}"
+        ),
         f"  data: {s['source']}",
         f"  training: method {t.method}, 5 stages x {s['train_examples']} examples x {t.epochs} epoch(s), "
         f"batch {t.batch_size} x accumulation {t.grad_accum}, lr {t.lr:g}",
@@ -151,7 +248,11 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
         lines.append(f"  {c['model']:<24} {c['variant']:<9} {c['arch']:<8} {c['params_b']:>6.3f}B  "
                      f"train {c['train_tokens'] / 1e6:8.2f}M tokens ~{c['train_hours']:7.2f} h   "
                      f"eval ~{c['eval_hours']:6.2f} h   memory ~{c['memory_gb']:5.1f} GB")  # fmt: skip
-    lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours; "
+    for d in est["derived"]:
+        lines.append(f"  {d['model']:<24} made once: general instruction tuning, {d['tokens'] / 1e6:.2f}M tokens "
+                     f"~{d['hours']:.2f} h")  # fmt: skip
+    wall = "" if "GPU" in est["device"] else f" (~{est['total_hours'] * 60:.0f} min wall on this machine, one job)"
+    lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours{wall}; "
                  f"peak memory ~{est['max_memory_gb']:.1f} GB")  # fmt: skip
     lines += power_lines(cfg)
     if "GPU" in est["device"]:

@@ -40,6 +40,6 @@ ABBR = {"domain_knowledge": "DK", "reasoning": "Rs", "reading_comprehension": "R
 METHODS = ("full", "lora", "qlora")  # the paper's full fine-tuning, LoRA, 4-bit NF4 + LoRA
 ADAPTER_METHODS = ("lora", "qlora")
 SEQ = "seq"  # plain sequential fine-tuning: the paper's setting and every comparison's reference
-TRAINED_VARIANTS = (SEQ, "replay", "l2", "ewc", "lwf", "olora")  # cf_utils/mitigations.py trains these
+TRAINED_VARIANTS = (SEQ, "replay", "l2", "ewc", "lwf", "olora", "lora")  # cf_utils/mitigations.py trains these
 EVAL_ONLY_VARIANTS = ("wise",)  # re-weights the seq chain's adapter at evaluation time, trains nothing
 MITIGATIONS = (*TRAINED_VARIANTS[1:], *EVAL_ONLY_VARIANTS)  # compared against seq by 05_mitigations

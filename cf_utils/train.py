@@ -65,6 +65,7 @@ class Chain:
     def __init__(self, cfg: Config, model_name: str, variant: str, hooks: Hooks | None = None):
         self.cfg, self.name, self.variant, self.hooks = cfg, model_name, variant, hooks or Hooks()
         self.method = get_method(cfg, variant)
+        self.tuning = self.method.tuning()  # full, lora or qlora: the config's method, or the variant's own
         self.spec = models.get_spec(model_name)
         self.root = paths.chain_dir(cfg.profile, model_name, variant)
         self.model = self.tokenizer = None
@@ -76,8 +77,8 @@ class Chain:
             return
         t = self.cfg.train
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
-        base = models.load_model(self.name, method=t.method, profile=self.cfg.profile)
-        if t.method == "full":
+        base = models.load_model(self.name, method=self.tuning, profile=self.cfg.profile)
+        if self.tuning == "full":
             self.method.check_full()
             self.model = base
             if distributed.sharding():
@@ -91,7 +92,7 @@ class Chain:
         from safetensors.torch import load_file
 
         src = paths.stage_dir(self.cfg.profile, self.name, self.variant, k)
-        if self.cfg.train.method == "full":
+        if self.tuning == "full":
             if k == 0:
                 return  # stage 0 of full fine-tuning is the base model itself: loaded as is
             state = load_file(str(src / "model.safetensors"))
@@ -104,7 +105,7 @@ class Chain:
     # -- saving
 
     def _save(self, k: int, metrics: dict) -> None:
-        full = self.cfg.train.method == "full" and k > 0
+        full = self.tuning == "full" and k > 0
         weights = None  # the model's own state dict; sharded: gathered whole on process 0 (tied copies dropped)
         if full and distributed.is_sharded(self.model):
             tied = getattr(self.model, "all_tied_weights_keys", None) or {}
@@ -114,7 +115,7 @@ class Chain:
             return
         final = paths.stage_dir(self.cfg.profile, self.name, self.variant, k)
         with atomic_dir(final) as tmp:
-            if self.cfg.train.method == "full":
+            if self.tuning == "full":
                 if full:
                     self.model.save_pretrained(tmp, state_dict=weights)
             else:
@@ -158,7 +159,7 @@ class Chain:
         done = [k for k in STAGES if is_done(paths.stage_dir(self.cfg.profile, self.name, self.variant, k))]
         if 0 not in done:
             self._load()
-            meta = {"stage": 0, "model": self.name, "variant": self.variant, "method": self.cfg.train.method}
+            meta = {"stage": 0, "model": self.name, "variant": self.variant, "method": self.tuning}
             self._save(0, {**meta, "fingerprint": self.fingerprint()})
         for k in TRAINED_STAGES:
             if k in done:
@@ -198,7 +199,7 @@ class Chain:
             task=task,
             model=self.name,
             variant=self.variant,
-            method=self.cfg.train.method,
+            method=self.tuning,
         )
         self._save(k, metrics)
         shutil.rmtree(resume, ignore_errors=True)

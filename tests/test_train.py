@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cf_utils import models, paths, stage, study, train
-from cf_utils.config import load_config
+from cf_utils.config import ConfigError, load_config
 from cf_utils.data.prepare import prepare
 
 pytestmark = pytest.mark.network  # needs the BIG-bench files (smoke data) once
@@ -295,3 +295,18 @@ def test_full_fine_tuning_saves_weights_per_stage(smoke):
 
     a, b = load_file(str(s1)), load_file(str(s2))
     assert any(not torch.equal(a[k], b[k]) for k in a)  # stage 2 trained on from stage 1's weights
+
+
+def test_the_lora_arm_trains_an_adapter_beside_full_fine_tuning_and_logs_each_stage(smoke):
+    cfg = load_config("smoke", {**_overrides(smoke), "train.models": ["tiny-causal"], "train.method": "full"})
+    train.Chain(cfg, "tiny-causal", "lora").run()
+    stage5 = paths.stage_dir(cfg.profile, "tiny-causal", "lora", 5)
+    assert (stage5 / "adapter_model.safetensors").is_file() and not (stage5 / "model.safetensors").exists()
+    rows = train.chain_summary(cfg.profile, "tiny-causal", "lora")
+    assert [r["stage"] for r in rows] == [1, 2, 3, 4, 5] and {r["method"] for r in rows} == {"lora"}
+    assert all(r["weight_distance"] > 0 and r["loss_start"] is not None for r in rows)
+    from cf_utils import evaluate
+
+    assert evaluate.ChainEval(cfg, "tiny-causal", "lora").tuning == "lora"
+    with pytest.raises(ConfigError, match="would repeat seq"):
+        train.Chain(load_config("smoke", _overrides(smoke)), "tiny-causal", "lora")

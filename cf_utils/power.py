@@ -1,0 +1,73 @@
+"""How many items each benchmark needs: the power calculation that sizes a profile's benchmarks.
+
+A category's FG (Luo et al. 2023, Eq. 1) is the mean over its E elements of each element's FG, a relative
+paired drop averaged over the stages. With n_e items, initial score p_e (a share) and discordant share f
+(the items whose outcome differs between stage 0 and a later stage):
+
+    SE(FG_e) = 100 sqrt(f / n_e) / p_e          (McNemar's paired SE of a difference of proportions; the
+                                                 stages' drops taken as fully correlated: conservative)
+    SE(FG)   = sqrt(sum_e SE(FG_e)^2) / E,       half-width of the 95% CI = z_0.975 SE(FG)
+
+Items go where they are cheap. With c_e the cost of one item of element e (the tokens the scorer runs
+for it), the allocation that reaches a half-width H at the least total cost sum_e n_e c_e is (Lagrange)
+
+    n_e = f * S / (K p_e sqrt(c_e)),   S = sum_j sqrt(c_j) / p_j,   K = (H E / (100 z))^2
+
+so a cheap element gets more items than a costly one. An element whose source has fewer items than that
+takes them all, and the others share what its shortfall leaves (repeated until no cap binds); where even
+all the items cannot reach H, the achieved half-width is what ``half_width`` returns for the counts.
+
+The calculation is fixed before any result is seen: p_e and f are the profile's stated assumptions
+(``data.assumed_initial``, ``data.assumed_flip_rate``), never a run's FG. The report prints the achieved
+half-width and the minimal detectable FG from the observed initial scores and flip rates
+(:func:`cf_utils.metrics.minimal_detectable_fg`, the same SE model).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from cf_utils.stats import Z_975
+
+
+def element_se(n, initial, flip_rate):
+    """SE of an element's FG (points): 100 sqrt(f / n) / p, with ``initial`` in percent (floats or arrays)."""
+    return 100 * np.sqrt(np.asarray(flip_rate, dtype=float) / n) / (np.asarray(initial, dtype=float) / 100)
+
+
+def half_width(counts: Mapping[str, int], initial: Mapping[str, float], flip_rate: float) -> float:
+    """The expected 95% CI half-width (FG points) of a category whose elements have ``counts`` items."""
+    ses = np.array([element_se(n, initial[e], flip_rate) for e, n in counts.items()])
+    return float(Z_975 * np.sqrt(np.sum(ses**2)) / len(ses))
+
+
+def allocate(
+    costs: Mapping[str, float],
+    available: Mapping[str, int],
+    *,
+    target: float,
+    initial: Mapping[str, float],
+    flip_rate: float,
+) -> dict[str, int]:
+    """Items per element of one category so that its FG's 95% CI half-width is at most ``target`` points at
+    the least scoring cost (see the module docstring). ``costs``: tokens per item; ``available``: items the
+    source has (the cap); ``initial``: assumed initial score per element, percent."""
+    if target <= 0 or not 0 < flip_rate <= 1:
+        raise ValueError(f"target must be > 0 and flip_rate in (0, 1]; got {target}, {flip_rate}")
+    p = {e: initial[e] / 100 for e in costs}
+    k = (target * len(costs) / (100 * Z_975)) ** 2  # the budget of sum_e f / (n_e p_e^2)
+    capped: dict[str, int] = {}
+    while True:
+        free = [e for e in costs if e not in capped]
+        left = k - sum(flip_rate / (n * p[e] ** 2) for e, n in capped.items())
+        if not free or left <= 0:  # every item cannot reach the target: take them all
+            return {e: capped.get(e, available[e]) for e in costs}
+        s = sum(math.sqrt(costs[e]) / p[e] for e in free)
+        want = {e: flip_rate * s / (left * p[e] * math.sqrt(costs[e])) for e in free}
+        over = {e for e in free if want[e] >= available[e]}
+        if not over:
+            return {**capped, **{e: math.ceil(want[e]) for e in free}}
+        capped |= {e: available[e] for e in over}

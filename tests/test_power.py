@@ -1,0 +1,58 @@
+"""The power calculation that sizes the benchmarks (cf_utils/power.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cf_utils import metrics, power
+
+
+def test_equal_costs_give_equal_counts_that_reach_the_target():
+    costs = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 100.0}
+    initial = dict.fromkeys(costs, 50.0)
+    n = power.allocate(costs, dict.fromkeys(costs, 10**6), target=5.0, initial=initial, flip_rate=0.2)
+    # n >= f (z 100 / (H p))^2 / E = 0.2 * (1.96 * 100 / 2.5)^2 / 4 = 307.3
+    assert set(n.values()) == {308}
+    assert power.half_width(n, initial, 0.2) <= 5.0 < power.half_width(dict.fromkeys(costs, 300), initial, 0.2)
+
+
+def test_cheap_elements_get_more_items_and_the_whole_costs_less():
+    costs = {"cheap": 25.0, "dear": 400.0}
+    initial = dict.fromkeys(costs, 60.0)
+    n = power.allocate(costs, dict.fromkeys(costs, 10**6), target=5.0, initial=initial, flip_rate=0.2)
+    assert n["cheap"] / n["dear"] == pytest.approx(4.0, rel=0.01)  # n proportional to 1 / sqrt(cost)
+    assert power.half_width(n, initial, 0.2) <= 5.0
+    equal = power.allocate(dict.fromkeys(costs, 1.0), dict.fromkeys(costs, 10**6), target=5.0, initial=initial,
+                           flip_rate=0.2)  # fmt: skip
+    assert sum(n[e] * costs[e] for e in costs) < sum(equal[e] * costs[e] for e in costs)
+
+
+def test_a_capped_element_takes_all_its_items_and_the_others_make_up_for_it():
+    costs = dict.fromkeys("abc", 100.0)
+    initial = dict.fromkeys(costs, 50.0)
+    free = power.allocate(costs, dict.fromkeys(costs, 10**6), target=5.0, initial=initial, flip_rate=0.2)
+    n = power.allocate(costs, {"a": 200, "b": 10**6, "c": 10**6}, target=5.0, initial=initial, flip_rate=0.2)
+    assert n["a"] == 200 < free["a"] and n["b"] == n["c"] > free["b"]
+    assert power.half_width(n, initial, 0.2) <= 5.0
+
+
+def test_when_every_item_cannot_reach_the_target_all_are_taken():
+    costs = dict.fromkeys("ab", 100.0)
+    n = power.allocate(costs, {"a": 50, "b": 60}, target=5.0, initial=dict.fromkeys(costs, 50.0), flip_rate=0.2)
+    assert n == {"a": 50, "b": 60}
+    assert power.half_width(n, dict.fromkeys(costs, 50.0), 0.2) > 5.0
+
+
+def test_the_minimal_detectable_fg_uses_the_same_standard_error():
+    # no chance flips and a large effect: the MDE's SE is element_se at the flip share the effect implies
+    n, p0 = 400, 50.0
+    mde = metrics.minimal_detectable_fg([n], [p0], [0.0])
+    drop = mde / 100 * p0 / 100
+    assert mde == pytest.approx((1.959964 + 0.841621) * float(power.element_se(n, p0, drop)), rel=1e-4)
+    assert np.isfinite(mde)
+
+
+def test_bad_targets_are_refused():
+    with pytest.raises(ValueError, match="target"):
+        power.allocate({"a": 1.0}, {"a": 10}, target=0, initial={"a": 50.0}, flip_rate=0.2)
