@@ -46,11 +46,12 @@ class DataConfig:
     # so that every category's FG has a 95% CI of at most this half-width (points), the cheap items first;
     # bench_items then caps each benchmark. Its assumptions are fixed here, before any result is seen.
     fg_half_width: float | None = None
+    bench_tokens: int | None = None  # scoring budget: tokens (chars / 4) one checkpoint may run per category
     assumed_initial: float = 50.0  # percent correct at stage 0, for every element
     assumed_flip_rate: float = 0.2  # share of items whose outcome changes between stage 0 and a later stage
 
     def __post_init__(self):
-        for name in ("bench_items", "max_context_words", "max_source_words"):
+        for name in ("bench_items", "max_context_words", "max_source_words", "bench_tokens"):
             _check_min(self, name, 1, allow_none=True)
         for name in ("train_examples", "eval_examples", "general_examples"):
             _check_min(self, name, 1)

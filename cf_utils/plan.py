@@ -11,8 +11,9 @@ Estimates, not measurements:
   in training (stage.response_logits), the choices in scoring, the generated tokens in generation;
 - time: compute / (peak x utilisation). On a GPU an A100's 312 TFLOP/s bf16 at 35% (training) and 25%
   (scoring). On a CPU the peak is measured here and now (a square matmul in the precision the study
-  computes in: bf16 where fast, else fp32) and the utilisations are those ``make bench`` measured for
-  this project's kernels on a 2-core EPYC (CPU_MFU), plus a fixed start-up per process (PROCESS_S);
+  computes in: bf16 where fast, else fp32) and the utilisations are fitted to measurements of this
+  project's kernels on a 2-core EPYC (CPU_MFU, benchmarks/plan_check.py), plus a start-up per process
+  (PROCESS_S);
 - memory: full 16 bytes per parameter (bf16 weights and gradients, fp32 Adam moments and master copy,
   before ZeRO sharding), LoRA 2, QLoRA ~0.55 (NF4 + double quantisation), plus 20% and 2 GB for
   activations and the CUDA context.
@@ -34,7 +35,7 @@ from dataclasses import replace
 import pandas as pd
 import torch
 
-from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths
+from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power
 from cf_utils.config import Config, ConfigError, load_config
 from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
@@ -52,10 +53,11 @@ GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in STAGES)  # per fully evaluate
 METHOD_TRAIN_FACTOR = {"lwf": 1.5}
 
 
-# Model FLOPs utilisation of this project's kernels on a CPU, as ``make bench`` measured them on the
-# project's 2-core EPYC (artifacts/bench/*.json, README "Speed"): full fine-tuning 0.83, generation 0.47,
-# scoring ~0.6; (Q)LoRA's small adapter matmuls and the scorer's block masks use the cores less.
-CPU_MFU = {"train": 0.8, "score": 0.6, "generate": 0.45}
+# Model FLOPs utilisation of this project's kernels on a CPU, fitted to benchmarks/plan_check.py on the
+# project's 2-core EPYC (AVX2, fp32, 2026-11-29; artifacts/bench/plan_check.json): the means over SmolLM2 and
+# Gemma-3 of each kind's measured time against the FLOPs (full fine-tuning 0.65 and 0.59, scoring 0.81 and
+# 0.59, generation 0.44 and 0.32); each model is then within 20% of its own measurement.
+CPU_MFU = {"train": 0.62, "score": 0.7, "generate": 0.38}
 PROCESS_S = 20.0  # per chain process and notebook: interpreter, imports, model load (seconds; an assumption)
 
 
@@ -77,22 +79,9 @@ def cpu_peak() -> float:
 
 
 def _bench_chars(path) -> tuple[float, float]:
-    """(characters the scorer runs, characters it scores) of one benchmark file: each item's context(s)
-    and options once (the scorer shares an item's context across its options), the options scored."""
-    run = scored = 0
-    for line in path.open(encoding="utf-8"):
-        rec = json.loads(line)
-        if "choices" in rec:
-            opts = sum(len(c) + 1 for c in rec["choices"])
-            run, scored = run + len(rec["context"]) + opts, scored + opts
-        elif "contexts" in rec:
-            k = len(rec["contexts"])
-            run += sum(len(c) for c in rec["contexts"]) + k * (len(rec["continuation"]) + 1)
-            scored += k * (len(rec["continuation"]) + 1)
-        else:  # pair: both sentences scored whole
-            both = len(rec["sent_more"]) + len(rec["sent_less"])
-            run, scored = run + both, scored + both
-    return run, scored
+    """(characters the scorer runs, characters it scores) of one benchmark file (power.item_chars)."""
+    pairs = [power.item_chars(json.loads(line)) for line in path.open(encoding="utf-8")]
+    return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
 
 
 def _task_chars(path) -> tuple[float, float, int]:
@@ -272,28 +261,39 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
     return "\n".join(lines)
 
 
-ASSUMED_INITIAL = 50.0  # percent correct at stage 0, where no run has measured it yet
-
-
 def power_lines(cfg: Config) -> list[str]:
-    """Per category: items, and the minimal detectable FG (80% power, 5% level; metrics.minimal_detectable_fg)
-    at the initial scores of the last run's forgetting.csv, or an assumed 50%, with no item flipping by chance
-    (a lower bound: items that flip either way raise it; the report prints the observed value)."""
+    """Per category: items, the expected 95% CI half-width of its FG under the config's stated assumptions
+    (cf_utils.power) beside the target and the items the target needs, and the minimal detectable FG (80%
+    power, 5% level; metrics.minimal_detectable_fg) at the assumed flip rate and the initial scores of the
+    last run's forgetting.csv, or the assumed one (the report prints it from the observed flips)."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
-        return ["  power: prepare the data first (make data) to see each category's minimal detectable FG"]
+        return ["  power: prepare the data first (make data) to see each category's half-width and detectable FG"]
+    d = cfg.data
+    root = paths.data_dir(cfg.profile)
     bench = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
     forgetting = paths.output(cfg.profile, "forgetting.csv")
     initial = pd.read_csv(forgetting).groupby("category")["initial"].mean() if forgetting.is_file() else {}
-    lines = ["  power (per model; 80% power at the 5% level; no chance flips assumed, so a lower bound):"]
+    lines = [f"  power (per model; assumed initial {d.assumed_initial:g}%, flip rate {d.assumed_flip_rate:g}, "
+             f"fixed in the config; cf_utils/power.py):"]  # fmt: skip
     for category in CATEGORIES:
-        counts = [f["count"] for f in bench if f["category"] == category]
-        if not counts:
+        files = [f for f in bench if f["category"] == category]
+        if not files:
             continue
-        p0 = float(initial.get(category, ASSUMED_INITIAL))
-        mde = metrics.minimal_detectable_fg(counts, [p0] * len(counts), [0.0] * len(counts))
-        lines.append(f"    {category:<22} {len(counts)} elements, {sum(counts):>6} items, initial ~{p0:.0f}%: "
-                     f"minimal detectable FG ~{mde:.1f} points")  # fmt: skip
+        counts = {f["name"]: f["count"] for f in files}
+        assumed = dict.fromkeys(counts, d.assumed_initial)
+        hw = power.half_width(counts, assumed, d.assumed_flip_rate)
+        target = ""
+        if d.fg_half_width is not None:
+            costs = {f["name"]: _bench_chars(root / f["path"])[0] / 4 / max(f["count"], 1) for f in files}
+            need = power.allocate(costs, dict.fromkeys(counts, 10**9), target=d.fg_half_width, initial=assumed,
+                                  flip_rate=d.assumed_flip_rate)  # fmt: skip
+            target = f" (target +-{d.fg_half_width:g}: {sum(need.values())} items)"
+        p0 = float(initial.get(category, d.assumed_initial))
+        n, flips = list(counts.values()), [d.assumed_flip_rate] * len(counts)
+        mde = metrics.minimal_detectable_fg(n, [p0] * len(n), flips)
+        lines.append(f"    {category:<22} {len(n)} elements, {sum(n):>6} items: 95% CI half-width ~+-{hw:.1f} FG "
+                     f"points{target}; minimal detectable FG ~{mde:.1f} (initial ~{p0:.0f}%)")  # fmt: skip
     return lines
 
 

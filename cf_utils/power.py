@@ -17,6 +17,11 @@ so a cheap element gets more items than a costly one. An element whose source ha
 takes them all, and the others share what its shortfall leaves (repeated until no cap binds); where even
 all the items cannot reach H, the achieved half-width is what ``half_width`` returns for the counts.
 
+A scoring budget (``data.bench_tokens``: the tokens one checkpoint's scoring of a category may run) scales
+every element's count down by one factor where the target costs more: the same allocation is the cheapest
+for any half-width, so the budget buys the smallest half-width it can, and the plan and the report say
+which half-width that is.
+
 The calculation is fixed before any result is seen: p_e and f are the profile's stated assumptions
 (``data.assumed_initial``, ``data.assumed_flip_rate``), never a run's FG. The report prints the achieved
 half-width and the minimal detectable FG from the observed initial scores and flip rates
@@ -71,3 +76,29 @@ def allocate(
         if not over:
             return {**capped, **{e: math.ceil(want[e]) for e in free}}
         capped |= {e: available[e] for e in over}
+
+
+def item_chars(rec: dict) -> tuple[int, int]:
+    """(characters the scorer runs, characters it scores) for one benchmark record: its context(s) once
+    and every option (the scorer shares an item's context across its options, cf_utils.scoring)."""
+    if "choices" in rec:
+        opts = sum(len(c) + 1 for c in rec["choices"])
+        return len(rec["context"]) + opts, opts
+    if "contexts" in rec:
+        k, rest = len(rec["contexts"]), len(rec["continuation"]) + 1
+        return sum(len(c) for c in rec["contexts"]) + k * rest, k * rest
+    both = len(rec["sent_more"]) + len(rec["sent_less"])  # a pair: both sentences scored whole
+    return both, both
+
+
+def item_cost(records: list[dict]) -> float:
+    """Mean tokens (characters / 4) the scorer runs per item of a benchmark."""
+    return sum(item_chars(r)[0] for r in records) / max(len(records), 1) / 4
+
+
+def within_budget(counts: Mapping[str, int], costs: Mapping[str, float], budget: float | None) -> dict[str, int]:
+    """``counts`` scaled down by one factor so that sum_e n_e c_e <= ``budget`` tokens (None: unchanged)."""
+    total = sum(n * costs[e] for e, n in counts.items())
+    if budget is None or total <= budget:
+        return dict(counts)
+    return {e: max(1, math.floor(n * budget / total)) for e, n in counts.items()}

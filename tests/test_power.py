@@ -56,3 +56,18 @@ def test_the_minimal_detectable_fg_uses_the_same_standard_error():
 def test_bad_targets_are_refused():
     with pytest.raises(ValueError, match="target"):
         power.allocate({"a": 1.0}, {"a": 10}, target=0, initial={"a": 50.0}, flip_rate=0.2)
+
+
+def test_a_budget_scales_every_count_by_one_factor():
+    counts, costs = {"a": 400, "b": 100}, {"a": 10.0, "b": 40.0}
+    assert power.within_budget(counts, costs, None) == counts
+    assert power.within_budget(counts, costs, 10**6) == counts
+    assert power.within_budget(counts, costs, 4000) == {"a": 200, "b": 50}
+
+
+def test_item_cost_counts_a_context_once_and_every_option():
+    mc = {"context": "x" * 30, "choices": ["ab", "cde"], "label": 0}
+    partial = {"contexts": ["a" * 10, "b" * 14], "continuation": "cc", "label": 1}
+    assert power.item_chars(mc) == (30 + 3 + 4, 7)
+    assert power.item_chars(partial) == (24 + 2 * 3, 6)
+    assert power.item_cost([mc, partial]) == pytest.approx((37 + 30) / 2 / 4)

@@ -25,14 +25,16 @@ def test_two_profiles_deviate_differently():
 def test_a_point_that_matches_the_paper_lists_no_deviation():
     paper = load_config("paper")  # the paper's models, data, examples, epochs and batch: QLoRA is its deviation
     assert topics(paper) == {"Training", "Trained weights", "Seeds"}
-    full = load_config("paper", {"train.method": "full"})
+    full = load_config("paper", {"train.method": "full", "train.lr": 2e-5})
     assert topics(full) == {"Seeds"}
+    assert topics(load_config("paper", {"train.method": "full", "train.lr": 5e-5})) == {"Learning rate", "Seeds"}
 
 
 def test_each_point_follows_its_config_key():
     cpu = load_config("cpu")
-    assert {"Models", "Weights", "General instruction tuning", "Data"} <= topics(cpu)
-    assert "up to 200 examples x 1 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
+    assert {"Models", "Weights", "General instruction tuning", "Data", "Beyond the paper"} <= topics(cpu)
+    assert "up to 64 examples x 3 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
+    assert "Beyond the paper" not in topics(load_config("cpu", {"mitigation.methods": ["replay"]}))
     more = load_config("cpu", {"train.examples_per_task": None, "train.epochs": 3})
     assert "up to 1,000 examples x 3 epoch(s)" in amount(more)
     assert "seed 7" in report.deviations(load_config("cpu", seed=7))[-1]

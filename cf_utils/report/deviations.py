@@ -18,14 +18,15 @@ import math
 from cf_utils import paths
 from cf_utils.config import Config
 from cf_utils.models import get_spec
-from cf_utils.report.paper import PAPER_BATCH, PAPER_EPOCHS, PAPER_EXAMPLES, PAPER_METHOD, PAPER_NAME
+from cf_utils.report.paper import PAPER_BATCH, PAPER_EPOCHS, PAPER_EXAMPLES, PAPER_LR, PAPER_METHOD, PAPER_NAME
 from cf_utils.study import ADAPTER_METHODS
 
 
 def deviations(cfg: Config) -> list[str]:
     """Every point where ``cfg`` departs from the paper's setup, one sentence each."""
-    checks = (training_method, adapter_targets, training_amount, smaller_models, quantised_weights,
-              instruction_analogue, stand_ins, mmlu_format, data_cuts, leaks_removed, seeds)  # fmt: skip
+    checks = (training_method, learning_rate, adapter_targets, lora_arm, training_amount, smaller_models,
+              quantised_weights, instruction_analogue, stand_ins, mmlu_format, data_cuts, leaks_removed,
+              seeds)  # fmt: skip
     return [line for check in checks for line in check(cfg)]  # each check: its sentences, none where cfg matches
 
 
@@ -48,6 +49,27 @@ def training_method(cfg: Config) -> list[str]:
         f"Training: {'QLoRA' if nf4 else 'LoRA'} adapters (rank {t.lora_r}, alpha {t.lora_alpha}{nf4}) instead of the "
         "paper's full fine-tuning; LoRA is known to forget less (Biderman et al., TMLR 2024)."
     ]
+
+
+def learning_rate(cfg: Config) -> list[str]:
+    """Full fine-tuning at another learning rate than the paper's (the profile's YAML states its rule)."""
+    t = cfg.train
+    if t.method != PAPER_METHOD or t.lr == PAPER_LR:
+        return []
+    return [f"Learning rate: {t.lr:g} (constant, AdamW) instead of the paper's {PAPER_LR:g}, by the rule written "
+            f"beside it in configs/{cfg.profile}.yaml, fixed before any run."]  # fmt: skip
+
+
+def lora_arm(cfg: Config) -> list[str]:
+    """Beyond the paper: the LoRA arm beside full fine-tuning (variant ``lora``)."""
+    mitigation = f"the mitigation study on {cfg.mitigation.model}"
+    where = [*(["the main study"] if "lora" in cfg.train.variants else []),
+             *([mitigation] if "lora" in cfg.mitigation.methods else [])]  # fmt: skip
+    if not where:
+        return []
+    t, where = cfg.train, " and ".join(where)
+    return [f"Beyond the paper: a LoRA arm (rank {t.lora_r}, alpha {t.lora_alpha}, attention projections) trained "
+            f"on the same data beside full fine-tuning and scored on the same items, in {where}."]  # fmt: skip
 
 
 def adapter_targets(cfg: Config) -> list[str]:
@@ -109,7 +131,9 @@ def instruction_analogue(cfg: Config) -> list[str]:
         return []
     n = first_n(cfg.data.general_examples, cfg.train.general_examples)
     names = ", ".join(f"{s.name} ({s.base} + {n:,} general instructions)" for s in derived)
-    return [f"General instruction tuning: our Alpaca analogue {names} stands in for Alpaca-7B (LLaMA-7B + Alpaca 52k)."]
+    how = "full fine-tuning, as Alpaca" if cfg.train.method == "full" else "a LoRA merged into the weights"
+    return [f"General instruction tuning: our Alpaca analogue {names}, made by {how} for {cfg.train.epochs} "
+            "epoch(s), stands in for Alpaca-7B (LLaMA-7B + Alpaca 52k)."]  # fmt: skip
 
 
 def stand_ins(cfg: Config) -> list[str]:
