@@ -102,3 +102,21 @@ def within_budget(counts: Mapping[str, int], costs: Mapping[str, float], budget:
     if budget is None or total <= budget:
         return dict(counts)
     return {e: max(1, math.floor(n * budget / total)) for e, n in counts.items()}
+
+
+def benchmark_sizes(data, pools: Mapping[str, tuple[str, list[dict]]]) -> dict[str, int | None]:
+    """Items to sample per benchmark, from each benchmark's (category, candidate records) and the profile's
+    ``data`` config: ``bench_items`` for every benchmark when ``fg_half_width`` is unset; else, per category,
+    ``allocate`` at the target (``bench_items`` and the pool's size capping each benchmark), then
+    ``within_budget`` at ``bench_tokens``. A single-element category (bias) gets the same treatment."""
+    if data.fg_half_width is None:
+        return dict.fromkeys(pools, data.bench_items)
+    out: dict[str, int | None] = {}
+    for category in dict.fromkeys(c for c, _ in pools.values()):
+        names = [n for n, (c, _) in pools.items() if c == category]
+        costs = {n: max(item_cost(pools[n][1]), 1.0) for n in names}
+        cap = {n: min(len(pools[n][1]), data.bench_items or len(pools[n][1])) for n in names}
+        counts = allocate(costs, cap, target=data.fg_half_width, initial=dict.fromkeys(names, data.assumed_initial),
+                          flip_rate=data.assumed_flip_rate)  # fmt: skip
+        out |= within_budget(counts, costs, data.bench_tokens)
+    return out

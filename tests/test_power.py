@@ -71,3 +71,20 @@ def test_item_cost_counts_a_context_once_and_every_option():
     assert power.item_chars(mc) == (30 + 3 + 4, 7)
     assert power.item_chars(partial) == (24 + 2 * 3, 6)
     assert power.item_cost([mc, partial]) == pytest.approx((37 + 30) / 2 / 4)
+
+
+def test_benchmark_sizes_follow_the_config():
+    from cf_utils.config import load_config
+
+    short = [{"context": "q" * 40, "choices": ["a", "b"], "label": 0}] * 5000
+    long = [{"context": "q" * 1600, "choices": ["a", "b"], "label": 0}] * 5000
+    pools = {"short": ("reasoning", short), "long": ("reasoning", long), "pairs": ("bias", short[:300])}
+    assert power.benchmark_sizes(load_config("smoke").data, pools) == dict.fromkeys(pools, 16)
+    d = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None}).data
+    n = power.benchmark_sizes(d, pools)
+    assert n["short"] > 4 * n["long"] and n["pairs"] == 300  # cheap items first; a small pool gives all it has
+    half = power.half_width({"short": n["short"], "long": n["long"]}, {"short": 50.0, "long": 50.0}, 0.2)
+    assert half <= 5.0
+    budget = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None, "data.bench_tokens": 5000})
+    small = power.benchmark_sizes(budget.data, pools)
+    assert small["short"] * 11 + small["long"] * 401 <= 5000 < n["short"] * 11 + n["long"] * 401
