@@ -7,7 +7,8 @@
 #   make data PROFILE=smoke        01_prepare_data only
 #   make finetune PROFILE=smoke    02_finetune (and what it needs)
 #   make evaluate PROFILE=smoke    03_evaluate (and what it needs)
-#   make mitigations PROFILE=smoke 05_mitigations: replay, L2, EWC, LwF, O-LoRA, WiSE-FT against seq on one model
+#   make mitigations PROFILE=smoke 05_mitigations: LoRA arm, replay, L2, EWC, LwF, O-LoRA, WiSE-FT against seq on one
+#                                  model (part of reproduce unless the profile sets mitigation.in_reproduce: false)
 #   make figures PROFILE=smoke     04_figures: forgetting.csv, figures, tables, manifest.json, report.md/html
 #   make -j 2 reproduce            two chains at a time (each (model, method) chain is a target of its own)
 #   make chain CHAIN=MODEL/VARIANT one chain, trained and evaluated (a cluster job array's task); make chains: the list
@@ -160,8 +161,11 @@ $(MITIGATIONS): notebooks/05_mitigations.ipynb configs/defaults.yaml configs/$(P
 
 figures: $(REPORT)
 
+# The mitigation study is part of the report unless the profile runs it apart (mitigation.in_reproduce: false);
+# then the report includes it once `make mitigations` has made it, and is remade when it changes.
 $(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) \
-           data/reference/paper_numbers.csv $(SCORES) $(MITIGATIONS) | $(SETUP)
+           data/reference/paper_numbers.csv $(SCORES) \
+           $(if $(MITIGATIONS_IN_REPRODUCE),$(MITIGATIONS),$(wildcard $(MITIGATIONS))) | $(SETUP)
 	$(RUN_NB) 04_figures --profile $(PROFILE)
 
 reproduce: $(REPORT)

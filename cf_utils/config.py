@@ -127,6 +127,7 @@ class MitigationConfig:
     """
 
     model: str | None = None  # registry name; None: no mitigation study in this profile
+    in_reproduce: bool = True  # False: only `make mitigations` runs it (its own budget); the report adds it once made
     methods: list[Mitigation] = field(default_factory=list)  # compared against seq
     l2_weight: float = 0.1  # l2: weight of 1/2 * ||theta - theta_prev||^2 over the trainable weights
     ewc_weight: float = 0.1  # ewc: the same with a diagonal Fisher (normalised to mean 1) per weight

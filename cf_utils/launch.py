@@ -78,6 +78,7 @@ def makefile(cfg: Config) -> str:
         f"STUDY_CHAINS := {_names(c for c in every if c[:2] in study)}\n"
         f"MITIGATION_CHAINS := {_names(c for c in every if c[:2] not in study)}\n"
         f"MITIGATION_TRAINED := {_names(mit_trained)}\n"
+        f"MITIGATIONS_IN_REPRODUCE := {'yes' if cfg.mitigation.in_reproduce else ''}\n"
     )
 
 

@@ -169,7 +169,8 @@ def estimate(cfg: Config) -> dict:
                                    n_gen * (1 + e.max_new_tokens))  # fmt: skip
         score_flops = len(stages) * _forward_flops(spec, sizes["bench_tokens"], sizes["bench_scored_tokens"])
         memory = spec.params_b * 1e9 * BYTES_PER_PARAM[tuned] * 1.2 / 2**30 + (2 if gpu else 0.5)
-        chains.append({"model": name, "variant": variant, "arch": spec.arch, "params_b": spec.params_b,
+        study = variant in t.variants  # else the mitigation study's own chain
+        chains.append({"model": name, "variant": variant, "study": study, "arch": spec.arch, "params_b": spec.params_b,
                        "train_tokens": round(stage_tokens * len(TRAINED_STAGES)),
                        "train_hours": (train_flops / (peak * mfu["train"]) + (overhead if stage_tokens else 0)) / 3600,
                        "eval_hours": (score_flops / (peak * mfu["score"]) + gen_flops / (peak * mfu["generate"])
@@ -183,8 +184,10 @@ def estimate(cfg: Config) -> dict:
             derived.append({"model": name, "tokens": round(tokens), "hours": (flops / (peak * mfu["train"])
                                                                               + overhead) / 3600})  # fmt: skip
     total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
+    mitigation = sum(c["train_hours"] + c["eval_hours"] for c in chains if not c["study"])
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
             "peak_flops": peak, "mfu": mfu, "chains": chains, "derived": derived, "total_hours": total,
+            "mitigation_hours": mitigation,
             "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
 
 
@@ -241,6 +244,10 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
         lines.append(f"  {d['model']:<24} made once: general instruction tuning, {d['tokens'] / 1e6:.2f}M tokens "
                      f"~{d['hours']:.2f} h")  # fmt: skip
     wall = "" if "GPU" in est["device"] else f" (~{est['total_hours'] * 60:.0f} min wall on this machine, one job)"
+    if not cfg.mitigation.in_reproduce and est["mitigation_hours"]:
+        main = est["total_hours"] - est["mitigation_hours"]
+        lines.append(f"  make reproduce ~{main:.1f} h ({main * 60:.0f} min); make mitigations, run apart "
+                     f"(mitigation.in_reproduce: false), ~{est['mitigation_hours']:.1f} h more")  # fmt: skip
     lines.append(f"  total ~{est['total_hours']:.1f} {'GPU' if 'GPU' in est['device'] else 'CPU'} hours{wall}; "
                  f"peak memory ~{est['max_memory_gb']:.1f} GB")  # fmt: skip
     lines += power_lines(cfg)

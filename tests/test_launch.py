@@ -23,6 +23,9 @@ def test_every_chain_once_the_study_at_every_stage_the_methods_at_the_last():
     assert "STUDY_CHAINS := tiny-causal/seq tiny-causal/replay tiny-seq2seq/seq tiny-seq2seq/replay\n" in text
     assert "tiny-causal/wise-0.5" in text.split("MITIGATION_CHAINS := ")[1].split("\n")[0]
     assert "wise" not in text.split("MITIGATION_TRAINED := ")[1]  # WiSE-FT trains nothing
+    assert "MITIGATIONS_IN_REPRODUCE := yes\n" in text
+    apart = launch.makefile(load_config("smoke", {"mitigation.in_reproduce": False}))
+    assert "MITIGATIONS_IN_REPRODUCE := \n" in apart  # the report does not wait for `make mitigations`
 
 
 def test_no_mitigation_methods_no_mitigation_chains():
