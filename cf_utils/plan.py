@@ -78,10 +78,26 @@ def cpu_peak() -> float:
     return matmul_peak(torch.bfloat16 if models.fast_bf16("cpu") else torch.float32)
 
 
-def _bench_chars(path) -> tuple[float, float]:
+def _bench_chars(path, window: int | None = None) -> tuple[float, float]:
     """(characters the scorer runs, characters it scores) of one benchmark file (power.item_chars)."""
-    pairs = [power.item_chars(json.loads(line)) for line in path.open(encoding="utf-8")]
+    pairs = [power.item_chars(json.loads(line), window) for line in path.open(encoding="utf-8")]
     return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
+
+
+def _bench_tokens(cfg: Config, spec) -> tuple[float, float]:
+    """(tokens run, tokens scored) of one checkpoint's scoring by model ``spec`` (typical sizes without data)."""
+    manifest = paths.data_manifest(cfg.profile)
+    if not manifest.is_file():
+        bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
+        tokens = sum(bench.values()) * TYPICAL_TOKENS["bench_item"]
+        return tokens, 0.1 * tokens
+    root = paths.data_dir(cfg.profile)
+    files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
+    run = scored = 0.0
+    for f in files:
+        r, c = _bench_chars(root / f["path"], spec.sliding_window)
+        run, scored = run + r, scored + c
+    return run / 4, scored / 4
 
 
 def _task_chars(path) -> tuple[float, float, int]:
@@ -101,29 +117,22 @@ def _data_sizes(cfg: Config) -> dict:
     general = min(cfg.data.general_examples, t.general_examples or 10**12)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
-        bench_tokens = sum(bench.values()) * TYPICAL_TOKENS["bench_item"]
-        return {"bench_items": bench, "bench_tokens": bench_tokens, "bench_scored_tokens": 0.1 * bench_tokens,
-                "train_examples": per_task, "train_tokens": per_task * TYPICAL_TOKENS["train_example"],
-                "response_share": 0.25, "general_examples": general,
+        return {"bench_items": bench, "train_examples": per_task,
+                "train_tokens": per_task * TYPICAL_TOKENS["train_example"], "response_share": 0.25,
+                "general_examples": general,
                 "general_tokens": general * TYPICAL_TOKENS["train_example"],
                 "task_prompt_tokens": TYPICAL_TOKENS["task_prompt"],
                 "source": "typical sizes (no data prepared)"}  # fmt: skip
     files = json.loads(manifest.read_text())["files"]
     root = paths.data_dir(cfg.profile)
-    bench, run, scored = {}, 0.0, 0.0
-    for f in files:
-        if f["role"] == "benchmark":
-            bench[f["name"]] = f["count"]
-            r, c = _bench_chars(root / f["path"])
-            run, scored = run + r, scored + c
+    bench = {f["name"]: f["count"] for f in files if f["role"] == "benchmark"}
     tasks = [_task_chars(root / f["path"]) for f in files
              if f["role"] == "task" and f.get("split") == "train" and f["stage"] > 0]  # fmt: skip
     prompt, response, n = (sum(x) for x in zip(*tasks, strict=True))
     mean_example = (prompt + response) / n / 4
     gen = [_task_chars(root / f["path"]) for f in files if f["role"] == "task" and f["stage"] == 0]
     mean_general = (gen[0][0] + gen[0][1]) / gen[0][2] / 4 if gen else mean_example
-    return {"bench_items": bench, "bench_tokens": run / 4, "bench_scored_tokens": scored / 4,
-            "train_examples": per_task, "train_tokens": per_task * mean_example,
+    return {"bench_items": bench, "train_examples": per_task, "train_tokens": per_task * mean_example,
             "response_share": response / (prompt + response), "general_examples": general,
             "general_tokens": general * mean_general, "task_prompt_tokens": prompt / n / 4,
             "source": f"the prepared data ({manifest})"}  # fmt: skip
@@ -153,6 +162,7 @@ def estimate(cfg: Config) -> dict:
     if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
         runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
     share = sizes["response_share"]
+    bench_tokens = functools.cache(lambda spec: _bench_tokens(cfg, spec))  # per model: its window decides
     chains = []
     for name, variant, stages in runs:
         spec = models.get_spec(name)
@@ -167,7 +177,7 @@ def estimate(cfg: Config) -> dict:
         n_gen = sum(len(evaluate.tasks_at(k)) for k in stages) * e.new_task_examples
         gen_flops = _forward_flops(spec, n_gen * (sizes["task_prompt_tokens"] + e.max_new_tokens),
                                    n_gen * (1 + e.max_new_tokens))  # fmt: skip
-        score_flops = len(stages) * _forward_flops(spec, sizes["bench_tokens"], sizes["bench_scored_tokens"])
+        score_flops = len(stages) * _forward_flops(spec, *bench_tokens(spec))
         memory = spec.params_b * 1e9 * BYTES_PER_PARAM[tuned] * 1.2 / 2**30 + (2 if gpu else 0.5)
         study = variant in t.variants  # else the mitigation study's own chain
         chains.append({"model": name, "variant": variant, "study": study, "arch": spec.arch, "params_b": spec.params_b,

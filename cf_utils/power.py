@@ -17,10 +17,10 @@ so a cheap element gets more items than a costly one. An element whose source ha
 takes them all, and the others share what its shortfall leaves (repeated until no cap binds); where even
 all the items cannot reach H, the achieved half-width is what ``half_width`` returns for the counts.
 
-A scoring budget (``data.bench_tokens``: the tokens one checkpoint's scoring of a category may run) scales
-every element's count down by one factor where the target costs more: the same allocation is the cheapest
-for any half-width, so the budget buys the smallest half-width it can, and the plan and the report say
-which half-width that is.
+A scoring budget (``data.bench_tokens``: the tokens one checkpoint's scoring may run) scales every
+element's count down by one factor where the target costs more: the same allocation is the cheapest for
+any half-width, so the budget buys the smallest half-width it can, alike in every category, and the plan
+and the report say which half-width that is.
 
 The calculation is fixed before any result is seen: p_e and f are the profile's stated assumptions
 (``data.assumed_initial``, ``data.assumed_flip_rate``), never a run's FG. The report prints the achieved
@@ -78,11 +78,16 @@ def allocate(
         capped |= {e: available[e] for e in over}
 
 
-def item_chars(rec: dict) -> tuple[int, int]:
+def item_chars(rec: dict, window: int | None = None) -> tuple[int, int]:
     """(characters the scorer runs, characters it scores) for one benchmark record: its context(s) once
-    and every option (the scorer shares an item's context across its options, cf_utils.scoring)."""
+    and every option (the scorer shares an item's context across its options, cf_utils.scoring), or, for
+    a model with a sliding-attention ``window`` (tokens) that the item reaches, every request in full (the
+    scorer's naive path). Tokens are taken as characters / 4."""
     if "choices" in rec:
         opts = sum(len(c) + 1 for c in rec["choices"])
+        longest = len(rec["context"]) + max(len(c) + 1 for c in rec["choices"])
+        if window is not None and longest / 4 >= window - 1:
+            return len(rec["context"]) * len(rec["choices"]) + opts, opts
         return len(rec["context"]) + opts, opts
     if "contexts" in rec:
         k, rest = len(rec["contexts"]), len(rec["continuation"]) + 1
@@ -96,27 +101,34 @@ def item_cost(records: list[dict]) -> float:
     return sum(item_chars(r)[0] for r in records) / max(len(records), 1) / 4
 
 
-def within_budget(counts: Mapping[str, int], costs: Mapping[str, float], budget: float | None) -> dict[str, int]:
-    """``counts`` scaled down by one factor so that sum_e n_e c_e <= ``budget`` tokens (None: unchanged)."""
+def within_budget(
+    counts: Mapping[str, int], costs: Mapping[str, float], budget: float | None, floor: int = 1
+) -> dict[str, int]:
+    """``counts`` scaled down by one factor so that sum_e n_e c_e <= ``budget`` tokens (None: unchanged),
+    each kept at ``floor`` items at least (or all it has, if fewer)."""
     total = sum(n * costs[e] for e, n in counts.items())
     if budget is None or total <= budget:
         return dict(counts)
-    return {e: max(1, math.floor(n * budget / total)) for e, n in counts.items()}
+    return {e: max(min(floor, n), math.floor(n * budget / total)) for e, n in counts.items()}
+
+
+MIN_ITEMS = 30  # under a budget, every element keeps at least this many items: its own FG stays estimable
 
 
 def benchmark_sizes(data, pools: Mapping[str, tuple[str, list[dict]]]) -> dict[str, int | None]:
     """Items to sample per benchmark, from each benchmark's (category, candidate records) and the profile's
     ``data`` config: ``bench_items`` for every benchmark when ``fg_half_width`` is unset; else, per category,
-    ``allocate`` at the target (``bench_items`` and the pool's size capping each benchmark), then
-    ``within_budget`` at ``bench_tokens``. A single-element category (bias) gets the same treatment."""
+    ``allocate`` at the target (``bench_items`` and the pool's size capping each benchmark), then one factor
+    for every benchmark of every category (``within_budget`` at ``bench_tokens`` per checkpoint, at least
+    MIN_ITEMS each), so that the categories' half-widths grow alike when the budget binds."""
     if data.fg_half_width is None:
         return dict.fromkeys(pools, data.bench_items)
-    out: dict[str, int | None] = {}
+    counts: dict[str, int] = {}
+    costs = {n: max(item_cost(recs), 1.0) for n, (_, recs) in pools.items()}
     for category in dict.fromkeys(c for c, _ in pools.values()):
         names = [n for n, (c, _) in pools.items() if c == category]
-        costs = {n: max(item_cost(pools[n][1]), 1.0) for n in names}
         cap = {n: min(len(pools[n][1]), data.bench_items or len(pools[n][1])) for n in names}
-        counts = allocate(costs, cap, target=data.fg_half_width, initial=dict.fromkeys(names, data.assumed_initial),
-                          flip_rate=data.assumed_flip_rate)  # fmt: skip
-        out |= within_budget(counts, costs, data.bench_tokens)
-    return out
+        assumed = dict.fromkeys(names, data.assumed_initial)
+        counts |= allocate({n: costs[n] for n in names}, cap, target=data.fg_half_width, initial=assumed,
+                           flip_rate=data.assumed_flip_rate)  # fmt: skip
+    return within_budget(counts, costs, data.bench_tokens, MIN_ITEMS)

@@ -40,11 +40,23 @@ Speed: the same numbers with less work.
 - causal, architectures not checked with such masks (BLOOM, whose ALiBi is built from the 2D mask):
   the cache path (``_causal_batch``): the shared tokens run once, their key/value cache is copied
   to each request (``Cache.batch_select_indices``) and the rest runs in a second pass.
+- causal, packed path, a prefix shared across items (a k-shot prompt: an MMLU subject's header and
+  dev questions before every question): items whose shared tokens start with the same token ids,
+  ``MIN_SHARED_PREFIX`` or more of them, form a group (``prefix_groups``). The group's prefix runs
+  once (batch 1); its key/value cache is repeated to each of the group's batches, which run the rest
+  of their items packed as above after it (position ids go on from the prefix; the block mask lets
+  every token see it). The prefix is cut from the token ids of ctx, never tokenised on its own, and
+  stops at least one token short of every member's shared tokens, so none of its logits are needed.
+  An item the naive loop would take (below) joins no group. Items in no group are batched exactly as
+  without groups: the same floats.
 - seq2seq: each distinct encoder input of an item is encoded once; every choice reuses its states.
-- items are sorted by length before batching (little padding); optional bf16 autocast.
+- items are sorted by length before batching (little padding), a prefix group's items within their
+  group; optional bf16 autocast.
 - a request the harness would truncate, or a batch longer than a sliding-attention window (both
   fast paths change the token distances such a window counts), goes through ``loglik_naive``: one
-  forward per request, fed exactly as the harness feeds it. tests/test_scoring.py checks both fast
+  forward per request, fed exactly as the harness feeds it, the vocabulary projected only at the
+  scored positions (``logits_to_keep``: at every position of a 5-shot MMLU context, Gemma-3's
+  262k-token projection costs 1.7 times the FLOPs of the rest of the model). tests/test_scoring.py checks both fast
   paths against that loop and against the harness itself.
 
 References: Gao et al., lm-evaluation-harness v0.4.13; Sakaguchi et al. 2020 (Winogrande) and Trinh
@@ -53,6 +65,9 @@ References: Gao et al., lm-evaluation-harness v0.4.13; Sakaguchi et al. 2020 (Wi
 
 from __future__ import annotations
 
+import copy
+import inspect
+import itertools
 import time
 from pathlib import Path
 
@@ -68,6 +83,10 @@ _KIND_BY_FIELD = {"choices": "mc", "contexts": "partial", "sent_more": "pair"}
 DEFAULT_MAX_LENGTH = 2048  # the harness's fallback
 _TOKENIZER_INFINITY = int(1e30)  # transformers' model_max_length when a tokenizer sets none
 _PAD = 0  # padded positions are masked out or come after every scored one, so any id will do
+# Fewest tokens of a prefix shared across items worth running once for them (a 5-shot MMLU prompt has
+# 400-700); a shorter common start ("Question:") saves less than the group's own forwards cost.
+MIN_SHARED_PREFIX = 32
+_MAX_GROUP_DEPTH = 100  # nesting of shared prefixes that prefix_groups explores (bounds its recursion)
 
 
 # ----------------------------------------------------------------------------- records -> text requests
@@ -192,10 +211,22 @@ def loglik_naive(
                 picks = [(0, 0, j, t) for j, t in enumerate(cont)]
             else:
                 window = (ctx + cont)[-(max_len + 1) :]
-                logits = model(input_ids=torch.tensor([window[:-1]], device=model.device)).logits  # (1, T, V)
-                picks = [(0, 0, j - 1, window[j]) for j in range(len(window) - len(cont), len(window))]
+                first = len(window) - len(cont)  # the first scored token; logits at t predict token t + 1
+                ids = torch.tensor([window[:-1]], device=model.device)
+                if first >= 1 and _keeps_logits(model):  # the vocabulary projection only where a token is scored
+                    logits = model(input_ids=ids, logits_to_keep=len(cont)).logits  # (1, len(cont), V)
+                    picks = [(0, 0, i, window[first + i]) for i in range(len(cont))]
+                else:
+                    logits = model(input_ids=ids).logits  # (1, T, V)
+                    picks = [(0, 0, j - 1, window[j]) for j in range(first, len(window))]
         out.append(float(_logprob_sums(logits, picks, 1)[0]))
     return out
+
+
+def _keeps_logits(model) -> bool:
+    """Whether the (base) model's forward takes ``logits_to_keep`` (transformers' causal LMs do)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def shared_len(item: list[Request]) -> int:
@@ -281,7 +312,7 @@ def _packable(model) -> bool:
     return config.model_type in _PACKED_MODEL_TYPES and config._attn_implementation in ("sdpa", "eager")
 
 
-def _packed_batch(model, batch: list[list[Request]], amp: torch.dtype | None) -> list[list[float]]:
+def _packed_batch(model, batch: list[list[Request]], amp: torch.dtype | None, prefix=None) -> list[list[float]]:
     """Scores of a batch of items in one forward: row b holds item b's shared prefix, then the remainder
     of each of its requests, each remainder seeing only the prefix and itself (a block mask).
 
@@ -289,47 +320,74 @@ def _packed_batch(model, batch: list[list[Request]], amp: torch.dtype | None) ->
     forward as their context, rather than in a second pass on a copied cache, is what makes it fast.
     Positions restart after the prefix for every remainder, so each request sees exactly its own
     sequence, as the harness feeds it; padding only fills rows up to the longest.
+
+    ``prefix``: the key/value cache (batch 1) of the first P tokens every item shares with the others of
+    its prefix group (``_run_prefix``); the rows then hold only what follows those P tokens, and every
+    token of a row also sees the P cached ones. None: no cache, the rows start at token 0.
     """
-    packed = [_pack(item, b, sum(map(len, batch[:b]))) for b, item in enumerate(batch)]
+    past = prefix.get_seq_length() if prefix is not None else 0
+    packed = [_pack(item, b, sum(map(len, batch[:b])), past) for b, item in enumerate(batch)]
     ids, _ = _pad([p[0] for p in packed])  # (B, W)
     seg = _pad([p[1] for p in packed], fill=-2)[0]  # (B, W): -1 prefix, i remainder i, -2 padding
     pos = _pad([p[2] for p in packed])[0]  # (B, W)
     picks = [pick for p in packed for pick in p[3]]
     first = min(pick[2] for pick in picks)  # the vocabulary projection starts at the first scored position
-    mask = _block_mask(seg, additive=model.config._attn_implementation == "eager")  # (B, 1, W, W)
+    mask = _block_mask(seg, additive=model.config._attn_implementation == "eager", past=past)  # (B, 1, W, P + W)
+    cache = _repeat_cache(prefix, len(batch)) if prefix is not None else None
     device = model.device
     with _autocast(model, amp):
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
-                       use_cache=False, logits_to_keep=ids.shape[1] - first).logits  # (B, W - first, V)  # fmt: skip
+                       past_key_values=cache, use_cache=cache is not None,
+                       logits_to_keep=ids.shape[1] - first).logits  # (B, W - first, V)  # fmt: skip
     picks = [(r, b, p - first, t) for r, b, p, t in picks]
     sizes = [len(item) for item in batch]
     return _regroup(_logprob_sums(logits, picks, sum(sizes)).tolist(), sizes)
 
 
-def _pack(item: list[Request], b: int, r0: int) -> tuple[list[int], list[int], list[int], list[Pick]]:
-    """Row b of a packed batch: (token ids, segment of each token, position ids, picks of requests r0, ...)."""
+def _pack(item: list[Request], b: int, r0: int, past: int = 0) -> tuple[list[int], list[int], list[int], list[Pick]]:
+    """Row b of a packed batch: (token ids, segment of each token, position ids, picks of requests r0, ...).
+
+    The row starts at token ``past`` of the item's shared tokens (those before it are in a cache), which
+    must leave at least one of them in the row."""
     q = shared_len(item)
-    ids, seg, pos, picks = list(item[0][0][:q]), [-1] * q, list(range(q)), []
+    assert past < q or past == 0, (past, q)
+    ids, seg, pos, picks = list(item[0][0][past:q]), [-1] * (q - past), list(range(past, q)), []
     for i, (ctx, cont) in enumerate(item):
         seq, start = ctx + cont, len(ids)  # seq[q + j] sits at row position start + j
         ids += seq[q:-1]
         seg += [i] * (len(seq) - q - 1)
         pos += range(q, len(seq) - 1)
         # seq[j] is predicted at the position of seq[j - 1]: the prefix's last token, or in this remainder
-        picks += [
-            (r0 + i, b, j - 1 if j <= q else start + j - 1 - q, seq[j]) for j in range(len(seq) - len(cont), len(seq))
-        ]
+        picks += [(r0 + i, b, j - 1 - past if j <= q else start + j - 1 - q, seq[j])
+                  for j in range(len(seq) - len(cont), len(seq))]  # fmt: skip
     return ids, seg, pos, picks
 
 
-def _block_mask(seg: torch.Tensor, additive: bool) -> torch.Tensor:
-    """(B, 1, W, W) attention mask: causal, within a segment or onto the prefix. Padding (segment -2) sees
-    itself, so no row of the attention is empty (empty rows would give NaN states)."""
+def _block_mask(seg: torch.Tensor, additive: bool, past: int = 0) -> torch.Tensor:
+    """(B, 1, W, past + W) attention mask: causal, within a segment or onto the prefix; every token also
+    sees the ``past`` cached tokens before the row. Padding (segment -2) sees itself, so no row of the
+    attention is empty (empty rows would give NaN states)."""
     causal = torch.ones(seg.shape[1], seg.shape[1], dtype=torch.bool).tril()  # (W, W)
     allowed = causal & ((seg[:, :, None] == seg[:, None, :]) | (seg == -1)[:, None, :])  # (B, W, W)
+    if past:
+        allowed = torch.cat([torch.ones(*seg.shape, past, dtype=torch.bool), allowed], dim=2)  # (B, W, P + W)
     if additive:  # eager attention adds the mask to the scores
         return torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[:, None]
     return allowed[:, None]
+
+
+def _run_prefix(model, tokens: list[int], amp: torch.dtype | None):
+    """The key/value cache (batch 1) of a prefix shared across items: run once for its whole group."""
+    ids = torch.tensor([tokens], device=model.device)
+    with _autocast(model, amp):  # no logits needed: the prefix stops short of every scored token
+        return model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+
+
+def _repeat_cache(cache, n: int):
+    """A copy of a batch-1 cache for n rows (the forward appends to it; the group's other batches reuse it)."""
+    out = copy.deepcopy(cache)
+    out.batch_repeat_interleave(n)
+    return out
 
 
 def _seq2seq_batch(model, batch: list[list[Request]], max_len: int, amp: torch.dtype | None) -> list[list[float]]:
@@ -362,17 +420,81 @@ def _regroup(flat: list[float], sizes: list[int]) -> list[list[float]]:
     return out
 
 
+def _needs_naive(item: list[Request], max_len: int, window: int | None) -> bool:
+    """Whether a causal item goes through ``loglik_naive``: a request the harness truncates, or a batch
+    holding it could reach a sliding-attention window. Both fast paths change the distances such a window
+    counts (padding gaps, packed remainders, a custom mask, a cached prefix before the row); this bounds
+    them all (a prefix group's cache and row together are no longer than the item's packed row)."""
+    width = _sort_key(item, "causal") + max(len(c) + len(k) for c, k in item)
+    truncated = any(len(c) + len(k) > max_len + 1 for c, k in item)
+    return truncated or (window is not None and width >= window - 1)
+
+
 def _batch_scores(model, batch, arch: str, max_len: int, amp) -> list[list[float]]:
     if arch == "seq2seq":
         return _seq2seq_batch(model, batch, max_len, amp)
-    # Both fast paths change the distances a sliding window counts (padding gaps, packed remainders, a
-    # custom mask), so batches that could reach one are scored the naive way; this bounds both paths.
     window = _sliding_window(model)
-    width = max(_sort_key(item, arch) + max(len(c) + len(k) for c, k in item) for item in batch)
-    truncated = any(len(c) + len(k) > max_len + 1 for item in batch for c, k in item)
-    if truncated or (window is not None and width >= window - 1):
+    if any(_needs_naive(item, max_len, window) for item in batch):
         return [loglik_naive(model, item, arch, max_len, amp) for item in batch]
     return _packed_batch(model, batch, amp) if _packable(model) else _causal_batch(model, batch, amp)
+
+
+# ----------------------------------------------------------------------------- prefixes shared across items
+
+
+def prefix_groups(model, items: list[list[Request]], arch: str, max_len: int) -> list[tuple[int, list[int]]]:
+    """Items whose first P token ids are the same, P >= ``MIN_SHARED_PREFIX``: (P, item indices) per group.
+
+    Only where the packed path runs (causal, ``_packable``), and only items it takes (not
+    ``_needs_naive``). Each item offers the tokens all its requests share but the last, so its packed
+    row keeps at least one, whose logits predict its first continuation token. Token ids are compared,
+    so a token merged across the end of a common text is simply not shared. The offers are sorted: the
+    common prefix of a run of them is the least of its neighbours', and ``_best_split`` cuts the runs.
+    """
+    if arch != "causal" or not _packable(model):
+        return []
+    window = _sliding_window(model)
+    offers = {i: item[0][0][: max(shared_len(item) - 1, 0)] for i, item in enumerate(items)
+              if not _needs_naive(item, max_len, window)}  # fmt: skip
+    order = sorted((i for i, offer in offers.items() if len(offer) >= MIN_SHARED_PREFIX), key=offers.get)
+    common = [_common_len(offers[a], offers[b]) for a, b in itertools.pairwise(order)]
+    return [(p, order[lo:hi]) for p, lo, hi in _best_split(common, 0, len(order))[1]]
+
+
+def _common_len(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def _best_split(common: list[int], lo: int, hi: int, depth: int = 0) -> tuple[int, list[tuple[int, int, int]]]:
+    """(prompt tokens saved, groups (P, lo, hi)) for the sorted offers lo..hi-1; common[i] is the common
+    prefix of offers i and i + 1.
+
+    One group over the run saves (n - 1) * P, P its least common prefix; or the run splits where the
+    common prefix is least, into runs that each share more (a long system prompt before per-subject
+    k-shot examples: one group per subject saves more). The better of the two, recursively."""
+    if hi - lo < 2:
+        return 0, []
+    least = min(common[lo : hi - 1])
+    whole = ((hi - lo - 1) * least, [(least, lo, hi)]) if least >= MIN_SHARED_PREFIX else (0, [])
+    if depth >= _MAX_GROUP_DEPTH:
+        return whole
+    cuts = [lo] + [i + 1 for i in range(lo, hi - 1) if common[i] == least] + [hi]
+    parts = [_best_split(common, a, b, depth + 1) for a, b in itertools.pairwise(cuts)]
+    split = (sum(saved for saved, _ in parts), [g for _, groups in parts for g in groups])
+    return split if split[0] > whole[0] else whole
+
+
+def _batches(items: list[list[Request]], groups: list[tuple[int, list[int]]], arch: str, batch_size: int):
+    """(prefix group or None, item indices) of every batch: the items in no group first, sorted by length
+    and cut as without groups; then each group's items, sorted by length within their group."""
+    grouped = {i for _, members in groups for i in members}
+    runs = [(None, [i for i in range(len(items)) if i not in grouped])] + [(g, m) for g, (_, m) in enumerate(groups)]
+    out: list[tuple[int | None, list[int]]] = []
+    for g, members in runs:
+        order = sorted(members, key=lambda i: _sort_key(items[i], arch), reverse=True)
+        out += [(g, order[s : s + batch_size]) for s in range(0, len(order), batch_size)]
+    return out
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -394,20 +516,29 @@ def _sort_key(item: list[Request], arch: str) -> int:
 @torch.inference_mode()
 def loglik(
     model, items: list[list[Request]], arch: str, *, max_len: int, batch_size: int | None = None,
-    amp: torch.dtype | None = None,
+    amp: torch.dtype | None = None, share_prefixes: bool = True,
 ) -> list[list[float]]:  # fmt: skip
     """Log-likelihood of every request of every item (items of several requests each), fast path.
 
     ``batch_size`` counts items (contexts); a batch runs all their requests together.
+    ``share_prefixes``: run a prefix that items share (``prefix_groups``) once for them all; False runs
+    it in every item (benchmarks/prefix_speed.py compares the two).
     """
     batch_size = batch_size or default_batch_size(model.device)
-    order = sorted(range(len(items)), key=lambda i: _sort_key(items[i], arch), reverse=True)
-    starts = list(range(0, len(order), batch_size))
+    groups = prefix_groups(model, items, arch, max_len) if share_prefixes else []
+    batches = _batches(items, groups, arch, batch_size)
     out: dict[int, list[float]] = {}
-    for j in distributed.mine(len(starts)):  # all batches in one process; a share of them under several
-        idx = order[starts[j] : starts[j] + batch_size]
-        for i, scores in zip(idx, _batch_scores(model, [items[i] for i in idx], arch, max_len, amp), strict=True):
-            out[i] = scores
+    cached: tuple[int | None, object] = (None, None)  # (group, its prefix's cache): its batches come in a row
+    for j in distributed.mine(len(batches)):  # all batches in one process; a share of them under several
+        g, idx = batches[j]
+        batch = [items[i] for i in idx]
+        if g is None:
+            scores = _batch_scores(model, batch, arch, max_len, amp)
+        else:
+            if cached[0] != g:
+                cached = (g, _run_prefix(model, batch[0][0][0][: groups[g][0]], amp))
+            scores = _packed_batch(model, batch, amp, prefix=cached[1])
+        out.update(zip(idx, scores, strict=True))
     out = distributed.gather_dict(out)  # the same batches as one process computes: the same numbers
     return [out[i] for i in range(len(items))]
 

@@ -308,12 +308,16 @@ def test_bootstrap_of_identical_methods_gives_zero_difference():
 def test_plan_lists_the_mitigation_chains_and_wise_trains_nothing():
     from cf_utils import plan
 
-    est = plan.estimate(load_config("cpu"))
+    every = ["lora", "replay", "l2", "ewc", "lwf", "olora", "wise"]
+    est = plan.estimate(load_config("cpu", {"train.method": "lora", "mitigation.methods": every[1:]}))
     rows = {c["variant"]: c for c in est["chains"] if c["model"] == "smollm2-135m-instruct"}
     assert {"seq", "replay", "l2", "ewc", "lwf", "olora", "wise-0.25", "wise-0.5", "wise-0.75"} <= set(rows)
     assert rows["wise-0.5"]["train_hours"] == 0 and rows["wise-0.5"]["eval_hours"] > 0
     assert rows["lwf"]["train_hours"] > rows["l2"]["train_hours"]  # the teacher's forward pass
     assert rows["l2"]["eval_hours"] < rows["seq"]["eval_hours"]  # one checkpoint, not six
+    full = {c["variant"]: c for c in plan.estimate(load_config("cpu", {"mitigation.methods": every[:4]}))["chains"]}
+    lora, seq = full["lora"], full["seq"]  # the LoRA arm beside full fine-tuning: 4N per token, no optimizer state
+    assert lora["memory_gb"] < seq["memory_gb"] and lora["train_hours"] < seq["train_hours"]
 
 
 def test_a_second_process_waits_for_the_chain_lock_then_proceeds(tmp_path, capsys):

@@ -63,6 +63,7 @@ def test_a_budget_scales_every_count_by_one_factor():
     assert power.within_budget(counts, costs, None) == counts
     assert power.within_budget(counts, costs, 10**6) == counts
     assert power.within_budget(counts, costs, 4000) == {"a": 200, "b": 50}
+    assert power.within_budget(counts, costs, 400, floor=30) == {"a": 30, "b": 30}
 
 
 def test_item_cost_counts_a_context_once_and_every_option():
@@ -85,6 +86,10 @@ def test_benchmark_sizes_follow_the_config():
     assert n["short"] > 4 * n["long"] and n["pairs"] == 300  # cheap items first; a small pool gives all it has
     half = power.half_width({"short": n["short"], "long": n["long"]}, {"short": 50.0, "long": 50.0}, 0.2)
     assert half <= 5.0
-    budget = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None, "data.bench_tokens": 5000})
+    budget = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None, "data.bench_tokens": 30000})
     small = power.benchmark_sizes(budget.data, pools)
-    assert small["short"] * 11 + small["long"] * 401 <= 5000 < n["short"] * 11 + n["long"] * 401
+    cost = {"short": 11, "long": 401, "pairs": 11}
+    assert sum(small[e] * cost[e] for e in pools) <= 30000 < sum(n[e] * cost[e] for e in pools)
+    assert small["short"] / n["short"] == pytest.approx(small["pairs"] / n["pairs"], rel=0.05)  # one factor for all
+    tight = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None, "data.bench_tokens": 10})
+    assert set(power.benchmark_sizes(tight.data, pools).values()) == {power.MIN_ITEMS}

@@ -35,6 +35,9 @@ def test_each_point_follows_its_config_key():
     assert {"Models", "Weights", "General instruction tuning", "Data", "Beyond the paper"} <= topics(cpu)
     assert "up to 64 examples x 3 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
     assert "Beyond the paper" not in topics(load_config("cpu", {"mitigation.methods": ["replay"]}))
+    bench = next(line for line in report.deviations(cpu) if line.startswith("Benchmarks"))
+    assert "data.source packaged" in bench and "MMLU (5-shot)" in bench and "none for MuTual" in bench
+    assert "power calculation" in next(line for line in report.deviations(cpu) if line.startswith("Data"))
     more = load_config("cpu", {"train.examples_per_task": None, "train.epochs": 3})
     assert "up to 1,000 examples x 3 epoch(s)" in amount(more)
     assert "seed 7" in report.deviations(load_config("cpu", seed=7))[-1]

