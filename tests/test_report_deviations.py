@@ -33,7 +33,7 @@ def test_a_point_that_matches_the_paper_lists_no_deviation():
 def test_each_point_follows_its_config_key():
     cpu = load_config("cpu")
     assert {"Models", "Weights", "General instruction tuning", "Data", "Beyond the paper"} <= topics(cpu)
-    assert "up to 64 examples x 3 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
+    assert "up to 32 examples x 3 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
     assert "Beyond the paper" not in topics(load_config("cpu", {"mitigation.methods": ["replay"]}))
     bench = next(line for line in report.deviations(cpu) if line.startswith("Benchmarks"))
     assert "data.source packaged" in bench and "MMLU (5-shot)" in bench and "none for MuTual" in bench

