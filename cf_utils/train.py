@@ -293,8 +293,8 @@ def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
     """One row per finished stage of a chain: steps, tokens, tokens/s, wall time, first and last loss, peak
     memory, and what the forgetting literature ties forgetting to: the task loss at the start and end of
     the stage (``stage.loss_drop``) and the distance the weights moved from the previous stage's
-    (``stage.weight_change``; the adapter's weights under (Q)LoRA). Stages trained before these were
-    recorded show them empty."""
+    (``stage.weight_change``; the adapter's weights under (Q)LoRA). A field a stage's record lacks (one
+    trained before it was recorded) is empty."""
     rows = []
     for k in TRAINED_STAGES:
         path = paths.stage_dir(profile, name, variant, k) / "metrics.json"
@@ -309,17 +309,21 @@ def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
                 "stage": k,
                 "task": m["task"],
                 "epochs": m.get("epochs"),
-                "steps": m["steps"],
-                "tokens": m["tokens"],
-                "tokens_per_s": round(m["tokens_per_s"]),
-                "wall_s": round(m["wall_s"], 1),
+                "steps": m.get("steps"),
+                "tokens": m.get("tokens"),
+                "tokens_per_s": _rounded(m.get("tokens_per_s")),
+                "wall_s": _rounded(m.get("wall_s"), 1),
                 "first_loss": m["loss"][0],
                 "final_loss": m["loss"][-1],
                 **{key: m.get(key) for key in STAGE_LOG},
-                "peak_memory_mb": round(m["peak_memory_mb"]),
+                "peak_memory_mb": _rounded(m.get("peak_memory_mb")),
             }
         )
     return rows
+
+
+def _rounded(x: float | None, digits: int | None = None) -> float | None:
+    return None if x is None else round(x, digits)
 
 
 def summary(cfg: Config) -> list[dict]:

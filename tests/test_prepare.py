@@ -140,7 +140,7 @@ def test_notebook_runs_under_papermill_and_rejects_unknown_parameters(tmp_path):
     manifest = json.loads(paths.data_manifest("smoke").read_text())
     assert {f["count"] for f in manifest["files"] if f["role"] == "benchmark"} == {4}
     assert log == paths.artifacts_dir("smoke") / "notebooks" / "01_prepare_data.ipynb"
-    assert "standins.mapping_table()" in log.read_text()
+    assert "standins.mapping_table(cfg.data.source)" in log.read_text()
 
 
 def test_the_readers_tables_show_whole_numbers_and_readable_records(tmp_path, monkeypatch):
