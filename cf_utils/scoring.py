@@ -56,8 +56,8 @@ Speed: the same numbers with less work.
   fast paths change the token distances such a window counts), goes through ``loglik_naive``: one
   forward per request, fed exactly as the harness feeds it, the vocabulary projected only at the
   scored positions (``logits_to_keep``: at every position of a 5-shot MMLU context, Gemma-3's
-  262k-token projection costs 1.7 times the FLOPs of the rest of the model). tests/test_scoring.py checks both fast
-  paths against that loop and against the harness itself.
+  262k-token projection costs 1.7 times the FLOPs of the rest of the model). tests/test_scoring.py
+  checks both fast paths against that loop and against the harness itself.
 
 References: Gao et al., lm-evaluation-harness v0.4.13; Sakaguchi et al. 2020 (Winogrande) and Trinh
 & Le 2018 (partial scoring); Nangia et al. 2020 (CrowS-Pairs); Luo et al. 2023 (the benchmarks).

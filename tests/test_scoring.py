@@ -122,6 +122,118 @@ def test_naive_loop_projects_only_the_scored_positions_and_equals_the_full_proje
     _assert_close(kept, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
 
 
+# ----------------------------------------------------------------------------- a prefix shared across items
+
+
+def _kshot_items(tok, subjects: int, per_subject: int, shots: int = 5) -> list[list[scoring.Request]]:
+    """MMLU-like k-shot items: per subject a header and ``shots`` solved fixture questions, then a question."""
+    recs = _records("mc")[:40]
+    solved = [r["context"] + " " + r["choices"][r["label"]] + "\n\n" for r in recs]
+    items = []
+    for k in range(subjects * per_subject):
+        s = k % subjects
+        head = f"The following are multiple choice questions (with answers) about subject {s}.\n\n"
+        context = head + "".join(solved[s * shots : (s + 1) * shots]) + recs[20 + k]["context"]
+        items.append([scoring.encode_request(tok, context, " " + c, "causal") for c in recs[20 + k]["choices"]])
+    return items
+
+
+def _assert_same_answers(got: list[list[float]], want: list[list[float]]) -> None:
+    assert [int(np.argmax(g)) for g in got] == [int(np.argmax(w)) for w in want]
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_prefix_shared_across_items_equals_naive_loop(tiny, attn):
+    model, tok = tiny["tiny-causal"]
+    items = _kshot_items(tok, subjects=3, per_subject=4)
+    groups = scoring.prefix_groups(model, items, "causal", 2048)
+    assert sorted(sorted(m) for _, m in groups) == [[s, s + 3, s + 6, s + 9] for s in range(3)]
+    assert all(p >= 150 for p, _ in groups)  # header and five solved questions
+    naive = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    before = model.config._attn_implementation
+    model.set_attn_implementation(attn)  # eager takes an additive mask
+    try:
+        fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=3)
+    finally:
+        model.set_attn_implementation(before)
+    _assert_close(fast, naive)
+    _assert_same_answers(fast, naive)
+
+
+def test_prefix_groups_mix_with_plain_items_of_every_kind(tiny):
+    # Two prefixes, and items sharing nothing with any other: mc, partial, pair and one whose two
+    # contexts share no token. The plain items are batched as they would be alone: the same floats.
+    model, tok = tiny["tiny-causal"]
+    plain = [[(tok.encode("Hi"), tok.encode(" there")), (tok.encode("Yo"), tok.encode(" there"))]]
+    for kind in KINDS:
+        plain += _items(tok, _records(kind)[:3], kind, "causal")
+    shared = _kshot_items(tok, subjects=2, per_subject=3)
+    items = [item for pair in zip(shared, plain, strict=False) for item in pair] + plain[len(shared) :]
+    assert len(scoring.prefix_groups(model, items, "causal", 2048)) == 2
+    naive = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    for batch_size in (1, 3, len(items)):
+        fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=batch_size)
+        _assert_close(fast, naive)
+        _assert_same_answers(fast, naive)
+        alone = scoring.loglik(model, plain, "causal", max_len=2048, batch_size=batch_size)
+        assert [fast[items.index(item)] for item in plain] == alone
+
+
+def test_prefix_ending_inside_a_merged_token_is_cut_at_a_token_boundary(tiny):
+    # The common text ends in " col", which merges with what follows (" color", " colour", " cold") in
+    # all but the last item: the shared prefix ends one token earlier, where the token ids still agree.
+    model, tok = tiny["tiny-causal"]
+    common = _records("mc")[0]["context"] + " the vibrations of the string\n\n" * 3 + "Question: What is the col"
+    tails = ["or of the sky?\nAnswer:", "our of grass?\nAnswer:", "d part of the year?\nAnswer:", " (a word)?\nAnswer:"]
+    items = [[scoring.encode_request(tok, common + t, " " + c, "causal") for c in ("red", "blue")] for t in tails]
+    whole = tok.encode(common)
+    assert sum(item[0][0][: len(whole)] == whole for item in items) == 1  # three merged across the boundary
+    assert [(p, sorted(m)) for p, m in scoring.prefix_groups(model, items, "causal", 2048)] == [
+        (len(whole) - 1, [0, 1, 2, 3])
+    ]
+    naive = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=2)
+    _assert_close(fast, naive)
+    _assert_same_answers(fast, naive)
+
+
+def test_shared_prefix_runs_once_per_group(tiny):
+    model, tok = tiny["tiny-causal"]
+    items = _kshot_items(tok, subjects=2, per_subject=4)
+    runs = []
+    hook = model.register_forward_pre_hook(lambda m, args, kw: runs.append(kw["input_ids"].shape), with_kwargs=True)
+    try:
+        shared = scoring.loglik(model, items, "causal", max_len=2048, batch_size=2)
+        n_shared = len(runs)
+        unshared = scoring.loglik(model, items, "causal", max_len=2048, batch_size=2, share_prefixes=False)
+    finally:
+        hook.remove()
+    tokens = [sum(b * w for b, w in runs[:n_shared]), sum(b * w for b, w in runs[n_shared:])]
+    assert [b for b, _ in runs[:n_shared]].count(1) == 2  # one prefix per group, each in a batch of 1
+    assert n_shared == 2 + 4 and len(runs) - n_shared == 4  # the prefixes, then two batches per group
+    assert tokens[0] < 0.5 * tokens[1], tokens
+    _assert_close(shared, unshared)
+
+
+def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
+    # Token ids only: a 40-token system prompt, then per subject a long (100) or short (4) k-shot part.
+    model, _ = tiny["tiny-causal"]
+    system, tail = list(range(1000, 1040)), [7, 8]
+
+    def items(part: int) -> list[list[scoring.Request]]:
+        contexts = [system + [2000 + s] * part + [3000 + k] + tail for s in range(2) for k in range(3)]
+        return [[(ctx, [5]), (ctx, [6])] for ctx in contexts]
+
+    assert scoring.prefix_groups(model, items(100), "causal", 2048) == [(140, [0, 1, 2]), (140, [3, 4, 5])]
+    assert scoring.prefix_groups(model, items(4), "causal", 2048) == [(40, [0, 1, 2, 3, 4, 5])]
+    # items the naive loop takes join no group: truncated, or reaching a sliding window
+    assert scoring.prefix_groups(model, items(100), "causal", 100) == []
+    monkeypatch.setattr(scoring, "_sliding_window", lambda model: 256)
+    assert scoring.prefix_groups(model, items(100), "causal", 2048) == []
+    monkeypatch.setattr(scoring, "_packable", lambda model: False)  # the cache path shares nothing across items
+    assert scoring.prefix_groups(model, items(4), "causal", 2048) == []
+
+
 # ----------------------------------------------------------------------------- the harness's rules
 
 
@@ -359,6 +471,8 @@ def test_packed_path_on_gemma3_equals_naive():
     model, tok = models.load_model(name, method="full", device="cpu"), models.load_tokenizer(name)
     assert scoring._packable(model)
     items = [item for kind in KINDS for item in _items(tok, _short_subset(_records(kind))[:6], kind, "causal")]
+    items += _kshot_items(tok, subjects=2, per_subject=2, shots=2)  # short enough for the 512-token window
     max_len = scoring.max_length(model, tok)
+    assert len(scoring.prefix_groups(model, items, "causal", max_len)) == 2
     fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=4)
     _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
