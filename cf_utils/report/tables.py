@@ -133,8 +133,9 @@ TRAINING_NOTE = (
 
 def training_table(training: pd.DataFrame | None) -> pd.DataFrame:
     """One row per trained stage: method, steps, tokens, task loss start / end / drop, weight distance moved."""
-    t = or_empty(training, ["model", "variant", "method", "stage", "task", "epochs", "steps", "tokens", "loss_start",
-                            "loss_end", "loss_drop", "weight_distance", "relative_distance"])  # fmt: skip
+    columns = ["model", "variant", "method", "stage", "task", "epochs", "steps", "tokens", "loss_start", "loss_end",
+               "loss_drop", "weight_distance", "relative_distance"]  # fmt: skip
+    t = or_empty(training, columns).reindex(columns=columns)  # no stage trained (hand-made frames): no rows
     return pd.DataFrame({
         "model": t["model"], "variant": t["variant"], "method": t["method"], "stage": t["stage"], "task": t["task"],
         "epochs": t["epochs"], "steps": t["steps"], "tokens": t["tokens"], "loss start": t["loss_start"].map(num),
