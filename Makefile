@@ -193,9 +193,11 @@ test-slow: $(SETUP)
 bench: $(SETUP) $(DATA_ROOT)/cpu/MANIFEST.json
 	@mkdir -p $(ARTIFACTS_ROOT)/bench
 	$(PY) benchmarks/train_speed.py --json $(ARTIFACTS_ROOT)/bench/train_speed.json
+	$(PY) benchmarks/train_speed.py --model gemma3-270m --json $(ARTIFACTS_ROOT)/bench/train_speed_gemma3.json
 	$(PY) benchmarks/eval_speed.py --json $(ARTIFACTS_ROOT)/bench/eval_speed.json
 	$(PY) benchmarks/gen_speed.py --json $(ARTIFACTS_ROOT)/bench/gen_speed.json
 	$(PY) benchmarks/process_speed.py --json $(ARTIFACTS_ROOT)/bench/process_speed.json
+	$(PY) benchmarks/precision_agreement.py --json $(ARTIFACTS_ROOT)/bench/precision_agreement.json
 
 lint: $(SETUP)
 	$(PY) -m ruff check cf_utils tests benchmarks

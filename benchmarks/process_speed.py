@@ -1,6 +1,7 @@
 """Scoring where users meet it: the ``cf-eval`` command against ``lm_eval`` as whole processes.
 
-Same JSONL files (the first N items of four cpu multiple-choice benchmarks), model (the same local
+Same JSONL files (the first N items of four of the cpu study's multiple-choice benchmarks, the paper's
+own: MMLU STEM 5-shot, BoolQ, PIQA, HellaSwag), model (the same local
 checkpoint directory for both), dtype (fp32), device (CPU) and machine. Each command runs as a
 fresh process, timed from launch to exit: start-up, imports, model loading, tokenising and scoring
 included. lm_eval reads the files through a task folder written here, one ``multiple_choice`` task
@@ -27,7 +28,7 @@ from pathlib import Path
 from cf_utils import models, paths, scoring
 from cf_utils.data.records import read_jsonl
 
-FILES = ("cosmosqa", "math_qa", "physics", "science_qa")  # mc benchmarks of the cpu profile
+FILES = ("mmlu_stem", "boolq", "piqa", "hellaswag")  # the paper's own benchmarks in the cpu profile (packaged)
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 TARGET = 3.0

@@ -246,26 +246,39 @@ class ChainEval:
 
     # -- one cell
 
-    def _run(self, cell: Cell) -> dict:
+    def _score(self, cell: Cell) -> dict:
+        """A benchmark cell: every item scored."""
         device = next(self.model.parameters()).device
         amp = models.autocast_dtype(device, self.cfg.eval.precision)
         t0 = time.perf_counter()
-        if cell.kind == "bench":
-            kind = scoring.infer_kind(cell.path)
-            summary, items = scoring.score_file(self.model, self.tokenizer, cell.path, kind, arch=self.spec.arch,
-                                                batch_size=self.cfg.eval.batch_size, amp=amp)  # fmt: skip
-            result = {"kind": kind, "summary": summary, "items": items}
-        else:
-            recs = read_jsonl(cell.path, "instruction")[: self.cfg.eval.new_task_examples]
-            preds = generation.generate(self.model, self.tokenizer, [r["prompt"] for r in recs], arch=self.spec.arch,
-                                        max_new_tokens=self.cfg.eval.max_new_tokens, amp=amp,
-                                        desc=f"generate {cell.name}")  # fmt: skip
-            result = {
+        kind = scoring.infer_kind(cell.path)
+        summary, items = scoring.score_file(self.model, self.tokenizer, cell.path, kind, arch=self.spec.arch,
+                                            batch_size=self.cfg.eval.batch_size, amp=amp)  # fmt: skip
+        return {"seconds": time.perf_counter() - t0, "kind": kind, "summary": summary, "items": items}
+
+    def _generate(self, task_cells: list[Cell]) -> dict[Cell, dict]:
+        """The continual tasks' cells of one checkpoint, generated together: their prompts share the
+        batches (fewer, fuller batches than task by task). Each cell's seconds are its share of prompts."""
+        device = next(self.model.parameters()).device
+        amp = models.autocast_dtype(device, self.cfg.eval.precision)
+        t0 = time.perf_counter()
+        recs = {c: read_jsonl(c.path, "instruction")[: self.cfg.eval.new_task_examples] for c in task_cells}
+        prompts = [r["prompt"] for c in task_cells for r in recs[c]]
+        names = "+".join(c.name for c in task_cells)
+        preds = iter(generation.generate(self.model, self.tokenizer, prompts, arch=self.spec.arch,
+                                         max_new_tokens=self.cfg.eval.max_new_tokens, amp=amp,
+                                         desc=f"generate {names}"))  # fmt: skip
+        seconds = (time.perf_counter() - t0) / max(len(prompts), 1)
+        out = {}
+        for c in task_cells:
+            got = [next(preds) for _ in recs[c]]
+            out[c] = {
+                "seconds": seconds * len(got),
                 "kind": "instruction",
-                "summary": {"n": len(recs), **textmetrics.task_scores(cell.name, preds, recs)},
-                "items": [{"id": r["id"], "prediction": p} for r, p in zip(recs, preds, strict=True)],
+                "summary": {"n": len(got), **textmetrics.task_scores(c.name, got, recs[c])},
+                "items": [{"id": r["id"], "prediction": p} for r, p in zip(recs[c], got, strict=True)],
             }
-        return {"seconds": time.perf_counter() - t0, **result}
+        return out
 
     def run(self, progress: bool = True) -> dict:
         """Evaluate every stale or missing cell; return counts of computed and reused cells and seconds."""
@@ -278,11 +291,14 @@ class ChainEval:
         todo = [c for c in every if not self.is_fresh(c)]
         t0 = time.perf_counter()
         bar = tqdm(todo, desc=f"evaluate {self.name}/{self.variant}", unit="cell", disable=not progress)
+        generated: dict[Cell, dict] = {}  # a checkpoint's task cells, generated together at its first
         for cell in bar:
             bar.set_postfix(stage=cell.stage, cell=cell.name)
             self._load()
             self._use(cell.stage)
-            result = self._run(cell)
+            if cell.kind == "task" and cell not in generated:
+                generated = self._generate([c for c in todo if c.kind == "task" and c.stage == cell.stage])
+            result = generated.pop(cell) if cell.kind == "task" else self._score(cell)
             record = {"key": self.cell_key(cell), "model": self.name, "variant": self.variant, "stage": cell.stage,
                       "category": cell.category, "benchmark": cell.name, **result}  # fmt: skip
             if distributed.is_main():  # every process has the whole result (gathered); one writes it

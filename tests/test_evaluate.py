@@ -52,7 +52,18 @@ def test_eighteen_generation_cells_cover_table3_and_the_first_and_final_rows():
 
 
 def test_run_writes_consistent_scores_and_items_and_reuses_everything(cfg, monkeypatch):
+    calls, generate = [], evaluate.generation.generate
+
+    def counted(model, tok, prompts, **kw):
+        calls.append(len(prompts))
+        return generate(model, tok, prompts, **kw)
+
+    monkeypatch.setattr(evaluate.generation, "generate", counted)
     evaluate.run(cfg)
+    # a checkpoint's task cells are generated in one call, over all their prompts
+    task_cells = [c for c in evaluate.cells(cfg) if c.kind == "task"]
+    size = {c.name: len(read_jsonl(c.path, "instruction")[: cfg.eval.new_task_examples]) for c in task_cells}
+    assert calls == [sum(size[c.name] for c in task_cells if c.stage == s) for s in range(6)]
     scores = metrics.read_scores(paths.artifacts_dir("smoke") / "scores.csv")
     items = metrics.read_items(paths.artifacts_dir("smoke") / "items.csv")
     n_bench = sum(c.kind == "bench" for c in evaluate.cells(cfg)) // 6
@@ -96,7 +107,7 @@ def test_changed_setting_or_input_recomputes_only_what_depends_on_it(cfg):
 
 
 def test_interrupted_evaluation_resumes_at_the_first_missing_cell(cfg, monkeypatch):
-    real = evaluate.ChainEval._run
+    real = evaluate.ChainEval._score  # a benchmark cell
     calls = []
 
     def dies_after_five(self, cell):
@@ -105,10 +116,10 @@ def test_interrupted_evaluation_resumes_at_the_first_missing_cell(cfg, monkeypat
         calls.append(cell)
         return real(self, cell)
 
-    monkeypatch.setattr(evaluate.ChainEval, "_run", dies_after_five)
+    monkeypatch.setattr(evaluate.ChainEval, "_score", dies_after_five)
     with pytest.raises(KeyboardInterrupt):
         evaluate.run(cfg)
-    monkeypatch.setattr(evaluate.ChainEval, "_run", real)
+    monkeypatch.setattr(evaluate.ChainEval, "_score", real)
     total = len(evaluate.cells(cfg))
     assert evaluate.run(cfg)[0]["computed"] == total - 5
     with pytest.raises(FileNotFoundError, match="missing"):
