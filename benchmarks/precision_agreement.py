@@ -7,10 +7,11 @@ the bf16 run is the study's ``eval.precision: bf16``: bf16 autocast over the fp3
 per benchmark: the share of items whose chosen answer is the same (for a stereotype pair: the same
 preferred sentence), the accuracy (or % stereotype) in each precision, and the largest
 log-likelihood difference; for generation, the share of identical texts. Also each precision's
-seconds: on a CPU without native bf16 (AVX2 only) bf16 is emulated and slower, so the study's
-``precision: auto`` keeps fp32 there (``models.fast_bf16``).
+seconds: on a CPU without native bf16 (AVX2 only) bf16 is emulated and slower (about 3x a fp32
+forward of SmolLM2 on the 2-core EPYC of CI), so the study's ``precision: auto`` keeps fp32 there
+(``models.fast_bf16``), and the defaults here are small.
 
-    python benchmarks/precision_agreement.py [--model NAME] [--items 20] [--prompts 8] [--json OUT]
+    python benchmarks/precision_agreement.py [--model NAME] [--items 8] [--prompts 4] [--json OUT]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from cf_utils import generation, models, paths, scoring
 from cf_utils.config import load_config
 from cf_utils.data.records import read_jsonl
+from cf_utils.progress import tqdm
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -36,8 +38,8 @@ def answer(item: dict) -> int | bool:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct", help="registry name of a cpu-profile model")
-    ap.add_argument("--items", type=int, default=20, help="first N items of every benchmark file")
-    ap.add_argument("--prompts", type=int, default=8, help="first M held-out prompts of each continual task")
+    ap.add_argument("--items", type=int, default=8, help="first N items of every benchmark file")
+    ap.add_argument("--prompts", type=int, default=4, help="first M held-out prompts of each continual task")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     files = sorted(paths.benchmarks_dir("cpu").glob("*.jsonl"))
@@ -53,7 +55,7 @@ def main(argv=None) -> dict:
     texts, seconds = {}, {}
     for name, amp in PRECISIONS.items():
         t = time.perf_counter()
-        for f in files:
+        for f in tqdm(files, desc=f"score {name}", unit="file"):
             kind = scoring.infer_kind(f)
             records = read_jsonl(f, kind)[: args.items]
             scored[name][f.stem] = scoring.score_records(model, tok, records, kind, arch="causal", amp=amp)[1]
