@@ -7,8 +7,8 @@ the bf16 run is the study's ``eval.precision: bf16``: bf16 autocast over the fp3
 per benchmark: the share of items whose chosen answer is the same (for a stereotype pair: the same
 preferred sentence), the accuracy (or % stereotype) in each precision, and the largest
 log-likelihood difference; for generation, the share of identical texts. Also each precision's
-seconds: on a CPU without native bf16 (AVX2 only) bf16 is emulated and slower (about 3x a fp32
-forward of SmolLM2 on the 2-core EPYC of CI), so the study's ``precision: auto`` keeps fp32 there
+seconds: on a CPU without native bf16 (AVX2 only) bf16 is emulated and slower (4.2x fp32 for this
+benchmark on the 2-core EPYC of CI), so the study's ``precision: auto`` keeps fp32 there
 (``models.fast_bf16``), and the defaults here are small.
 
     python benchmarks/precision_agreement.py [--model NAME] [--items 8] [--prompts 4] [--json OUT]
