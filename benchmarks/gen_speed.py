@@ -63,11 +63,11 @@ def main(argv=None) -> dict:
 
     batch = args.batch_size or generation.default_batch_size(torch.device("cpu"))
     kw = {"arch": "causal", "max_new_tokens": max_new, "amp": amp, "batch_size": batch}
-    old = {"batch_size": 16}
     generation.generate(model, tok, prompts[:2], **kw)  # warm-up
     hf = {**kw, "kernel": "hf"}
+    before = {**hf, "batch_size": 16}  # the study's generation before: task by task, batches of 16
     runs = {"hf": lambda: generation.generate(model, tok, prompts, **hf),
-            "hf-per-task": lambda: [t for q in per_task for t in generation.generate(model, tok, q, **{**hf, **old})],
+            "hf-per-task": lambda: [t for q in per_task for t in generation.generate(model, tok, q, **before)],
             "ours": lambda: generation.generate(model, tok, prompts, **kw)}  # fmt: skip
     results, texts = {}, {}
     for name, run in runs.items():

@@ -246,27 +246,27 @@ class ChainEval:
 
     # -- one cell
 
+    def _amp(self) -> torch.dtype | None:
+        """The autocast dtype of ``eval.precision`` on the model's device."""
+        return models.autocast_dtype(next(self.model.parameters()).device, self.cfg.eval.precision)
+
     def _score(self, cell: Cell) -> dict:
         """A benchmark cell: every item scored."""
-        device = next(self.model.parameters()).device
-        amp = models.autocast_dtype(device, self.cfg.eval.precision)
         t0 = time.perf_counter()
         kind = scoring.infer_kind(cell.path)
         summary, items = scoring.score_file(self.model, self.tokenizer, cell.path, kind, arch=self.spec.arch,
-                                            batch_size=self.cfg.eval.batch_size, amp=amp)  # fmt: skip
+                                            batch_size=self.cfg.eval.batch_size, amp=self._amp())  # fmt: skip
         return {"seconds": time.perf_counter() - t0, "kind": kind, "summary": summary, "items": items}
 
     def _generate(self, task_cells: list[Cell]) -> dict[Cell, dict]:
         """The continual tasks' cells of one checkpoint, generated together: their prompts share the
         batches (fewer, fuller batches than task by task). Each cell's seconds are its share of prompts."""
-        device = next(self.model.parameters()).device
-        amp = models.autocast_dtype(device, self.cfg.eval.precision)
         t0 = time.perf_counter()
         recs = {c: read_jsonl(c.path, "instruction")[: self.cfg.eval.new_task_examples] for c in task_cells}
         prompts = [r["prompt"] for c in task_cells for r in recs[c]]
         names = "+".join(c.name for c in task_cells)
         preds = iter(generation.generate(self.model, self.tokenizer, prompts, arch=self.spec.arch,
-                                         max_new_tokens=self.cfg.eval.max_new_tokens, amp=amp,
+                                         max_new_tokens=self.cfg.eval.max_new_tokens, amp=self._amp(),
                                          desc=f"generate {names}"))  # fmt: skip
         seconds = (time.perf_counter() - t0) / max(len(prompts), 1)
         out = {}

@@ -236,7 +236,7 @@ def shared_len(item: list[Request]) -> int:
     return next((i for i in range(shortest) if len({ctx[i] for ctx in ctxs}) > 1), shortest)
 
 
-def _sliding_window(model) -> int | None:
+def sliding_window(model) -> int | None:
     config = getattr(model.config, "text_config", None) or model.config
     return getattr(config, "sliding_window", None)
 
@@ -433,7 +433,7 @@ def _needs_naive(item: list[Request], max_len: int, window: int | None) -> bool:
 def _batch_scores(model, batch, arch: str, max_len: int, amp) -> list[list[float]]:
     if arch == "seq2seq":
         return _seq2seq_batch(model, batch, max_len, amp)
-    window = _sliding_window(model)
+    window = sliding_window(model)
     if any(_needs_naive(item, max_len, window) for item in batch):
         return [loglik_naive(model, item, arch, max_len, amp) for item in batch]
     return _packed_batch(model, batch, amp) if _packable(model) else _causal_batch(model, batch, amp)
@@ -453,7 +453,7 @@ def prefix_groups(model, items: list[list[Request]], arch: str, max_len: int) ->
     """
     if arch != "causal" or not _packable(model):
         return []
-    window = _sliding_window(model)
+    window = sliding_window(model)
     offers = {i: item[0][0][: max(shared_len(item) - 1, 0)] for i, item in enumerate(items)
               if not _needs_naive(item, max_len, window)}  # fmt: skip
     order = sorted((i for i, offer in offers.items() if len(offer) >= MIN_SHARED_PREFIX), key=offers.get)

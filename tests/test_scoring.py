@@ -228,7 +228,7 @@ def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
     assert scoring.prefix_groups(model, items(4), "causal", 2048) == [(40, [0, 1, 2, 3, 4, 5])]
     # items the naive loop takes join no group: truncated, or reaching a sliding window
     assert scoring.prefix_groups(model, items(100), "causal", 100) == []
-    monkeypatch.setattr(scoring, "_sliding_window", lambda model: 256)
+    monkeypatch.setattr(scoring, "sliding_window", lambda model: 256)
     assert scoring.prefix_groups(model, items(100), "causal", 2048) == []
     monkeypatch.setattr(scoring, "_packable", lambda model: False)  # the cache path shares nothing across items
     assert scoring.prefix_groups(model, items(4), "causal", 2048) == []
