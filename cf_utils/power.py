@@ -78,16 +78,12 @@ def allocate(
         capped |= {e: available[e] for e in over}
 
 
-def item_chars(rec: dict, window: int | None = None) -> tuple[int, int]:
+def item_chars(rec: dict) -> tuple[int, int]:
     """(characters the scorer runs, characters it scores) for one benchmark record: its context(s) once
-    and every option (the scorer shares an item's context across its options, cf_utils.scoring), or, for
-    a model with a sliding-attention ``window`` (tokens) that the item reaches, every request in full (the
-    scorer's naive path). Tokens are taken as characters / 4."""
+    and every option (the scorer shares an item's context across its options on every path but the
+    harness's truncation, cf_utils.scoring). Tokens are taken as characters / 4."""
     if "choices" in rec:
         opts = sum(len(c) + 1 for c in rec["choices"])
-        longest = len(rec["context"]) + max(len(c) + 1 for c in rec["choices"])
-        if window is not None and longest / 4 >= window - 1:
-            return len(rec["context"]) * len(rec["choices"]) + opts, opts
         return len(rec["context"]) + opts, opts
     if "contexts" in rec:
         k, rest = len(rec["contexts"]), len(rec["continuation"]) + 1

@@ -52,12 +52,16 @@ Speed: the same numbers with less work.
 - seq2seq: each distinct encoder input of an item is encoded once; every choice reuses its states.
 - items are sorted by length before batching (little padding), a prefix group's items within their
   group; optional bf16 autocast.
-- a request the harness would truncate, or a batch longer than a sliding-attention window (both
-  fast paths change the token distances such a window counts), goes through ``loglik_naive``: one
-  forward per request, fed exactly as the harness feeds it, the vocabulary projected only at the
-  scored positions (``logits_to_keep``: at every position of a 5-shot MMLU context, Gemma-3's
-  262k-token projection costs 1.7 times the FLOPs of the rest of the model). tests/test_scoring.py
-  checks both fast paths against that loop and against the harness itself.
+- an item whose batch could reach a sliding-attention window (Gemma-3's 512 tokens: a 5-shot MMLU
+  context) is scored alone (``_windowed_item``), because padding gaps and packing change the token
+  distances such a window counts: its shared context runs once (after its k-shot header's cache,
+  shared with the other items of its subject: ``windowed_groups``), then its requests' remainders
+  on copies of that cache, padded only at their ends, so every token sits at its own position.
+- a request the harness would truncate goes through ``loglik_naive``: one forward per request, fed
+  exactly as the harness feeds it, the vocabulary projected only at the scored positions
+  (``logits_to_keep``: at every position of a 5-shot MMLU context, Gemma-3's 262k-token projection
+  costs 1.7 times the FLOPs of the rest of the model). tests/test_scoring.py checks every fast path
+  against that loop and against the harness itself.
 
 References: Gao et al., lm-evaluation-harness v0.4.13; Sakaguchi et al. 2020 (Winogrande) and Trinh
 & Le 2018 (partial scoring); Nangia et al. 2020 (CrowS-Pairs); Luo et al. 2023 (the benchmarks).
@@ -421,21 +425,55 @@ def _regroup(flat: list[float], sizes: list[int]) -> list[list[float]]:
 
 
 def _needs_naive(item: list[Request], max_len: int, window: int | None) -> bool:
-    """Whether a causal item goes through ``loglik_naive``: a request the harness truncates, or a batch
-    holding it could reach a sliding-attention window. Both fast paths change the distances such a window
-    counts (padding gaps, packed remainders, a custom mask, a cached prefix before the row); this bounds
-    them all (a prefix group's cache and row together are no longer than the item's packed row)."""
-    width = _sort_key(item, "causal") + max(len(c) + len(k) for c, k in item)
-    truncated = any(len(c) + len(k) > max_len + 1 for c, k in item)
-    return truncated or (window is not None and width >= window - 1)
+    """Whether a causal item leaves the batched fast paths: a request the harness truncates (it goes
+    through ``loglik_naive``), or a batch holding it could reach a sliding-attention window (it is scored
+    alone, ``_windowed_item``). The batched paths change the distances such a window counts (padding
+    gaps, packed remainders, a custom mask, a cached prefix before the row); this bounds them all (a
+    prefix group's cache and row together are no longer than the item's packed row)."""
+    return _truncated(item, max_len) or (window is not None and _width(item) >= window - 1)
+
+
+def _truncated(item: list[Request], max_len: int) -> bool:
+    return any(len(c) + len(k) > max_len + 1 for c, k in item)
+
+
+def _width(item: list[Request]) -> int:
+    return _sort_key(item, "causal") + max(len(c) + len(k) for c, k in item)
+
+
+def _windowed_item(model, item: list[Request], max_len: int, amp: torch.dtype | None, prefix=None) -> list[float]:
+    """Scores of one causal item that reaches a sliding-attention window, its shared context run once.
+
+    The cache path on this one item: pass 1 runs its shared tokens (no padding), after ``prefix`` if
+    given ((P, the key/value cache of the first P of them, shared with other items: ``windowed_groups``),
+    pass 2 each request's remainder right after them on a copy of their cache, padded only at its end.
+    Every real token thus sits at the cache index of its position, the distance a sliding window counts,
+    so the window sees what it sees in the harness's one forward per request; an MMLU item's four
+    choices cost one run of what its 5-shot header leaves of its context instead of four of all of it.
+    Requests that share no token go through ``loglik_naive``."""
+    past, cache = prefix if prefix is not None else (0, None)
+    q = shared_len(item)
+    if q == 0:
+        return loglik_naive(model, item, "causal", max_len, amp)
+    reqs = [(0, ctx + cont, len(cont)) for ctx, cont in item]
+    with _autocast(model, amp):
+        out = model(input_ids=torch.tensor([item[0][0][past:q]], device=model.device), use_cache=True,
+                    past_key_values=copy.deepcopy(cache), logits_to_keep=1)  # fmt: skip
+        picks = [(r, 0, 0, seq[q]) for r, (_, seq, n) in enumerate(reqs) if len(seq) - q <= n]
+        sums = _logprob_sums(out.logits, picks, len(reqs))  # the tokens the last shared position predicts
+        visible = torch.ones(1, q, dtype=torch.long, device=model.device)
+        sums += _rest_pass(model, reqs, [q], out.past_key_values, visible)
+    return sums.tolist()
 
 
 def _batch_scores(model, batch, arch: str, max_len: int, amp) -> list[list[float]]:
     if arch == "seq2seq":
         return _seq2seq_batch(model, batch, max_len, amp)
-    window = sliding_window(model)
-    if any(_needs_naive(item, max_len, window) for item in batch):
+    if any(_truncated(item, max_len) for item in batch):
         return [loglik_naive(model, item, arch, max_len, amp) for item in batch]
+    window = sliding_window(model)
+    if window is not None and any(_width(item) >= window - 1 for item in batch):
+        return [_windowed_item(model, item, max_len, amp) for item in batch]
     return _packed_batch(model, batch, amp) if _packable(model) else _causal_batch(model, batch, amp)
 
 
@@ -454,8 +492,21 @@ def prefix_groups(model, items: list[list[Request]], arch: str, max_len: int) ->
     if arch != "causal" or not _packable(model):
         return []
     window = sliding_window(model)
-    offers = {i: item[0][0][: max(shared_len(item) - 1, 0)] for i, item in enumerate(items)
-              if not _needs_naive(item, max_len, window)}  # fmt: skip
+    return _groups(items, [i for i, item in enumerate(items) if not _needs_naive(item, max_len, window)])
+
+
+def windowed_groups(model, items: list[list[Request]], arch: str, max_len: int) -> list[tuple[int, list[int]]]:
+    """``prefix_groups`` among the items scored alone because they reach a sliding window (``_windowed_item``,
+    any causal model: its prefix's cache is continued, never packed)."""
+    window = sliding_window(model) if arch == "causal" else None
+    if window is None:
+        return []
+    return _groups(items, [i for i, item in enumerate(items)
+                           if not _truncated(item, max_len) and _width(item) >= window - 1])  # fmt: skip
+
+
+def _groups(items: list[list[Request]], eligible: list[int]) -> list[tuple[int, list[int]]]:
+    offers = {i: items[i][0][0][: max(shared_len(items[i]) - 1, 0)] for i in eligible}
     order = sorted((i for i, offer in offers.items() if len(offer) >= MIN_SHARED_PREFIX), key=offers.get)
     common = [_common_len(offers[a], offers[b]) for a, b in itertools.pairwise(order)]
     return [(p, order[lo:hi]) for p, lo, hi in _best_split(common, 0, len(order))[1]]
@@ -521,11 +572,13 @@ def loglik(
     """Log-likelihood of every request of every item (items of several requests each), fast path.
 
     ``batch_size`` counts items (contexts); a batch runs all their requests together.
-    ``share_prefixes``: run a prefix that items share (``prefix_groups``) once for them all; False runs
+    ``share_prefixes``: run a prefix that items share (``prefix_groups``, ``windowed_groups``) once for them
+    all; False runs
     it in every item (benchmarks/prefix_speed.py compares the two).
     """
     batch_size = batch_size or default_batch_size(model.device)
-    groups = prefix_groups(model, items, arch, max_len) if share_prefixes else []
+    packed = prefix_groups(model, items, arch, max_len) if share_prefixes else []
+    groups = packed + (windowed_groups(model, items, arch, max_len) if share_prefixes else [])
     batches = _batches(items, groups, arch, batch_size)
     out: dict[int, list[float]] = {}
     cached: tuple[int | None, object] = (None, None)  # (group, its prefix's cache): its batches come in a row
@@ -537,7 +590,10 @@ def loglik(
         else:
             if cached[0] != g:
                 cached = (g, _run_prefix(model, batch[0][0][0][: groups[g][0]], amp))
-            scores = _packed_batch(model, batch, amp, prefix=cached[1])
+            if g < len(packed):
+                scores = _packed_batch(model, batch, amp, prefix=cached[1])
+            else:
+                scores = [_windowed_item(model, item, max_len, amp, prefix=(groups[g][0], cached[1])) for item in batch]
         out.update(zip(idx, scores, strict=True))
     out = distributed.gather_dict(out)  # the same batches as one process computes: the same numbers
     return [out[i] for i in range(len(items))]

@@ -215,6 +215,39 @@ def test_shared_prefix_runs_once_per_group(tiny):
     _assert_close(shared, unshared)
 
 
+def _tiny_gemma3(tok, attn: str, window: int):
+    """A random Gemma-3 with sliding-attention layers (every other one) of ``window`` tokens."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=window,
+                           layer_types=["sliding_attention", "full_attention"] * 2, pad_token_id=tok.pad_token_id,
+                           attn_implementation=attn)  # fmt: skip
+    torch.manual_seed(0)
+    return Gemma3ForCausalLM(cfg).eval()
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_items_reaching_a_sliding_window_run_their_context_once_and_equal_naive_loop(tiny, attn):
+    # Items longer than the window are scored one at a time: a k-shot header once per group, each item's
+    # context once, then its choices on copies of the cache. A gap between a cache and its row (what the
+    # batched paths would leave) moves tokens across the window: the sums then differ by ~0.2 here.
+    _, tok = tiny["tiny-causal"]
+    model = _tiny_gemma3(tok, attn, window=16)
+    items = _kshot_items(tok, subjects=2, per_subject=3, shots=2)
+    items += [item for kind in KINDS for item in _items(tok, _short_subset(_records(kind)), kind, "causal")]
+    assert sum(scoring._width(item) >= 15 for item in items) > 10
+    assert scoring.prefix_groups(model, items, "causal", 2048) == []  # packing would change the distances
+    assert sorted(sorted(m) for _, m in scoring.windowed_groups(model, items, "causal", 2048)) == [[0, 2, 4], [1, 3, 5]]
+    run = []
+    hook = model.get_input_embeddings().register_forward_pre_hook(lambda _, args: run.append(args[0].numel()))
+    fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=4)
+    hook.remove()
+    naive_tokens = sum(len(c) + len(k) - 1 for item in items for c, k in item)
+    assert sum(run) < 0.6 * naive_tokens
+    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
+
+
 def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
     # Token ids only: a 40-token system prompt, then per subject a long (100) or short (4) k-shot part.
     model, _ = tiny["tiny-causal"]
@@ -230,6 +263,9 @@ def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
     assert scoring.prefix_groups(model, items(100), "causal", 100) == []
     monkeypatch.setattr(scoring, "sliding_window", lambda model: 256)
     assert scoring.prefix_groups(model, items(100), "causal", 2048) == []
+    # ... and those reaching the window share their prefix in the windowed path instead
+    assert scoring.windowed_groups(model, items(100), "causal", 2048) == [(140, [0, 1, 2]), (140, [3, 4, 5])]
+    assert scoring.windowed_groups(model, items(4), "causal", 2048) == []  # 48 tokens: batched as usual
     monkeypatch.setattr(scoring, "_packable", lambda model: False)  # the cache path shares nothing across items
     assert scoring.prefix_groups(model, items(4), "causal", 2048) == []
 
@@ -474,5 +510,18 @@ def test_packed_path_on_gemma3_equals_naive():
     items += _kshot_items(tok, subjects=2, per_subject=2, shots=2)  # short enough for the 512-token window
     max_len = scoring.max_length(model, tok)
     assert len(scoring.prefix_groups(model, items, "causal", max_len)) == 2
+    fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=4)
+    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
+
+
+@pytest.mark.slow
+def test_windowed_path_on_gemma3_equals_naive():
+    # 12-shot items (410-730 tokens): a batch holding one could reach Gemma-3's 512-token sliding window.
+    name = "gemma3-270m"
+    model, tok = models.load_model(name, method="full", device="cpu"), models.load_tokenizer(name)
+    items = _kshot_items(tok, subjects=2, per_subject=3, shots=12)
+    max_len = scoring.max_length(model, tok)
+    groups = scoring.windowed_groups(model, items, "causal", max_len)
+    assert sorted(sorted(m) for _, m in groups) == [[0, 2, 4], [1, 3, 5]]
     fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=4)
     _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
