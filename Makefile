@@ -171,8 +171,10 @@ $(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).y
 reproduce: $(REPORT)
 	@echo "reproduce ($(PROFILE)): report in $(REPORT) (and .html), figures in $(FIGURES_ROOT)/$(PROFILE)/"
 
+# PLAN_ARGS="--peak 66": assume a matmul peak (GFLOP/s) instead of measuring it (a busy machine reads low).
+PLAN_ARGS ?=
 plan: $(SETUP)
-	$(PY) -m cf_utils.plan --profile $(PROFILE)
+	$(PY) -m cf_utils.plan --profile $(PROFILE) $(PLAN_ARGS)
 
 # The last run of a profile, published: copied to results/<profile>/ (committed) with the README block.
 # Only a run from committed code; it does not re-run anything (the manifest names the commit).
@@ -197,6 +199,8 @@ bench: $(SETUP) $(DATA_ROOT)/cpu/MANIFEST.json
 	$(PY) benchmarks/eval_speed.py --json $(ARTIFACTS_ROOT)/bench/eval_speed.json
 	$(PY) benchmarks/gen_speed.py --json $(ARTIFACTS_ROOT)/bench/gen_speed.json
 	$(PY) benchmarks/process_speed.py --json $(ARTIFACTS_ROOT)/bench/process_speed.json
+	$(PY) benchmarks/process_speed.py --model gemma3-270m --items 10 --harness-batches 4 \
+	    --json $(ARTIFACTS_ROOT)/bench/process_speed_gemma3.json
 	$(PY) benchmarks/precision_agreement.py --json $(ARTIFACTS_ROOT)/bench/precision_agreement.json
 
 lint: $(SETUP)

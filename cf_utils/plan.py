@@ -151,11 +151,12 @@ def _forward_flops(spec, tokens: float, logits_at: float) -> float:
     return 2 * ((spec.params_b * 1e9 - vocab) * tokens + vocab * logits_at)
 
 
-def estimate(cfg: Config) -> dict:
+def estimate(cfg: Config, peak: float | None = None) -> dict:
+    """``peak``: a CPU's matmul FLOP/s to assume (None: measure it here and now, ``cpu_peak``)."""
     t, e = cfg.train, cfg.eval
     sizes = _data_sizes(cfg)
     gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
-    peak = GPU_PEAK if gpu else cpu_peak()
+    peak = GPU_PEAK if gpu else peak or cpu_peak()
     mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU
     overhead = 0.0 if gpu else PROCESS_S  # per chain process (a GPU run's hours dwarf it)
     runs = [(name, v, STAGES) for name in t.models for v in t.variants]
@@ -224,15 +225,15 @@ def chains_in_parallel(est: dict, gpus: int) -> dict:
             "memory_per_gpu_gb": max(c["memory_gb"] for c in est["chains"]), "strategy": f"make -j {gpus}"}  # fmt: skip
 
 
-def render(cfg: Config, gpus: tuple[int, ...] = (1, 8)) -> str:
-    est = estimate(cfg)
+def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = None) -> str:
+    est = estimate(cfg, peak)
     s, t = est["sizes"], cfg.train
     lines = [
         f"plan for profile {cfg.profile!r} on {est['device']} (estimates; see cf_utils/plan.py for the assumptions)"
         + (
             ""
             if "GPU" in est["device"]
-            else f"; measured matmul peak here {est['peak_flops'] / 1e9:.0f} GFLOP/s, "
+            else f"; {'assumed' if peak else 'measured here'}: matmul peak {est['peak_flops'] / 1e9:.0f} GFLOP/s, "
             f"utilisation {', '.join(f'{k} {v:.0%}' for k, v in est['mfu'].items())}"
         ),
         f"  data: {s['source']}",
@@ -318,9 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cf_utils.plan", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", required=True)
     ap.add_argument("--gpus", type=int, nargs="+", default=[1, 8], help="GPU counts to show (GPU profiles)")
+    ap.add_argument("--peak", type=float, metavar="GFLOPS",
+                    help="CPU profiles: assume this matmul peak instead of measuring it (a busy machine reads low)")  # fmt: skip
     args = ap.parse_args(argv)
     try:
-        print(render(load_config(args.profile), tuple(args.gpus)))
+        print(render(load_config(args.profile), tuple(args.gpus), args.peak * 1e9 if args.peak else None))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

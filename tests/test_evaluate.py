@@ -186,6 +186,17 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
     assert set(man["time_s_by_cell"]) >= {"physics", "simp"}
 
 
+def test_plan_on_a_cpu_takes_an_assumed_peak(monkeypatch):
+    # --peak replaces the measurement (which reads low on a busy machine): compute time scales as 1/peak
+    monkeypatch.setattr(plan, "cpu_peak", lambda: pytest.fail("the assumed peak must not be measured"))
+    cfg = load_config("smoke")
+    slow, fast = (plan.estimate(cfg, peak=p * 1e9) for p in (30, 60))
+    overhead = plan.PROCESS_S / 3600
+    for a, b in zip(slow["chains"], fast["chains"], strict=True):
+        assert a["eval_hours"] - overhead == pytest.approx(2 * (b["eval_hours"] - overhead))
+    assert "assumed: matmul peak 60 GFLOP/s" in plan.render(cfg, peak=60e9)
+
+
 def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
     text = plan.render(load_config("paper"))
     assert "typical sizes" in text and "GPU hours" in text
