@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", required=True)
     ap.add_argument("--gpus", type=int, nargs="+", default=[1, 8], help="GPU counts to show (GPU profiles)")
     ap.add_argument("--peak", type=float, metavar="GFLOPS",
-                    help="CPU profiles: assume this matmul peak instead of measuring it (a busy machine reads low)")  # fmt: skip
+                    help="CPU: assume this matmul peak, not a measured one (a busy machine reads low)")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         print(render(load_config(args.profile), tuple(args.gpus), args.peak * 1e9 if args.peak else None))
