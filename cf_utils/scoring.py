@@ -424,21 +424,17 @@ def _regroup(flat: list[float], sizes: list[int]) -> list[list[float]]:
     return out
 
 
-def _needs_naive(item: list[Request], max_len: int, window: int | None) -> bool:
-    """Whether a causal item leaves the batched fast paths: a request the harness truncates (it goes
-    through ``loglik_naive``), or a batch holding it could reach a sliding-attention window (it is scored
-    alone, ``_windowed_item``). The batched paths change the distances such a window counts (padding
-    gaps, packed remainders, a custom mask, a cached prefix before the row); this bounds them all (a
-    prefix group's cache and row together are no longer than the item's packed row)."""
-    return _truncated(item, max_len) or (window is not None and _width(item) >= window - 1)
-
-
 def _truncated(item: list[Request], max_len: int) -> bool:
+    """Whether the harness truncates a request of this causal item (it goes through ``loglik_naive``)."""
     return any(len(c) + len(k) > max_len + 1 for c, k in item)
 
 
-def _width(item: list[Request]) -> int:
-    return _sort_key(item, "causal") + max(len(c) + len(k) for c, k in item)
+def _reaches_window(item: list[Request], window: int | None) -> bool:
+    """Whether a batch holding this causal item could reach a sliding-attention window (it is then scored
+    alone, ``_windowed_item``). The batched paths change the distances such a window counts (padding
+    gaps, packed remainders, a custom mask, a cached prefix before the row); this bounds them all (a
+    prefix group's cache and row together are no longer than the item's packed row)."""
+    return window is not None and _sort_key(item, "causal") + max(len(c) + len(k) for c, k in item) >= window - 1
 
 
 def _windowed_item(model, item: list[Request], max_len: int, amp: torch.dtype | None, prefix=None) -> list[float]:
@@ -472,7 +468,7 @@ def _batch_scores(model, batch, arch: str, max_len: int, amp) -> list[list[float
     if any(_truncated(item, max_len) for item in batch):
         return [loglik_naive(model, item, arch, max_len, amp) for item in batch]
     window = sliding_window(model)
-    if window is not None and any(_width(item) >= window - 1 for item in batch):
+    if any(_reaches_window(item, window) for item in batch):
         return [_windowed_item(model, item, max_len, amp) for item in batch]
     return _packed_batch(model, batch, amp) if _packable(model) else _causal_batch(model, batch, amp)
 
@@ -483,16 +479,18 @@ def _batch_scores(model, batch, arch: str, max_len: int, amp) -> list[list[float
 def prefix_groups(model, items: list[list[Request]], arch: str, max_len: int) -> list[tuple[int, list[int]]]:
     """Items whose first P token ids are the same, P >= ``MIN_SHARED_PREFIX``: (P, item indices) per group.
 
-    Only where the packed path runs (causal, ``_packable``), and only items it takes (not
-    ``_needs_naive``). Each item offers the tokens all its requests share but the last, so its packed
-    row keeps at least one, whose logits predict its first continuation token. Token ids are compared,
-    so a token merged across the end of a common text is simply not shared. The offers are sorted: the
-    common prefix of a run of them is the least of its neighbours', and ``_best_split`` cuts the runs.
+    Only where the packed path runs (causal, ``_packable``), and only items it takes (neither
+    ``_truncated`` nor ``_reaches_window``). Each item offers the tokens all its requests share but the
+    last, so its packed row keeps at least one, whose logits predict its first continuation token. Token
+    ids are compared, so a token merged across the end of a common text is simply not shared. The offers
+    are sorted: the common prefix of a run of them is the least of its neighbours', and ``_best_split``
+    cuts the runs.
     """
     if arch != "causal" or not _packable(model):
         return []
     window = sliding_window(model)
-    return _groups(items, [i for i, item in enumerate(items) if not _needs_naive(item, max_len, window)])
+    return _groups(items, [i for i, item in enumerate(items)
+                           if not _truncated(item, max_len) and not _reaches_window(item, window)])  # fmt: skip
 
 
 def windowed_groups(model, items: list[list[Request]], arch: str, max_len: int) -> list[tuple[int, list[int]]]:
@@ -502,7 +500,7 @@ def windowed_groups(model, items: list[list[Request]], arch: str, max_len: int) 
     if window is None:
         return []
     return _groups(items, [i for i, item in enumerate(items)
-                           if not _truncated(item, max_len) and _width(item) >= window - 1])  # fmt: skip
+                           if not _truncated(item, max_len) and _reaches_window(item, window)])  # fmt: skip
 
 
 def _groups(items: list[list[Request]], eligible: list[int]) -> list[tuple[int, list[int]]]:
@@ -573,8 +571,7 @@ def loglik(
 
     ``batch_size`` counts items (contexts); a batch runs all their requests together.
     ``share_prefixes``: run a prefix that items share (``prefix_groups``, ``windowed_groups``) once for them
-    all; False runs
-    it in every item (benchmarks/prefix_speed.py compares the two).
+    all; False runs it in every item (benchmarks/prefix_speed.py compares the two).
     """
     batch_size = batch_size or default_batch_size(model.device)
     packed = prefix_groups(model, items, arch, max_len) if share_prefixes else []

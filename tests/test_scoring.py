@@ -236,7 +236,7 @@ def test_items_reaching_a_sliding_window_run_their_context_once_and_equal_naive_
     model = _tiny_gemma3(tok, attn, window=16)
     items = _kshot_items(tok, subjects=2, per_subject=3, shots=2)
     items += [item for kind in KINDS for item in _items(tok, _short_subset(_records(kind)), kind, "causal")]
-    assert sum(scoring._width(item) >= 15 for item in items) > 10
+    assert sum(scoring._reaches_window(item, 16) for item in items) > 10
     assert scoring.prefix_groups(model, items, "causal", 2048) == []  # packing would change the distances
     assert sorted(sorted(m) for _, m in scoring.windowed_groups(model, items, "causal", 2048)) == [[0, 2, 4], [1, 3, 5]]
     run = []
