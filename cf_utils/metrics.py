@@ -31,7 +31,8 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ import pandas as pd
 from cf_utils import paths, power, stats, textmetrics
 from cf_utils.io import atomic_write_text
 from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TASK_STAGE, TASKS, TRAINED_STAGES
+from cf_utils.study import GENERAL as GENERAL_CATEGORIES
 
 SCORE_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "metric", "value", "n")
 # items.csv: every item's outcome per metric (0/1) and its log-likelihood margin (metric ll_margin, nats);
@@ -59,8 +61,12 @@ ELEMENT = ["model", "variant", "category", "benchmark"]
 ELEMENT_COLUMNS = [*ELEMENT, "metric", "initial", "final", "fg", "final_drop", "stages"]
 CURVE_COLUMNS = [*ELEMENT, "stage", "value"]
 FORGETTING_COLUMNS = ["model", "variant", "category", "initial", "final", "fg", "final_drop", "ci_low", "ci_high",
-                      "se", "mde", "paper_smallest", "state", "fg_above_chance", "elements_above_chance",
-                      "margin_drop", "margin_low", "margin_high"]  # fmt: skip
+                      "se", "mde", "paper_smallest", "state", "elements_at_floor", "fg_all", "fg_above_chance",
+                      "elements_above_chance", "margin_drop", "margin_low", "margin_high"]  # fmt: skip
+# The floor rule (power.at_floor, fixed before any run): an element whose stage-0 score is within FLOOR_MARGIN points
+# of its chance level, or below its majority-answer baseline, measures nothing for that model: it is shown, but left
+# out of its category's FG, CI and verdict. A category with no element above its floor is "not measurable".
+FLOOR_MARGIN, at_floor = power.FLOOR_MARGIN, power.at_floor
 NEW_TASK_COLUMNS = ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final", "retained",
                     "gain_low", "gain_high", "gain_state"]  # fmt: skip
 TRANSFER_COLUMNS = ["model", "variant", "bwt", "forgetting", "n_tasks"]
@@ -304,6 +310,20 @@ def chance_level(items: pd.DataFrame, model: str, variant: str, benchmark: str) 
 # ---------------------------------------------------------------- what a category's FG can support
 
 DETECTED, EXCLUDED, INCONCLUSIVE, NOT_MEASURED = "detected", "paper-sized effect excluded", "inconclusive", "no CI"
+NOT_MEASURABLE = "not measurable"  # every element of the unit is at its floor (FLOOR_MARGIN)
+
+
+def baselines(profile: str) -> dict[str, dict[str, float]]:
+    """Per benchmark, its chance level and majority-answer baseline (percent) from the data manifest
+    (cf_utils.data.prepare writes both); empty where the manifest or its entries do not exist."""
+    manifest = paths.data_manifest(profile)
+    if not manifest.is_file():
+        return {}
+    files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    return {f["name"]: {"chance": f["chance"], "majority": f.get("majority_baseline", float("nan"))}
+            for f in files if f["role"] == "benchmark" and "chance" in f}  # fmt: skip
+
+
 PAPER_SCALE_B = (1.0, 2.0)  # the paper's ~1B models: mt0-1.2b, bloomz-1.1b, bloomz-1.7b
 
 
@@ -371,7 +391,7 @@ def minimal_detectable_fg(n_items, initial, flip_rate) -> float:
         effect, previous = stats.minimal_detectable(se), effect
         if abs(effect - previous) < 1e-6:
             break
-    return float(effect)
+    return float(min(effect, 100.0))  # a relative drop cannot exceed 100: an MDE above it means "none detectable"
 
 
 def _flip_rate(grid: pd.DataFrame) -> float:
@@ -379,14 +399,30 @@ def _flip_rate(grid: pd.DataFrame) -> float:
     return float((grid[list(TRAINED_STAGES)].to_numpy() != start).mean())
 
 
-def _category_row(group: pd.DataFrame, run, key: tuple, bound: float, n_boot, seed, level) -> dict:
+def element_baseline(run, model: str, variant: str, benchmark: str, known: Mapping) -> tuple[float, float]:
+    """(chance, majority baseline) of an element: the data manifest's, else chance from the items (majority unknown)."""
+    if benchmark in known:
+        return float(known[benchmark]["chance"]), float(known[benchmark]["majority"])
+    chance = chance_level(run, model, variant, benchmark) if run is not None else float("nan")
+    return chance, float("nan")
+
+
+def _category_row(group: pd.DataFrame, run, key: tuple, bound: float, n_boot, seed, level, known: Mapping) -> dict:
     model, variant, category = key
     row = {"model": model, "variant": variant, "category": category}
+    floor = np.array([at_floor(r["initial"], *element_baseline(run, model, variant, r["benchmark"], known))
+                      for _, r in group.iterrows()], dtype=bool)  # fmt: skip
+    row["elements_at_floor"] = ", ".join(group["benchmark"][floor]) or "none"
+    row["fg_all"] = float(group["fg"].mean())  # Eq. 1 over every element, floors included (the paper's)
+    group = group[~floor]
     row.update(group[["initial", "final", "fg", "final_drop"]].mean().to_dict())
     row.update(ci_low=np.nan, ci_high=np.nan, se=np.nan, mde=np.nan, paper_smallest=bound)
     row.update(margin_drop=np.nan, margin_low=np.nan, margin_high=np.nan)
     row.update(fg_above_chance=np.nan, elements_above_chance="")
     benchmarks = list(group["benchmark"])
+    if not benchmarks:
+        row["state"] = NOT_MEASURABLE
+        return row
     if run is not None and set(benchmarks) <= set(run["benchmark"].unique()):
         per_element = stage_draws(run, model, variant, benchmarks, n_boot=n_boot, seed=seed, level=level)
         draws = np.mean([relative_drop(d[:, 0], d[:, 1:]).mean(axis=1) for d in per_element], axis=0)
@@ -394,7 +430,7 @@ def _category_row(group: pd.DataFrame, run, key: tuple, bound: float, n_boot, se
         chance = [chance_level(run, model, variant, b) for b in benchmarks]
         clear = [stats.interval(d[:, 0], level)[0] > c for d, c in zip(per_element, chance, strict=True)]
         row["elements_above_chance"] = "chance unknown" if np.isnan(chance).any() else f"{sum(clear)}/{len(clear)}"
-        if any(clear):  # the sensitivity FG: an element at chance cannot show forgetting
+        if any(clear):  # the sensitivity FG: an element whose start does not clear chance by its CI left out
             row["fg_above_chance"] = float(group["fg"][np.array(clear)].mean())
         row["se"] = float(np.nanstd(draws, ddof=1)) if n_boot > 1 else np.nan
         grids = [item_frame(run, model, variant, b)[0] for b in benchmarks]
@@ -416,12 +452,17 @@ def forgetting_table(
     n_boot: int | None = None,
     seed: int | None = None,
     level: float = 0.95,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
-    """Per (model, variant, category): mean initial/final scores, FG (Eq. 1), final drop, FG's bootstrap CI
+    """Per (model, variant, category), over the elements above their floor (``at_floor``; ``baselines``: per
+    benchmark its chance and majority baseline, else chance from the items): mean initial/final scores, FG (Eq.
+    1), final drop, FG's bootstrap CI
     and standard error, the minimal detectable FG (80% power, 5% level; ``minimal_detectable_fg``), the
     paper's smallest ~1B FG and the unit's ``state``, and the secondary log-likelihood margin drop with its CI.
 
-    The CI and what depends on it are NaN when ``items`` is None or lacks some benchmark of the category.
+    ``elements_at_floor`` names the elements left out, ``fg_all`` is Eq. 1 over every element (the paper's), and a
+    unit with no element above its floor is ``NOT_MEASURABLE``. The CI and what depends on it are NaN when
+    ``items`` is None or lacks some benchmark of the category.
     """
     if items is not None and (n_boot is None or seed is None):
         raise ValueError("forgetting_table with items needs n_boot and seed (the config's eval.n_boot and seed)")
@@ -429,7 +470,7 @@ def forgetting_table(
     runs = {} if items is None else {key: run for key, run in items.groupby(["model", "variant"])}
     bounds = paper_bounds()
     rows = [
-        _category_row(group, runs.get(key[:2]), key, bounds.get(key[2], np.nan), n_boot, seed, level)
+        _category_row(group, runs.get(key[:2]), key, bounds.get(key[2], np.nan), n_boot, seed, level, baselines or {})
         for key, group in elements.groupby(["model", "variant", "category"])
     ]
     out = pd.DataFrame(rows, columns=FORGETTING_COLUMNS)
@@ -508,6 +549,29 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+FLIP_COLUMNS = ["model", "variant", "category", "stage", "items", "forgotten", "learned", "net", "flip_rate"]
+
+
+def flip_table(items: pd.DataFrame | None) -> pd.DataFrame:
+    """Per (model, variant, category, trained stage), over the category's elements' items (primary outcome, pct):
+    forgotten = right at stage 0 and wrong now, learned = wrong at stage 0 and right now, net = forgotten -
+    learned (the drop in points FG turns relative), flip_rate = forgotten + learned (the discordant share the power
+    calculation assumes). Beyond the paper; bias pairs are left out (a flip there is a changed preference)."""
+    if items is None:
+        return pd.DataFrame(columns=FLIP_COLUMNS)
+    rows = []
+    for (model, variant, category), run in items[items["category"].isin(GENERAL_CATEGORIES)].groupby(
+        ["model", "variant", "category"], sort=False
+    ):
+        grids = [item_frame(run, model, variant, b)[0].to_numpy(dtype=float) for b in run["benchmark"].unique()]
+        grid = np.concatenate(grids)  # (items, stages)
+        for stage in TRAINED_STAGES:
+            lost = 100 * float(((grid[:, 0] == 1) & (grid[:, stage] == 0)).mean())
+            won = 100 * float(((grid[:, 0] == 0) & (grid[:, stage] == 1)).mean())
+            rows.append((model, variant, category, stage, len(grid), lost, won, lost - won, (lost + won) / 100))
+    return pd.DataFrame(rows, columns=FLIP_COLUMNS)
+
+
 def transfer(scores: pd.DataFrame) -> pd.DataFrame:
     """Per (model, variant): BWT and forgetting over tasks 1..N-1 that have their stage-k and stage-N cells."""
     rows = []
@@ -530,7 +594,7 @@ def write_forgetting(profile: str, *, n_boot: int, seed: int) -> Path:
         raise FileNotFoundError(f"{scores_path} not found: run the evaluation first (make evaluate PROFILE={profile})")
     items_path = paths.output(profile, "items.csv")
     items = read_items(items_path) if items_path.exists() else None
-    table = forgetting_table(read_scores(scores_path), items, n_boot=n_boot, seed=seed)
+    table = forgetting_table(read_scores(scores_path), items, n_boot=n_boot, seed=seed, baselines=baselines(profile))
     out = paths.output(profile, "forgetting.csv")
     atomic_write_text(out, table.round(2).to_csv(index=False, lineterminator="\n"))
     return out

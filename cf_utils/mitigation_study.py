@@ -11,7 +11,8 @@ evaluated at the last stage only (the main study's per-stage curves cost 6x), so
 final drop (relative, %, as metrics.final_drop) per benchmark, averaged per category and over the
 three general categories (domain knowledge, reasoning, reading comprehension); bias is left out, its
 direction is not "lower is worse". ``vs_seq`` = seq's drop minus the method's (> 0: the method forgot
-less). CIs: paired percentile bootstrap over each benchmark's items, the same draw for the starting
+less). CIs: paired percentile bootstrap over each benchmark's items (whole clusters where items share a
+passage, as the main table), the same draw for the starting
 model and every method, so differences between methods are paired too; ``p`` is the difference's
 bootstrap p-value and ``p_holm`` its Holm adjustment over the variants compared with seq in a
 category. New-task gain: each task's own metric after the last stage minus at stage 0, in points.
@@ -63,8 +64,9 @@ def evaluate_all(cfg: Config) -> list[dict]:
 # ---------------------------------------------------------------- tables
 
 
-def _item_vectors(items: pd.DataFrame, model: str, benchmark: str, methods: list[str]) -> np.ndarray:
-    """Items x (start, each method's end) primary outcomes of one benchmark, rows paired by item id."""
+def _item_vectors(items: pd.DataFrame, model: str, benchmark: str, methods: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Items x (start, each method's end) primary outcomes of one benchmark, rows paired by item id, and each
+    row's cluster (items on one passage are resampled together, as in the main table)."""
     sub = items[(items["model"] == model) & (items["benchmark"] == benchmark)]
     sub = sub[sub["metric"] == metrics.primary_metric(sub["metric"].unique())]
     start = sub[(sub["variant"] == SEQ) & (sub["stage"] == 0)].set_index("item")["value"].rename("start")
@@ -73,7 +75,8 @@ def _item_vectors(items: pd.DataFrame, model: str, benchmark: str, methods: list
     if grid.isna().any().any():
         missing = [c for c in grid.columns if grid[c].isna().any()]
         raise ValueError(f"{benchmark}: items are not paired between the start and {missing}")
-    return grid.to_numpy(dtype=float)
+    clusters = sub.drop_duplicates("item").set_index("item")["cluster"].reindex(grid.index)
+    return grid.to_numpy(dtype=float), clusters.to_numpy()
 
 
 def retention_table(
@@ -86,9 +89,9 @@ def retention_table(
     for category, benchmarks in categories.items():
         p_el, b_el, s_el = [], [], []
         for benchmark in benchmarks:
-            grid = _item_vectors(items, model, benchmark, variants)  # (n, 1 + variants)
+            grid, clusters = _item_vectors(items, model, benchmark, variants)  # (n, 1 + variants), (n,)
             means = grid.mean(axis=0) * 100
-            draws = stats.resample_means(grid, rng, n_boot)  # (n_boot, 1 + variants)
+            draws = metrics.resample(grid, clusters, rng, n_boot)  # (n_boot, 1 + variants), clusters drawn whole
             p_el.append(metrics.relative_drop(means[0], means[1:]))
             b_el.append(metrics.relative_drop(draws[:, 0], draws[:, 1:]))
             s_el.append((means[0], means[1:]))

@@ -150,6 +150,7 @@ OUTPUTS = {  # each run-level output: the notebook (or module) that writes it an
     "report.md": ("04_figures", "figures"),  # the report
     "report.html": ("04_figures", "figures"),
     "chains.mk": ("cf_utils.launch", "chains"),  # the chains as make variables
+    "pilot.json": ("cf_utils.pilot", "pilot"),  # the power calculation's assumptions, measured on held-apart items
 }
 
 

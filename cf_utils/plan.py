@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 from dataclasses import replace
 
-import pandas as pd
 import torch
 
 from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power
@@ -84,6 +84,47 @@ def _bench_chars(path) -> tuple[float, float]:
     return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
 
 
+def _shared_prefix(contexts: list[str]) -> str:
+    """The prompt that a group's items share (MMLU: the subject's header and five solved questions), cut at its
+    last blank line: the scorer runs it once per group (scoring.prefix_groups)."""
+    if len(contexts) < 2:
+        return ""
+    common = os.path.commonprefix(contexts)
+    return common[: common.rfind("\n\n") + 2] if "\n\n" in common else ""
+
+
+def _file_tokens(path, count) -> tuple[float, float]:
+    """(tokens the scorer runs, tokens it scores) of one benchmark file, counted by ``count`` (the model's
+    tokenizer): each item's context(s) once and every option, a group's shared prefix once per group."""
+    recs = [json.loads(line) for line in path.open(encoding="utf-8")]
+    run = scored = 0.0
+    groups: dict[str, list[str]] = {}
+    for r in recs:
+        if "choices" in r:
+            opts = sum(count(" " + c) for c in r["choices"])
+            run, scored = run + count(r["context"]) + opts, scored + opts
+            if r.get("group"):
+                groups.setdefault(r["group"], []).append(r["context"])
+        elif "contexts" in r:
+            rest = len(r["contexts"]) * count(" " + r["continuation"])
+            run, scored = run + sum(count(c) for c in r["contexts"]) + rest, scored + rest
+        else:
+            both = count(r["sent_more"]) + count(r["sent_less"])
+            run, scored = run + both, scored + both
+    for contexts in groups.values():
+        run -= (len(contexts) - 1) * count(_shared_prefix(contexts))
+    return run, scored
+
+
+def _token_counter(cfg: Config):
+    """Token counts from the profile's first model's tokenizer (characters / 4 where it cannot be loaded)."""
+    try:
+        tok = models.load_tokenizer(cfg.train.models[0], profile=cfg.profile)
+    except Exception:  # noqa: BLE001 - a plan without the model still prints, from the character rule
+        return lambda text: len(text) / 4
+    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+
 def _bench_tokens(cfg: Config) -> tuple[float, float]:
     """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data)."""
     manifest = paths.data_manifest(cfg.profile)
@@ -93,11 +134,12 @@ def _bench_tokens(cfg: Config) -> tuple[float, float]:
         return tokens, 0.1 * tokens
     root = paths.data_dir(cfg.profile)
     files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
+    count = _token_counter(cfg)
     run = scored = 0.0
     for f in files:
-        r, c = _bench_chars(root / f["path"])
+        r, c = _file_tokens(root / f["path"], count)
         run, scored = run + r, scored + c
-    return run / 4, scored / 4
+    return run, scored
 
 
 def _task_chars(path) -> tuple[float, float, int]:
@@ -280,38 +322,36 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
 
 
 def power_lines(cfg: Config) -> list[str]:
-    """Per category: items, the expected 95% CI half-width of its FG under the config's stated assumptions
-    (cf_utils.power) beside the target and the items the target needs, and the minimal detectable FG (80%
-    power, 5% level; metrics.minimal_detectable_fg) at the assumed flip rate and the initial scores of the
-    last run's forgetting.csv, or the assumed one (the report prints it from the observed flips)."""
+    """Per category: items, the expected 95% CI half-width of its FG over the elements above their floor, under
+    the pilot's numbers (or the config's stated assumptions; cf_utils.power.assumptions), beside the target and
+    the minimal detectable FG (80% power, 5% level; metrics.minimal_detectable_fg). A category whose every
+    element the pilot found at its floor is not measurable for this model."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         return ["  power: prepare the data first (make data) to see each category's half-width and detectable FG"]
     d = cfg.data
-    root = paths.data_dir(cfg.profile)
     bench = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
-    forgetting = paths.output(cfg.profile, "forgetting.csv")
-    initial = pd.read_csv(forgetting).groupby("category")["initial"].mean() if forgetting.is_file() else {}
-    lines = [f"  power (per model; assumed initial {d.assumed_initial:g}%, flip rate {d.assumed_flip_rate:g}, "
-             f"fixed in the config; cf_utils/power.py):"]  # fmt: skip
+    initial, flip = power.assumptions(d, [f["name"] for f in bench])
+    low = {f["name"] for f in bench if f.get("pilot_floor")}
+    said = (f"the pilot's stage-0 scores and flip rates x {power.FLIP_GROWTH:g} ({d.pilot_source})" if d.pilot_initial
+            else f"assumed initial {d.assumed_initial:g}%, flip rate {d.assumed_flip_rate:g}")  # fmt: skip
+    lines = [f"  power (per model; {said}; cf_utils/power.py):"]
     for category in CATEGORIES:
         files = [f for f in bench if f["category"] == category]
         if not files:
             continue
-        counts = {f["name"]: f["count"] for f in files}
-        assumed = dict.fromkeys(counts, d.assumed_initial)
-        hw = power.half_width(counts, assumed, d.assumed_flip_rate)
-        target = ""
-        if d.fg_half_width is not None:
-            costs = {f["name"]: _bench_chars(root / f["path"])[0] / 4 / max(f["count"], 1) for f in files}
-            need = power.allocate(costs, dict.fromkeys(counts, 10**9), target=d.fg_half_width, initial=assumed,
-                                  flip_rate=d.assumed_flip_rate)  # fmt: skip
-            target = f" (target +-{d.fg_half_width:g}: {sum(need.values())} items)"
-        p0 = float(initial.get(category, d.assumed_initial))
-        n, flips = list(counts.values()), [d.assumed_flip_rate] * len(counts)
-        mde = metrics.minimal_detectable_fg(n, [p0] * len(n), flips)
+        counts = {f["name"]: f["count"] for f in files if f["name"] not in low}
+        floor = f"; at floor (30 items, out of the FG): {', '.join(sorted(low & {f['name'] for f in files}))}" if (
+            low & {f["name"] for f in files}) else ""  # fmt: skip
+        if not counts:
+            lines.append(f"    {category:<22} not measurable: every element at its floor{floor}")
+            continue
+        hw = power.half_width(counts, initial, flip)
+        n = list(counts.values())
+        mde = metrics.minimal_detectable_fg(n, [initial[e] for e in counts], [flip[e] for e in counts])
+        target = f" (target +-{d.fg_half_width:g})" if d.fg_half_width is not None else ""
         lines.append(f"    {category:<22} {len(n)} elements, {sum(n):>6} items: 95% CI half-width ~+-{hw:.1f} FG "
-                     f"points{target}; minimal detectable FG ~{mde:.1f} (initial ~{p0:.0f}%)")  # fmt: skip
+                     f"points{target}; minimal detectable FG ~{mde:.1f}{floor}")  # fmt: skip
     return lines
 
 

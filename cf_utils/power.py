@@ -22,9 +22,18 @@ element's count down by one factor where the target costs more: the same allocat
 any half-width, so the budget buys the smallest half-width it can, alike in every category, and the plan
 and the report say which half-width that is.
 
-The calculation is fixed before any result is seen: p_e and f are the profile's stated assumptions
-(``data.assumed_initial``, ``data.assumed_flip_rate``), never a run's FG. The report prints the achieved
-half-width and the minimal detectable FG from the observed initial scores and flip rates
+With a flip rate f_e of its own per element, the same Lagrange argument gives
+
+    n_e = sqrt(f_e / c_e) S / (K p_e),   S = sum_j sqrt(f_j c_j) / p_j
+
+The calculation is fixed before any result is seen: p_e and f_e are the profile's stated assumptions
+(``data.assumed_initial``, ``data.assumed_flip_rate``) or what a pilot measured on items set apart from the
+evaluation items (``data.pilot_initial``, ``data.pilot_flip_rate``: cf_utils.pilot), never a run's FG. The
+pilot measures flips after one stage; a unit's FG averages five, so the allocation takes FLIP_GROWTH times
+the pilot's rate (a rule fixed before the run; the report prints the measured rates beside it). An element at
+its floor for the model (``at_floor``: its pilot score within FLOOR_MARGIN points of chance or below its
+majority baseline) measures nothing: it takes no budget beyond MIN_ITEMS, so it is still shown. The report
+prints the achieved half-width and the minimal detectable FG from the observed initial scores and flip rates
 (:func:`cf_utils.metrics.minimal_detectable_fg`, the same SE model).
 """
 
@@ -37,15 +46,30 @@ import numpy as np
 
 from cf_utils.stats import Z_975
 
+FLOOR_MARGIN = 5.0  # points above chance an element must start at to measure anything (the floor rule)
+FLIP_GROWTH = 2.0  # the pilot's one-stage flip rate x this: the allocation's assumption for a five-stage average
+
+
+def at_floor(initial: float, chance: float, majority: float = float("nan")) -> bool:
+    """The floor rule, fixed before any run: a stage-0 score within FLOOR_MARGIN points of chance, or below the
+    majority-answer baseline, measures nothing for that model. An unknown baseline (NaN) puts nothing at floor."""
+    return bool(initial < chance + FLOOR_MARGIN or initial < majority)
+
+
+def _rates(flip_rate, names) -> dict[str, float]:
+    return {e: flip_rate[e] for e in names} if isinstance(flip_rate, Mapping) else dict.fromkeys(names, flip_rate)
+
 
 def element_se(n, initial, flip_rate):
     """SE of an element's FG (points): 100 sqrt(f / n) / p, with ``initial`` in percent (floats or arrays)."""
     return 100 * np.sqrt(np.asarray(flip_rate, dtype=float) / n) / (np.asarray(initial, dtype=float) / 100)
 
 
-def half_width(counts: Mapping[str, int], initial: Mapping[str, float], flip_rate: float) -> float:
-    """The expected 95% CI half-width (FG points) of a category whose elements have ``counts`` items."""
-    ses = np.array([element_se(n, initial[e], flip_rate) for e, n in counts.items()])
+def half_width(counts: Mapping[str, int], initial: Mapping[str, float], flip_rate) -> float:
+    """The expected 95% CI half-width (FG points) of a category whose elements have ``counts`` items
+    (``flip_rate``: one for every element, or a mapping per element)."""
+    f = _rates(flip_rate, counts)
+    ses = np.array([element_se(n, initial[e], f[e]) for e, n in counts.items()])
     return float(Z_975 * np.sqrt(np.sum(ses**2)) / len(ses))
 
 
@@ -55,23 +79,25 @@ def allocate(
     *,
     target: float,
     initial: Mapping[str, float],
-    flip_rate: float,
+    flip_rate,
 ) -> dict[str, int]:
     """Items per element of one category so that its FG's 95% CI half-width is at most ``target`` points at
     the least scoring cost (see the module docstring). ``costs``: tokens per item; ``available``: items the
-    source has (the cap); ``initial``: assumed initial score per element, percent."""
-    if target <= 0 or not 0 < flip_rate <= 1:
-        raise ValueError(f"target must be > 0 and flip_rate in (0, 1]; got {target}, {flip_rate}")
+    source has (the cap); ``initial``: assumed initial score per element, percent; ``flip_rate``: one for every
+    element, or a mapping per element."""
+    f = _rates(flip_rate, costs)
+    if target <= 0 or not all(0 < v <= 1 for v in f.values()):
+        raise ValueError(f"target must be > 0 and flip rates in (0, 1]; got {target}, {f}")
     p = {e: initial[e] / 100 for e in costs}
-    k = (target * len(costs) / (100 * Z_975)) ** 2  # the budget of sum_e f / (n_e p_e^2)
+    k = (target * len(costs) / (100 * Z_975)) ** 2  # the budget of sum_e f_e / (n_e p_e^2)
     capped: dict[str, int] = {}
     while True:
         free = [e for e in costs if e not in capped]
-        left = k - sum(flip_rate / (n * p[e] ** 2) for e, n in capped.items())
+        left = k - sum(f[e] / (n * p[e] ** 2) for e, n in capped.items())
         if not free or left <= 0:  # every item cannot reach the target: take them all
             return {e: capped.get(e, available[e]) for e in costs}
-        s = sum(math.sqrt(costs[e]) / p[e] for e in free)
-        want = {e: flip_rate * s / (left * p[e] * math.sqrt(costs[e])) for e in free}
+        s = sum(math.sqrt(f[e] * costs[e]) / p[e] for e in free)
+        want = {e: math.sqrt(f[e] / costs[e]) * s / (left * p[e]) for e in free}
         over = {e for e in free if want[e] >= available[e]}
         if not over:
             return {**capped, **{e: math.ceil(want[e]) for e in free}}
@@ -111,20 +137,42 @@ def within_budget(
 MIN_ITEMS = 30  # under a budget, every element keeps at least this many items: its own FG stays estimable
 
 
-def benchmark_sizes(data, pools: Mapping[str, tuple[str, list[dict]]]) -> dict[str, int | None]:
+def assumptions(data, names) -> tuple[dict[str, float], dict[str, float]]:
+    """(initial score, flip rate) per element the allocation assumes: the pilot's where it measured the element
+    (its flip rate x FLIP_GROWTH, at most 1), else the config's stated assumptions."""
+    pilot_p, pilot_f = data.pilot_initial or {}, data.pilot_flip_rate or {}
+    initial = {n: pilot_p.get(n, data.assumed_initial) for n in names}
+    flip = {n: min(1.0, FLIP_GROWTH * pilot_f[n]) if n in pilot_f else data.assumed_flip_rate for n in names}
+    return initial, {n: max(v, 1e-3) for n, v in flip.items()}
+
+
+def floors(data, baselines: Mapping[str, tuple[float, float]]) -> set[str]:
+    """The elements the pilot found at their floor (``at_floor``); ``baselines``: (chance, majority) per element."""
+    pilot = data.pilot_initial or {}
+    return {n for n, (chance, majority) in baselines.items() if n in pilot and at_floor(pilot[n], chance, majority)}
+
+
+def benchmark_sizes(
+    data, pools: Mapping[str, tuple[str, list[dict]]], baselines: Mapping[str, tuple[float, float]] | None = None
+) -> dict[str, int | None]:
     """Items to sample per benchmark, from each benchmark's (category, candidate records) and the profile's
     ``data`` config: ``bench_items`` for every benchmark when ``fg_half_width`` is unset; else, per category,
-    ``allocate`` at the target (``bench_items`` and the pool's size capping each benchmark), then one factor
-    for every benchmark of every category (``within_budget`` at ``bench_tokens`` per checkpoint, at least
-    MIN_ITEMS each), so that the categories' half-widths grow alike when the budget binds."""
+    ``allocate`` at the target over the elements above their floor (``floors``; an element at floor gets
+    MIN_ITEMS), with the pilot's or the stated assumptions (``assumptions``), ``bench_items`` and the pool's
+    size capping each benchmark; then one factor for every benchmark of every category (``within_budget`` at
+    ``bench_tokens`` per checkpoint, at least MIN_ITEMS each), so that the categories' half-widths grow alike
+    when the budget binds."""
     if data.fg_half_width is None:
         return dict.fromkeys(pools, data.bench_items)
     counts: dict[str, int] = {}
     costs = {n: max(item_cost(recs), 1.0) for n, (_, recs) in pools.items()}
+    initial, flip = assumptions(data, pools)
+    low = floors(data, baselines or {})
     for category in dict.fromkeys(c for c, _ in pools.values()):
-        names = [n for n, (c, _) in pools.items() if c == category]
+        names = [n for n, (c, _) in pools.items() if c == category and n not in low]
         cap = {n: min(len(pools[n][1]), data.bench_items or len(pools[n][1])) for n in names}
-        assumed = dict.fromkeys(names, data.assumed_initial)
-        counts |= allocate({n: costs[n] for n in names}, cap, target=data.fg_half_width, initial=assumed,
-                           flip_rate=data.assumed_flip_rate)  # fmt: skip
+        if names:
+            counts |= allocate({n: costs[n] for n in names}, cap, target=data.fg_half_width, initial=initial,
+                               flip_rate=flip)  # fmt: skip
+    counts |= {n: min(MIN_ITEMS, len(pools[n][1])) for n in low}
     return within_budget(counts, costs, data.bench_tokens, MIN_ITEMS)

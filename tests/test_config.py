@@ -7,12 +7,12 @@ from cf_utils.config import PROFILES, ConfigError, load_config
 def test_every_profile_loads(profile):
     cfg = load_config(profile)
     assert cfg.profile == profile
-    assert cfg.data.source == {"gpu-mini": "hub", "paper": "hub", "cpu": "packaged"}.get(profile, "bigbench")
+    assert cfg.data.source == {"gpu-mini": "hub", "paper": "hub"}.get(profile, "packaged")
 
 
 def test_profile_overrides_defaults():
-    assert load_config("smoke").data.bench_items == 16
-    assert load_config("cpu").data.bench_items is None and load_config("cpu").data.fg_half_width == 5
+    assert load_config("smoke").data.bench_items == 8
+    assert load_config("cpu").data.bench_items is None and load_config("cpu").data.fg_half_width == 6
     assert load_config("paper").data.train_examples == 100_000  # the paper's 100k samples per task
 
 
@@ -39,7 +39,7 @@ def test_unknown_key_in_defaults_names_defaults(tmp_path):
     [
         ("seed: '7'\n", r"'seed' = '7' has the wrong type"),
         ("seed: true\n", r"'seed' = True has the wrong type"),
-        ("data:\n  source: cloud\n", r"'data\.source' = 'cloud'.*one of 'bigbench', 'packaged', 'hub'"),
+        ("data:\n  source: cloud\n", r"'data\.source' = 'cloud'.*one of 'packaged', 'hub'"),
         ("data: 5\n", r"data\. must be a mapping|must be a mapping"),
     ],
 )

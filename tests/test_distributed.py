@@ -31,7 +31,7 @@ from cf_utils import launch, metrics, paths
 from cf_utils.config import load_config
 from cf_utils.data.prepare import prepare
 
-pytestmark = [pytest.mark.slow, pytest.mark.network]
+pytestmark = pytest.mark.slow  # two processes per launch, a dozen launches: make test-all
 OVERRIDES = "{train.models: [tiny-causal], train.variants: [seq], mitigation.methods: [], eval.precision: fp32}"
 
 

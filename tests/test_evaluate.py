@@ -11,15 +11,13 @@ from cf_utils.config import load_config
 from cf_utils.data.prepare import prepare
 from cf_utils.data.records import read_jsonl
 
-pytestmark = pytest.mark.network  # needs the BIG-bench files (smoke data) once
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Smoke data and one trained tiny-causal chain, shared by the tests of this module (copied per test)."""
     root = tmp_path_factory.mktemp("shared")
     mp = pytest.MonkeyPatch()
-    mp.setenv("CF_CACHE", str(paths.cache_dir()))  # the shared BIG-bench cache, before data/ moves
+    mp.setenv("CF_CACHE", str(paths.cache_dir()))  # the shared cache (model conversions), before data/ moves
     mp.setenv("CF_DATA_ROOT", str(root / "data"))
     mp.setenv("CF_ARTIFACTS_ROOT", str(root / "artifacts"))
     cfg = _cfg()
@@ -30,7 +28,7 @@ def trained(tmp_path_factory):
 
 
 def _cfg(**over):
-    return load_config("smoke", {"train.models": ["tiny-causal"], "train.variants": ["seq"],
+    return load_config("smoke", {"train.models": ["tiny-causal"], "train.variants": ["seq"], "data.bench_items": 4,
                                  "train.examples_per_task": 8, "eval.precision": "fp32",
                                  "mitigation.methods": [], **over})  # fmt: skip
 
@@ -100,10 +98,10 @@ def test_changed_setting_or_input_recomputes_only_what_depends_on_it(cfg):
     evaluate.run(cfg)
     longer = _cfg(**{"eval.max_new_tokens": cfg.eval.max_new_tokens + 2})
     assert evaluate.run(longer)[0]["computed"] == 18  # the generation cells only
-    bench = paths.benchmarks_dir("smoke") / "physics.jsonl"
+    bench = paths.benchmarks_dir("smoke") / "arc_easy.jsonl"
     lines = bench.read_text().splitlines()
     bench.write_text("\n".join(lines[:-1]) + "\n")  # one item fewer
-    assert evaluate.run(longer)[0]["computed"] == 6  # physics at each checkpoint
+    assert evaluate.run(longer)[0]["computed"] == 6  # arc_easy at each checkpoint
 
 
 def test_interrupted_evaluation_resumes_at_the_first_missing_cell(cfg, monkeypatch):
@@ -134,7 +132,7 @@ def test_swapped_adapter_scores_equal_a_fresh_load_of_that_stage(cfg):
     ev._load()
     for k in (0, 1, 2, 3):
         ev._use(k)
-    recs = read_jsonl(paths.benchmarks_dir("smoke") / "physics.jsonl", "mc")
+    recs = read_jsonl(paths.benchmarks_dir("smoke") / "arc_easy.jsonl", "mc")
     _, swapped = scoring.score_records(ev.model, ev.tokenizer, recs, "mc", arch="causal")
     base = models.load_model("tiny-causal", method="lora", dtype=torch.float32)
     fresh = PeftModel.from_pretrained(base, str(paths.stage_dir("smoke", "tiny-causal", "seq", 3))).eval()
@@ -170,7 +168,7 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
     man = json.loads(provenance.write(cfg).read_text())
     assert man["config"]["train"]["models"] == ["tiny-causal"] and man["seeds"]["bootstrap"] == cfg.seed
     assert set(man["git"]) == {"sha", "dirty"} and man["packages"]["torch"].startswith("2.")
-    assert {f["path"] for f in man["data"]["files"]} >= {"benchmarks/physics.jsonl", "tasks/1_simp.train.jsonl"}
+    assert {f["path"] for f in man["data"]["files"]} >= {"benchmarks/arc_easy.jsonl", "tasks/1_simp.train.jsonl"}
     trained = [s for s in man["stages"] if s["stage"] > 0]
     assert len(trained) == 5 and all(s["train_wall_s"] > 0 and s["scoring_s"] > 0 for s in trained)
     assert set(man["results"]) == {"scores.csv", "items.csv", "generations.csv"}
@@ -183,7 +181,7 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
     assert {(c["model"], c["variant"]) for c in chains} == {("tiny-causal", "seq")}
     assert sum(c["training"] for c in chains) == pytest.approx(t["training"], abs=0.5)
     assert sum(man["time_s_by_cell"].values()) == pytest.approx(t["scoring"] + t["generation"], abs=0.5)
-    assert set(man["time_s_by_cell"]) >= {"physics", "simp"}
+    assert set(man["time_s_by_cell"]) >= {"arc_easy", "simp"}
 
 
 def test_plan_on_a_cpu_takes_an_assumed_peak(monkeypatch):

@@ -2,13 +2,14 @@
 and leave no output behind; finished work must survive. Where each fault of the checklist is tested:
 
 - kill at any point (data preparation, training mid-stage, evaluation mid-way, mitigations, figures),
-  resume to byte-identical results, determinism of two runs, `make -q` afterwards: tests/soak.py
-  (run by tests/test_soak.py); unit level: test_train (resume to the same adapter), test_evaluate
+  resume to byte-identical results, determinism of two runs, `make -q` afterwards: tests/soak.py, once
+  at a seeded moment in `make test` (make test-kill), at every kind of point in `make test-all`
+  (tests/test_soak.py); unit level: test_train (resume to the same adapter), test_evaluate
   (resume at the first missing cell), test_io and test_prepare (partial outputs never read)
 - unknown / mistyped / out-of-range config keys and notebook parameters, a model not in the
   registry: here (the notebook runner, before any kernel starts); config files: test_config
-- a hub source with no network: test_hub, test_bigbench; a corrupted download (sha mismatch):
-  test_bigbench; a malformed or empty JSONL file: test_records, test_scoring (cf-eval);
+- a hub source with no network: test_hub; a changed, missing or short offline source file (sha
+  mismatch): test_offline; a malformed or empty JSONL file: test_records, test_scoring (cf-eval);
   a benchmark with zero items after filtering: test_prepare
 - an adapter from a different base model, a full disk during a save, stale cells (a config change
   never mixes old and new rows), a run from uncommitted code marked in the report: here

@@ -17,7 +17,7 @@ import pytest
 
 from cf_utils import paths
 
-pytestmark = pytest.mark.network  # 01 on smoke needs the BIG-bench files (cached once)
+pytestmark = pytest.mark.slow  # a Jupyter server and a kernel of its own: make test-all
 
 TOKEN = "cf-test-token"
 

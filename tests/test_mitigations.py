@@ -181,7 +181,7 @@ def mitigation_run(tmp_path_factory):
     """Smoke data, every method's tiny-causal chain, its evaluation and the study's tables (shared)."""
     root = tmp_path_factory.mktemp("mitigations")
     mp = pytest.MonkeyPatch()
-    mp.setenv("CF_CACHE", str(paths.cache_dir()))  # the shared BIG-bench cache, before data/ moves
+    mp.setenv("CF_CACHE", str(paths.cache_dir()))  # the shared cache (model conversions), before data/ moves
     for name in ("data", "artifacts", "figures"):
         mp.setenv(f"CF_{name.upper()}_ROOT", str(root / name))
     cfg = _cfg()
@@ -201,7 +201,7 @@ def study_env(mitigation_run, monkeypatch):
     return out
 
 
-@pytest.mark.network
+@pytest.mark.slow  # the smoke chain in make test runs the same study
 def test_every_method_trains_its_chain_and_keeps_what_the_next_stage_needs(study_env):
     cfg = _cfg()
     for v in ("seq", "replay", "l2", "ewc", "lwf", "olora"):
@@ -222,7 +222,7 @@ def _adapter(stage_dir):
     return load_file(str(stage_dir / "adapter_model.safetensors"))
 
 
-@pytest.mark.network
+@pytest.mark.slow  # the smoke chain in make test runs the same study
 def test_wise_alpha_zero_is_stage_zero_and_alpha_one_is_the_last_stage_exactly(study_env):
     items = metrics.read_items(paths.artifacts_dir("smoke") / "mitigations" / "items.csv")
     scores = metrics.read_scores(paths.artifacts_dir("smoke") / "mitigations" / "scores.csv")
@@ -244,7 +244,7 @@ def test_wise_alpha_zero_is_stage_zero_and_alpha_one_is_the_last_stage_exactly(s
         assert a["items"] == b["items"], cell.name
 
 
-@pytest.mark.network
+@pytest.mark.slow  # the smoke chain in make test runs the same study
 def test_study_tables_cover_every_method_with_paired_cis(study_env):
     retention, tasks = study_env["retention"], study_env["tasks"]
     methods = ["seq", "replay", "l2", "ewc", "lwf", "olora", "wise-0", "wise-0.5", "wise-1"]
@@ -265,7 +265,7 @@ def test_study_tables_cover_every_method_with_paired_cis(study_env):
     assert (others.p_holm >= others.p).all() and seq.p_holm.isna().all()  # Holm never lowers a p-value
 
 
-@pytest.mark.network
+@pytest.mark.slow  # the smoke chain in make test runs the same study
 def test_study_outputs_figure_and_report_section(study_env, tmp_path):
     root = paths.artifacts_dir("smoke")
     written = pd.read_csv(root / "mitigations.csv")
@@ -279,7 +279,7 @@ def test_study_outputs_figure_and_report_section(study_env, tmp_path):
     assert lines[0].startswith("seq loses") and len(lines) >= 2
 
 
-@pytest.mark.network
+@pytest.mark.slow  # the smoke chain in make test runs the same study
 def test_a_second_study_run_reuses_every_chain_and_cell(study_env, monkeypatch):
     def no_loading(*a, **k):
         raise AssertionError("everything is trained and scored: nothing may be loaded")
@@ -309,13 +309,14 @@ def test_plan_lists_the_mitigation_chains_and_wise_trains_nothing():
     from cf_utils import plan
 
     every = ["lora", "replay", "l2", "ewc", "lwf", "olora", "wise"]
-    est = plan.estimate(load_config("cpu", {"train.method": "lora", "mitigation.methods": every[1:]}))
+    est = plan.estimate(load_config("cpu-full", {"train.method": "lora", "mitigation.methods": every[1:]}))
     rows = {c["variant"]: c for c in est["chains"] if c["model"] == "smollm2-135m-instruct"}
     assert {"seq", "replay", "l2", "ewc", "lwf", "olora", "wise-0.25", "wise-0.5", "wise-0.75"} <= set(rows)
     assert rows["wise-0.5"]["train_hours"] == 0 and rows["wise-0.5"]["eval_hours"] > 0
     assert rows["lwf"]["train_hours"] > rows["l2"]["train_hours"]  # the teacher's forward pass
     assert rows["l2"]["eval_hours"] < rows["seq"]["eval_hours"]  # one checkpoint, not six
-    full = {c["variant"]: c for c in plan.estimate(load_config("cpu", {"mitigation.methods": every[:4]}))["chains"]}
+    est = plan.estimate(load_config("cpu-full", {"mitigation.methods": every[:4]}))
+    full = {c["variant"]: c for c in est["chains"]}
     lora, seq = full["lora"], full["seq"]  # the LoRA arm beside full fine-tuning: 4N per token, no optimizer state
     assert lora["memory_gb"] < seq["memory_gb"] and lora["train_hours"] < seq["train_hours"]
 

@@ -93,3 +93,22 @@ def test_benchmark_sizes_follow_the_config():
     assert small["short"] / n["short"] == pytest.approx(small["pairs"] / n["pairs"], rel=0.05)  # one factor for all
     tight = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None, "data.bench_tokens": 10})
     assert set(power.benchmark_sizes(tight.data, pools).values()) == {power.MIN_ITEMS}
+
+
+def test_the_plan_counts_a_groups_shared_prompt_once_in_real_tokens(tmp_path):
+    """MMLU-like items of one subject share their header and solved questions: the scorer runs them once per
+    group (scoring.prefix_groups), so the plan counts them once too; tokens come from the counter given."""
+    import json
+
+    from cf_utils import plan
+
+    shots = "The following are questions about x.\n\nQ1 A1\n\nQ2 A2\n\n"
+    recs = [{"id": str(i), "context": shots + f"Question {i}?\nAnswer:", "choices": ["a", "b"], "label": 0,
+             "group": "x"} for i in range(3)]  # fmt: skip
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    run, scored = plan._file_tokens(path, len)  # a character is a token here
+    assert (
+        scored == 3 * 2 * len(" a") and run == len(shots) + sum(len(r["context"]) - len(shots) for r in recs) + scored
+    )
+    assert plan._shared_prefix([shots + "a", shots + "b"]) == shots and plan._shared_prefix([shots]) == ""

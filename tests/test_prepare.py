@@ -1,7 +1,5 @@
-"""01_prepare_data on the real BIG-bench files: determinism (pinned hashes), atomicity, the manifest.
-
-Needs the BIG-bench task files (fetched once from PyPI into data/cache/ by the first test that
-asks; marked `network` for that reason)."""
+"""01_prepare_data on the installed wheels' files: determinism (pinned hashes), atomicity, the manifest, the
+instruments, and preparation with an empty cache and no network."""
 
 import json
 from collections import Counter
@@ -10,40 +8,39 @@ import pytest
 
 from cf_utils import notebooks, paths, study
 from cf_utils.config import load_config
-from cf_utils.data import leaks
+from cf_utils.data import leaks, readers
 from cf_utils.data import prepare as prep
 from cf_utils.data.records import read_jsonl
-
-pytestmark = pytest.mark.network
 
 # sha256 of every smoke-profile file, made by:
 #   python -c "from cf_utils.config import load_config; from cf_utils.data.prepare import prepare;
 #              [print(f['path'], f['sha256']) for f in prepare(load_config('smoke'))['files']]"
-# on the pinned bigbench==1.0.0 task files, configs/{defaults,smoke}.yaml (seed 1234).
+# on the pinned wheels' files (cf_utils/data/readers/source_sha256.json), configs/{defaults,smoke}.yaml (seed 1234).
 # A change here means the data changed: bump the builder's `version` and say why in the commit.
 SMOKE_SHA256 = {
-    "benchmarks/science_qa.jsonl": "938eef6be0474ce61a6f85bb28b5f9f10d6036722e47bb7942b68443768eb13c",
-    "benchmarks/physics.jsonl": "3b94f278fe230df087ffc5a35880e1b78f5cba7908041be755c507e8ede526c5",
-    "benchmarks/misconceptions.jsonl": "def60210962fec590ee56d568cf526c39dc9394cd6f54e9315fc464100fad401",
-    "benchmarks/strategyqa.jsonl": "9161dbcf265f730f4b120641ff0d659eecb5567183b7c14c4f539654ebc93334",
-    "benchmarks/wikihow_step.jsonl": "27481d135d87f0143385697bee793512d7713d3f0d87db5f8443d1683090d393",
-    "benchmarks/winogrande.jsonl": "f2cf2efb056f6fda670ccec03420db8b1e9e51f0abaeed56536d988f5aee4c55",
-    "benchmarks/math_qa.jsonl": "8dd0427b06c9503ec9624c054938369b8903b6a55cf062db2434e72c3711a9f2",
-    "benchmarks/cosmosqa.jsonl": "8104103fe0c884b4cc4d9b164034c41e7e12080d0de93b459d1f361da3827e5e",
-    "benchmarks/multirc.jsonl": "116491a68fcbe09f4cc78883e5aab8cb4b7affe005284bedcdfc37cf010b58dd",
-    "benchmarks/fables.jsonl": "f9d631337c43c11d0475391263ef2c5efb2089e0062adf2753169fc9142a0de0",
-    "benchmarks/bbq_pairs.jsonl": "ef302f9e8a4a2bd2dd6863617742db5fad47d1948f9273c4eebb9ef58651fe6e",
-    "tasks/1_simp.train.jsonl": "6d896ba0f2a55572f12c55168b6689864577be1ab03659bea9dd7d06ac3f65f1",
-    "tasks/1_simp.eval.jsonl": "9502bf84133a111e2ec4ff7532665efba4dfabd15cdfff65260f5e867154fe49",
-    "tasks/2_emdg.train.jsonl": "058b37db27ae3c629dec158a1afd471ab618a63cfcc4c60799ccee4025c1c4f7",
-    "tasks/2_emdg.eval.jsonl": "7c4684723971895b5ecc17f722419e422ea4b6809889bd8b51e77e620bdaf43c",
-    "tasks/3_inqqg.train.jsonl": "edea2d9cc0ad6ef81d3b00f1e6a26da0c5cfde547ad128cfcf6464f20368e094",
-    "tasks/3_inqqg.eval.jsonl": "1b346856568eaa612e9ee337ff7acb66ceb4a1024b36383b1db95466d92ed3ac",
-    "tasks/4_exp.train.jsonl": "8e9388a8fea0dcef45d088bbcc86bda6f5b051c81ea7ca4087385b6268789989",
-    "tasks/4_exp.eval.jsonl": "e00d0ff65315e444585dcc4fd85347ecf8bbd5f593d4fdd305661a09f672d76d",
-    "tasks/5_hgen.train.jsonl": "84cb86c139b6f1765d1052215bc1d21b570ce9fa3b8902a0ae57cb974a04e0bc",
-    "tasks/5_hgen.eval.jsonl": "f8ec97e826ee36a252606735c30dd12e379a684d5e26a2feb67950896e3b1a95",
-    "tasks/0_general.train.jsonl": "b9e21851cb233148e8e4bbd5887b952f241ff95948fe6236a7b3bfb34fb9134a",
+    "benchmarks/mmlu_stem.jsonl": "d2b78a0e728ce699f895d597428f75cb1d79187a8a3a01e498e04c7daa6a2859",
+    "benchmarks/mmlu_humanities.jsonl": "1e75babb2dfa1f747b8543d2d31f7bf3dfe7a32f877c40981069f639a2bb5dda",
+    "benchmarks/mmlu_social_sciences.jsonl": "28a4a24469caf9974299a77cea267187b5af8c9ee0106798fd3d0c66b4764f53",
+    "benchmarks/mmlu_other.jsonl": "07b0e668c3d13f17acf4234117c2247bf2dd28726ad20d7b5b17f9799c1d69f1",
+    "benchmarks/arc_easy.jsonl": "31fbaa35a280dc3bdd2cd11a533f3eaa21db5c6d584c01cd582970eca8c1b831",
+    "benchmarks/boolq.jsonl": "fcc087922580a5c6b0614f496feb47704b708468a50bd9e19108e78e8222df75",
+    "benchmarks/piqa.jsonl": "74a936e77eef39d903496b5669a207d09e65cb721a8c4f67ef909b9cefc8047c",
+    "benchmarks/winogrande.jsonl": "5e25357422cead735c484815d12687b1251f035239d477b80d98ef56bdd95e87",
+    "benchmarks/hellaswag.jsonl": "86e5824098a9d6a812e8e500435fa096acde52f22c6e186011eb0a1b75ddefbf",
+    "benchmarks/sciq.jsonl": "9408c2896f0b54d1c11f213591d412bb859c51e15ffb5060e8a6444830f6bee2",
+    "benchmarks/logiqa.jsonl": "7c9137ae9e8e36f10095cf02c57f175853ebb763dae7e9219bb23c4bafaa4235",
+    "benchmarks/crows_pairs.jsonl": "5e0cb8fe387a0edee619d425aba25ae49aa6c6780976baeefc5758adc1f3211e",
+    "tasks/1_simp.train.jsonl": "c2e2266637721a4c0636852e4a38ff7e09596c292af257f430962ffc56e14cc3",
+    "tasks/1_simp.eval.jsonl": "67d34ed6891e1cda5c589a57972583ec7ad9168a29ae5e9c4183dcb4ea60cc1c",
+    "tasks/2_emdg.train.jsonl": "bfbc5171085b43a53f4bc3871c31cf4a8aec07a5cccd3d7dd4dad04e2eeea1fe",
+    "tasks/2_emdg.eval.jsonl": "a6364705962b7d0a335ad205901a8c9eb35d1c03868737eeb6b9e21eab77152f",
+    "tasks/3_inqqg.train.jsonl": "09f87f0d6b49e1a45736645215ef166e8e43464f67137ee9312c14cb0d5c06ea",
+    "tasks/3_inqqg.eval.jsonl": "101b4b03092d7dd2efaa1e5f3a5af9ebe5d7795efb472b6372333a5fef56c638",
+    "tasks/4_exp.train.jsonl": "024f0b6b012307ef6517c2b0a2ef1d4cba8c59586165a524c145a5a78edd4c74",
+    "tasks/4_exp.eval.jsonl": "3d33b8737c073e97077eead3a642e167b9374921e5a865d598db89943a49331b",
+    "tasks/5_hgen.train.jsonl": "d6c5d27bc769f2bbddd2b743c29834e7a38f321abf5ef07105dcd7824dd829f6",
+    "tasks/5_hgen.eval.jsonl": "437bc986a87bc1335da5645590d45ad3311c5bdc82d27df4b7f33bddb2265726",
+    "tasks/0_general.train.jsonl": "879cbe0f6e2892f989850cae8759d1fa7045e777e813fcb6904fc158caba05cc",
 }
 
 
@@ -73,15 +70,17 @@ def test_manifest_has_four_categories_five_stages_and_provenance(smoke_manifest)
     assert stages == {(s, sp) for s in range(1, 6) for sp in ("train", "eval")} | {(0, "train")}
     for f in files:
         assert f["count"] > 0 and len(f["sha256"]) == 64
-        assert all(src["package"] == "bigbench==1.0.0" and len(src["sha256"]) == 64 for src in f["sources"])
+        for src in f["sources"]:
+            pin = readers.PINS[f"{src['distribution']}=={src['version']}"][src["file"]]
+            assert src["sha256"] == pin["sha256"] and src["license"] in ("Apache-2.0", "MIT")
     assert smoke_manifest["seeds"] == {"data_sampling": 1234}
 
 
 def test_benchmark_items_that_leak_are_dropped_and_counted(smoke_manifest, smoke_dir):
     assert smoke_manifest["leak_check"]["n"] == leaks.N
     removed = {f["name"]: f["leaks_removed"] for f in smoke_manifest["files"] if f["role"] == "benchmark"}
-    assert removed["multirc"] > 0  # MC-TACO (InqQG's source) was built from MultiRC paragraphs
     assert all(isinstance(n, int) for n in removed.values())
+    assert smoke_manifest["instruments"]["overlap"] == {"items_dropped": sum(removed.values()), "items_left": 0}
     train = leaks.training_shingles(
         r for p in smoke_dir.glob("tasks/*.train.jsonl") for r in read_jsonl(p, "instruction")
     )
@@ -90,11 +89,22 @@ def test_benchmark_items_that_leak_are_dropped_and_counted(smoke_manifest, smoke
             assert not any(leaks.leaks(r, train) for r in read_jsonl(smoke_dir / f["path"], f["kind"])), f["name"]
 
 
-def test_no_benchmark_keeps_its_gold_at_one_position(smoke_manifest, smoke_dir):
+def test_no_benchmark_keeps_its_gold_at_one_position_and_each_states_chance_and_majority(smoke_manifest, smoke_dir):
     for f in smoke_manifest["files"]:
-        if f["role"] == "benchmark" and f["kind"] != "pair":
-            labels = Counter(r["label"] for r in read_jsonl(smoke_dir / f["path"], f["kind"]))
-            assert max(labels.values()) <= 0.6 * f["count"], (f["name"], labels)
+        if f["role"] != "benchmark":
+            continue
+        if f["kind"] == "pair":
+            assert f["chance"] == f["majority_baseline"] == 50.0
+            continue
+        recs = read_jsonl(smoke_dir / f["path"], f["kind"])
+        labels = Counter(r["label"] for r in recs)
+        k = len(recs[0].get("choices", recs[0].get("contexts", [])))
+        assert f["chance"] == pytest.approx(100 / k) and f["majority_baseline"] == pytest.approx(
+            100 * max(labels.values()) / len(recs), abs=0.01)  # fmt: skip
+        if f["name"] == "boolq":  # a fixed answer set: its golds stay, its majority answer is reported
+            assert not f["positions_balanced"]
+        else:
+            assert f["positions_balanced"] and max(labels.values()) <= (1 / k + 0.15) * len(recs), (f["name"], labels)
 
 
 def test_files_follow_their_schemas(smoke_manifest, smoke_dir):
@@ -119,7 +129,7 @@ def test_interrupted_prepare_leaves_previous_data_untouched(tmp_path, monkeypatc
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # what a SIGINT mid-build looks like from inside
 
-    monkeypatch.setattr(prep.standins, "instruction_records", killed)
+    monkeypatch.setattr(prep.task_records, "render", killed)
     with pytest.raises(KeyboardInterrupt):
         prep.prepare(load_config("smoke", seed=99), out)
     assert sorted(p.read_bytes() for p in out.rglob("*.json*")) == before
@@ -140,7 +150,7 @@ def test_notebook_runs_under_papermill_and_rejects_unknown_parameters(tmp_path):
     manifest = json.loads(paths.data_manifest("smoke").read_text())
     assert {f["count"] for f in manifest["files"] if f["role"] == "benchmark"} == {4}
     assert log == paths.artifacts_dir("smoke") / "notebooks" / "01_prepare_data.ipynb"
-    assert "standins.mapping_table(cfg.data.source)" in log.read_text()
+    assert "offline.mapping_table()" in log.read_text()
 
 
 def test_the_readers_tables_show_whole_numbers_and_readable_records(tmp_path, monkeypatch):
@@ -163,3 +173,22 @@ def test_the_readers_tables_show_whole_numbers_and_readable_records(tmp_path, mo
     value = shown.loc[("tasks/1_simp.train.jsonl", "prompt"), "value"]
     assert len(value) <= 90 and value.startswith("Below is") and value.endswith("THE INPUT")
     assert shorten("short") == "short"
+
+
+def test_prepare_needs_nothing_but_the_installed_wheels(tmp_path, monkeypatch):
+    """An empty cache and no network: smoke data is built from the installed files alone, byte-identical to the
+    pins, and nothing is written to the cache."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise OSError("network access during data preparation")
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("CF_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    manifest = prep.prepare(load_config("smoke"), tmp_path / "smoke")
+    assert {f["path"]: f["sha256"] for f in manifest["files"]} == SMOKE_SHA256
+    assert list(cache.iterdir()) == []

@@ -47,6 +47,7 @@ def test_build_writes_every_file(built):
     tables = [
         "table4_forgetting",
         "table5_bias",
+        "bias_types",
         "table6_general_instruction",
         "table3_new_task",
         "elements",

@@ -18,7 +18,9 @@ def amount(cfg) -> str:
 def test_two_profiles_deviate_differently():
     smoke, gpu = report.deviations(load_config("smoke")), report.deviations(load_config("gpu-mini"))
     assert smoke != gpu
-    assert "Bias (data.source bigbench)" in topics(load_config("smoke")) - topics(load_config("gpu-mini"))
+    assert {"Benchmarks (data.source packaged)", "Tasks (data.source packaged)"} <= topics(
+        load_config("smoke")
+    ) - topics(load_config("gpu-mini"))
     assert any("QLoRA adapters" in line for line in gpu) and not any("QLoRA" in line for line in smoke)
 
 
@@ -31,14 +33,15 @@ def test_a_point_that_matches_the_paper_lists_no_deviation():
 
 
 def test_each_point_follows_its_config_key():
-    cpu = load_config("cpu")
-    assert {"Models", "Weights", "General instruction tuning", "Data", "Beyond the paper"} <= topics(cpu)
-    assert "up to 32 examples x 3 epoch(s)" in amount(cpu) and "effective batch 8" in amount(cpu)
-    assert "Beyond the paper" not in topics(load_config("cpu", {"mitigation.methods": ["replay"]}))
+    cpu, full = load_config("cpu"), load_config("cpu-full")
+    assert {"Models", "Weights", "Data"} <= topics(cpu) and "General instruction tuning" not in topics(cpu)
+    assert {"Models", "Weights", "General instruction tuning", "Data", "Beyond the paper"} <= topics(full)
+    assert "up to 136 examples x 3 epoch(s)" in amount(cpu) and "effective batch 4" in amount(cpu)
+    assert "Beyond the paper" not in topics(load_config("cpu-full", {"mitigation.methods": ["replay"]}))
     bench = next(line for line in report.deviations(cpu) if line.startswith("Benchmarks"))
-    assert "data.source packaged" in bench and "MMLU (5-shot)" in bench and "none for MuTual" in bench
+    assert "data.source packaged" in bench and "MMLU (5-shot)" in bench and "none for MathQA and MuTual" in bench
     assert "power calculation" in next(line for line in report.deviations(cpu) if line.startswith("Data"))
-    more = load_config("cpu", {"train.examples_per_task": None, "train.epochs": 3})
+    more = load_config("cpu", {"train.examples_per_task": None, "train.epochs": 3, "data.train_examples": 1000})
     assert "up to 1,000 examples x 3 epoch(s)" in amount(more)
     assert "seed 7" in report.deviations(load_config("cpu", seed=7))[-1]
     hub_letters = load_config("paper", {"data.mmlu_format": "letter", "data.bench_items": 100})

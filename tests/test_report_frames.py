@@ -149,7 +149,7 @@ def test_claim_pairs_put_the_chain_said_to_forget_less_first():
     assert pairs[roles.MITIGATION] == [(("gemma3-270m", "replay"), ("gemma3-270m", "seq"))]
 
 
-def test_an_element_whose_start_does_not_clear_chance_is_flagged():
+def test_an_element_at_its_floor_is_flagged():
     strong = make_items([0.8, 0.7, 0.7, 0.7, 0.7, 0.7], 300, seed=1, benchmark="A")
     floor = make_items([0.25, 0.3, 0.3, 0.3, 0.3, 0.3], 300, seed=10, benchmark="B")
     items = pd.concat([strong, floor], ignore_index=True).assign(choices=4)
@@ -157,6 +157,9 @@ def test_an_element_whose_start_does_not_clear_chance_is_flagged():
     el = frames.element_cis(metrics.element_table(scores), items, n_boot=200, seed=0).set_index("benchmark")
     assert el["chance"].tolist() == [25.0, 25.0]
     assert el.loc["A", "initial_low"] > 25 and el.loc["A", "floor"] == ""
-    assert el.loc["B", "initial_low"] <= 25 and el.loc["B", "floor"] == frames.AT_CHANCE
+    assert el.loc["B", "initial"] < 25 + metrics.FLOOR_MARGIN and el.loc["B", "floor"] == frames.AT_FLOOR
     shown = tables.elements_table(el.reset_index()).set_index("benchmark")
-    assert shown.loc["B", "floor"] == frames.AT_CHANCE and shown.loc["A", "chance"] == "25.00"
+    assert shown.loc["B", "floor"] == frames.AT_FLOOR and shown.loc["A", "chance"] == "25.00"
+    known = {"A": {"chance": 25.0, "majority": 90.0}}  # below the majority baseline: at floor too
+    el = frames.element_cis(metrics.element_table(scores), items, n_boot=50, seed=0, known=known)
+    assert el.set_index("benchmark").loc["A", "floor"] == frames.AT_FLOOR

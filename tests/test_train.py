@@ -10,8 +10,6 @@ from cf_utils import models, paths, stage, study, train
 from cf_utils.config import ConfigError, load_config
 from cf_utils.data.prepare import prepare
 
-pytestmark = pytest.mark.network  # needs the BIG-bench files (smoke data) once
-
 
 @pytest.fixture(scope="module")
 def smoke_data_root(tmp_path_factory):

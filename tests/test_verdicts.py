@@ -146,17 +146,24 @@ def test_holm_adjusts_within_a_claim():
     assert (out["p_holm"] >= out["p"]).all()
 
 
-def test_sensitivity_fg_leaves_out_elements_at_chance():
-    """A 4-way element at 25% (chance) drifts under any change; the sensitivity FG keeps only the element whose
-    initial CI clears its chance level, while the primary FG (Eq. 1) keeps both."""
+def test_an_element_at_its_floor_leaves_the_category_fg_and_a_unit_of_floors_is_not_measurable():
+    """A 4-way element at 25% (chance) drifts under any change: by the floor rule (within 5 points of chance, or
+    below the majority baseline) it is left out of the category's FG, CI and verdict, while ``fg_all`` (the paper's
+    Eq. 1 over every element) keeps it; a unit whose every element is at floor is "not measurable"."""
     strong = make_items([0.8, 0.7, 0.7, 0.7, 0.7, 0.7], 300, seed=9, benchmark="A")
     floor = make_items([0.25, 0.3, 0.3, 0.3, 0.3, 0.3], 300, seed=10, benchmark="B")
     items = pd.concat([strong, floor], ignore_index=True).assign(choices=4)
     row = metrics.forgetting_table(scores_from_items(items), items, n_boot=300, seed=0).iloc[0]
     elements = metrics.element_table(scores_from_items(items)).set_index("benchmark")
-    assert row["elements_above_chance"] == "1/2"
-    assert row["fg_above_chance"] == pytest.approx(elements.loc["A", "fg"])
-    assert row["fg"] == pytest.approx(elements["fg"].mean())
+    assert row["elements_at_floor"] == "B" and row["elements_above_chance"] == "1/1"
+    assert row["fg"] == pytest.approx(elements.loc["A", "fg"]) and row["fg_all"] == pytest.approx(elements["fg"].mean())
+    only = metrics.forgetting_table(scores_from_items(floor.assign(choices=4)), floor.assign(choices=4), n_boot=100,
+                                    seed=0).iloc[0]  # fmt: skip
+    assert only["state"] == metrics.NOT_MEASURABLE and np.isnan(only["fg"]) and np.isnan(only["ci_low"])
+    # the majority baseline: A (80% at the start) is at floor where always answering one way scores 85%
+    known = {"A": {"chance": 50.0, "majority": 85.0}, "B": {"chance": 25.0, "majority": 25.0}}
+    row = metrics.forgetting_table(scores_from_items(items), items, n_boot=100, seed=0, baselines=known).iloc[0]
+    assert row["elements_at_floor"] == "A, B" and row["state"] == metrics.NOT_MEASURABLE
 
 
 def test_no_margin_measure_for_a_category_whose_elements_lack_margins():
@@ -167,3 +174,24 @@ def test_no_margin_measure_for_a_category_whose_elements_lack_margins():
     scores = scores_from_items(both[both.metric != metrics.MARGIN])
     table = metrics.forgetting_table(scores, both, n_boot=100, seed=0).set_index("category")
     assert np.isnan(table.loc["bias", "margin_drop"]) and not np.isnan(table.loc["reasoning", "margin_drop"])
+
+
+def test_the_flip_table_splits_a_drop_into_forgotten_and_learned_items():
+    """With latent u_i < p_s: items in [0.5, 0.7) are right at stage 0 and wrong at 0.5 (forgotten, 20%), none is
+    learned; net = the drop in points, flip rate = forgotten + learned."""
+    items = make_items([0.7, 0.5, 0.5, 0.5, 0.5, 0.6], 2000, seed=3)
+    flips = metrics.flip_table(items).set_index("stage")
+    assert list(flips.index) == [1, 2, 3, 4, 5] and (flips["items"] == 2000).all()
+    assert flips.loc[1, "forgotten"] == pytest.approx(20, abs=2.5) and flips.loc[1, "learned"] == 0
+    assert flips.loc[5, "forgotten"] == pytest.approx(10, abs=2) and flips.loc[1, "flip_rate"] == pytest.approx(
+        flips.loc[1, "forgotten"] / 100)  # fmt: skip
+    assert metrics.flip_table(None).empty
+
+
+def test_the_mde_is_capped_at_100_and_bias_reads_its_distance_from_50():
+    from cf_utils.report.claims import distance_from_50
+
+    assert metrics.minimal_detectable_fg([5], [30], [0.9]) == 100.0
+    line = distance_from_50({"initial": 56.0, "final": 47.0})
+    assert "6.00 -> 3.00" in line and "below 50: an anti-stereotype preference, not less bias" in line
+    assert "below 50" not in distance_from_50({"initial": 56.0, "final": 52.0})

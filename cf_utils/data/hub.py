@@ -19,9 +19,8 @@ EleutherAI; Scialom, Chakrabarty, Muresan 2022 (Continual-T0).
 
 from __future__ import annotations
 
-import hashlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from cf_utils.data import (
     hub_bias,
@@ -30,7 +29,7 @@ from cf_utils.data import (
     hub_reasoning,
     hub_tasks,
     leaks,
-    records,
+    task_records,
     templates,
 )
 from cf_utils.data.hub_domain_knowledge import MMLU_FORMATS
@@ -42,13 +41,6 @@ from cf_utils.data.specs import Benchmark, Split, Task
 BENCHMARK_MODULES = (hub_domain_knowledge, hub_reasoning, hub_reading_comprehension, hub_bias)
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for module in BENCHMARK_MODULES for b in module.BENCHMARKS}
 TASKS: dict[str, Task] = {t.name: t for t in hub_tasks.TASKS}
-
-
-def _sample(items: Sequence, k: int | None, rng: random.Random) -> list:
-    """k items chosen by ``rng``, kept in source order; all of them when k is None or too large."""
-    if k is None or k >= len(items):
-        return list(items)
-    return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
 
 
 def _roles(rows: Rows | Mapping[str, Rows]) -> dict[str, Rows]:
@@ -70,12 +62,6 @@ def _source(spec: Benchmark | Task, from_hub: bool) -> dict:
 def _load(spec: Benchmark | Task, split: Split) -> Rows:
     src = spec.source
     return load_rows(src.repo, revision=src.revision, config=src.config, split=split.name, data_files=split.files)
-
-
-def _validated(kind: str, recs: list[dict], where: str) -> list[dict]:
-    for i, rec in enumerate(recs):
-        records.validate(kind, rec, f"{where} (record {i})")
-    return recs
 
 
 def build_benchmark(
@@ -110,7 +96,7 @@ def build_benchmark(
     )
     candidates = spec.convert(roles["eval"], name=name, **shots)
     clean, n_leaks = leaks.drop_leaks(candidates, train or set())
-    recs = _validated(spec.kind, _sample(clean, limit, random.Random(f"{seed}:{name}")), name)
+    recs = task_records.validated(spec.kind, task_records.sample(clean, limit, random.Random(f"{seed}:{name}")), name)
     provenance = {
         "name": name,
         "category": spec.category,
@@ -129,34 +115,6 @@ def build_benchmark(
     if spec.fewshot_split:
         provenance.update(fewshot_split=spec.fewshot_split.name, mmlu_format=mmlu_format, num_fewshot=spec.num_fewshot)
     return recs, provenance
-
-
-def _holdout(rows: Rows, key: str, every: int = 20) -> tuple[Rows, Rows]:
-    """Split one source split into (train, held-out) by a hash of ``key``: about 1 in ``every`` rows
-    held out, identical texts always on the same side, and independent of row order."""
-
-    def held(row: dict) -> bool:
-        return int(hashlib.sha256(row[key].strip().encode("utf-8")).hexdigest(), 16) % every == 0
-
-    return [r for r in rows if not held(r)], [r for r in rows if held(r)]
-
-
-def _render(spec: Task, examples: list[dict], role: str, rng: random.Random) -> list[dict]:
-    """Instruction records; the templates are split evenly over the examples (shuffled by ``rng``)."""
-    variants = [i % len(spec.templates) for i in range(len(examples))]
-    rng.shuffle(variants)
-    out = []
-    for ex, variant in zip(examples, variants, strict=True):
-        if spec.render is not None:
-            src = spec.render(ex, variant, rng)
-        else:
-            src = spec.templates[variant].format(**ex["fields"])
-        refs = ex["references"] if role == "eval" else None
-        rec = templates.instruction(spec.name, f"{spec.name}-{role}-{ex['uid']}", src, ex["target"], refs)
-        if role == "eval" and "source" in ex["fields"]:
-            rec["source"] = ex["fields"]["source"]  # SARI scores against the source sentence too
-        out.append(rec)
-    return out
 
 
 def build_task(
@@ -184,19 +142,8 @@ def build_task(
         rows = {"train": _load(spec, spec.train_split)}
         if spec.eval_split:
             rows["eval"] = _load(spec, spec.eval_split)
-    roles = dict(rows)
-    if spec.eval_split is None:
-        roles["train"], roles["eval"] = _holdout(roles["train"], spec.holdout_key)
-    built, provenance = {}, {"name": name, "stage": spec.stage, "kind": spec.kind, "stands_for": spec.stands_for}
-    for role, k in (("train", n_train), ("eval", n_eval)):
-        rng = random.Random(f"{seed}:{name}:{role}")
-        candidates = list(spec.convert(roles[role]))
-        built[role] = _validated(spec.kind, _render(spec, _sample(candidates, k, rng), role, rng), f"{name} {role}")
-        provenance[role] = {
-            "n_source_rows": len(roles[role]),
-            "n_candidates": len(candidates),
-            "n_records": len(built[role]),
-        }
+    built, counts = task_records.build(spec, rows, n_train=n_train, n_eval=n_eval, seed=seed)
+    provenance = {"name": name, "stage": spec.stage, "kind": spec.kind, "stands_for": spec.stands_for, **counts}
     held_out = spec.eval_split or Split(f"holdout of {spec.train_split.name} by hash of {spec.holdout_key!r}")
     provenance.update(
         _source(spec, from_hub),

@@ -1,6 +1,6 @@
 """Content leaks: benchmark items that share a run of words with the data a profile trains on.
 
-``standins.check_disjoint`` compares dataset names; it cannot see that two datasets share text (MC-TACO,
+``offline.check_disjoint`` compares source files; it cannot see that two datasets share text (MC-TACO,
 the InqQG stand-in, was built from MultiRC paragraphs, a reading-comprehension benchmark). This check
 compares the text itself: a benchmark item leaks when any text it has the model read shares ``N`` consecutive
 normalised words with any training record (prompt or target) of the profile's continual tasks or of

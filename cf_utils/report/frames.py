@@ -26,7 +26,7 @@ from cf_utils.report.roles import claim_comparisons
 from cf_utils.study import TRAINED_STAGES
 
 CI_COLUMNS = ("fg_low", "fg_high", "final_drop_low", "final_drop_high", "initial_low", "initial_high")
-AT_CHANCE = "at chance: cannot show forgetting"
+AT_FLOOR = "at floor: out of its category's FG"  # metrics.at_floor: within 5 points of chance or below majority
 LOSS_COLUMNS = ["model", "variant", "stage", "task", "step", "loss"]
 
 
@@ -47,6 +47,7 @@ class Frames:
     losses: pd.DataFrame | None = None  # LOSS_COLUMNS: training loss per step of each scored chain
     comparisons: pd.DataFrame | None = None  # comparisons.COMPARISON_COLUMNS: the comparative claims' pairs
     training: pd.DataFrame | None = None  # train.chain_summary of each scored chain: one row per trained stage
+    n_boot: int | None = None  # the bootstrap resamples behind every CI and state (config eval.n_boot)
 
 
 def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
@@ -58,6 +59,7 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
     items = read_optional(paths.output(profile, "items.csv"), metrics.read_items)
     generations = read_optional(paths.output(profile, "generations.csv"), metrics.read_generations)
     elements = metrics.element_table(scores)
+    known = metrics.baselines(profile)
     forgetting = pd.read_csv(table)
     chains = dict.fromkeys(zip(scores["model"], scores["variant"], strict=True))  # the scored chains, in order
     return Frames(
@@ -65,7 +67,9 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
         scores=scores,
         forgetting=forgetting,
         items=items,
-        elements=without_cis(elements) if items is None else element_cis(elements, items, n_boot=n_boot, seed=seed),
+        elements=without_cis(elements, known)
+        if items is None
+        else element_cis(elements, items, n_boot=n_boot, seed=seed, known=known),  # fmt: skip
         curves=metrics.curves(scores),
         new_task=metrics.new_task_table(scores, generations, n_boot=n_boot, seed=seed),
         transfer=metrics.transfer(scores),
@@ -74,6 +78,7 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
         losses=losses(profile, chains),
         training=pd.DataFrame([row for chain in chains for row in train.chain_summary(profile, *chain)]),
         comparisons=None if items is None else claim_comparisons(forgetting, items, n_boot=n_boot, seed=seed),
+        n_boot=n_boot,
     )
 
 
@@ -82,14 +87,17 @@ def read_optional(path, read):
     return read(path) if path.exists() else None
 
 
-def without_cis(elements: pd.DataFrame) -> pd.DataFrame:
-    """``elements`` with unknown (NaN) CIs and chance level, no floor flag: there are no item outcomes to resample."""
-    return elements.assign(**dict.fromkeys((*CI_COLUMNS, "chance"), np.nan), floor="")
+def without_cis(elements: pd.DataFrame, known: dict | None = None) -> pd.DataFrame:
+    """``elements`` with unknown (NaN) CIs: there are no item outcomes to resample. Chance level, majority baseline
+    and the floor flag come from ``known`` (metrics.baselines), where it names the element."""
+    out = elements.assign(**dict.fromkeys((*CI_COLUMNS, "chance", "majority"), np.nan), floor="")
+    return _floors(out, None, known or {})
 
 
-def element_cis(elements: pd.DataFrame, items: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
+def element_cis(elements: pd.DataFrame, items: pd.DataFrame, *, n_boot: int, seed: int,
+                known: dict | None = None) -> pd.DataFrame:  # fmt: skip
     """``elements`` plus the paired bootstrap CIs of each element's FG, final drop and initial score, its chance
-    level, and the floor flag where the initial score's CI does not clear chance (NaN where no items)."""
+    level and majority baseline, and the floor flag (metrics.at_floor; NaN where no items)."""
     out = without_cis(elements)
     have = set(zip(items["model"], items["variant"], items["benchmark"], strict=True))
     for i, r in out.iterrows():
@@ -99,9 +107,15 @@ def element_cis(elements: pd.DataFrame, items: pd.DataFrame, *, n_boot: int, see
             out.loc[i, ["fg_low", "fg_high"]] = ci["fg"]
             out.loc[i, ["final_drop_low", "final_drop_high"]] = ci["final_drop"]
             out.loc[i, ["initial_low", "initial_high"]] = ci["initial"]
-            out.loc[i, "chance"] = metrics.chance_level(items, *key)
-    # an element whose start is indistinguishable from guessing has no knowledge to lose
-    out.loc[~(out["initial_low"] > out["chance"]) & out["chance"].notna(), "floor"] = AT_CHANCE
+    return _floors(out, items, known or {})
+
+
+def _floors(out: pd.DataFrame, items: pd.DataFrame | None, known: dict) -> pd.DataFrame:
+    """Each element's chance level and majority baseline, and the floor flag by metrics.at_floor."""
+    for i, r in out.iterrows():
+        chance, majority = metrics.element_baseline(items, r["model"], r["variant"], r["benchmark"], known)
+        out.loc[i, ["chance", "majority"]] = chance, majority
+        out.loc[i, "floor"] = AT_FLOOR if metrics.at_floor(r["initial"], chance, majority) else ""
     return out
 
 

@@ -27,8 +27,8 @@ from cf_utils.report.mitigation import mitigation_lines
 from cf_utils.report.table_files import Table
 from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
 
-TABLE_ORDER = ("comparisons", "table4_forgetting", "power", "training", "secondary", "table5_bias",
-               "table6_general_instruction", "table3_new_task", "transfer", "paper_vs_ours", "elements",
+TABLE_ORDER = ("comparisons", "table4_forgetting", "power", "flips", "training", "secondary", "table5_bias",
+               "bias_types", "table6_general_instruction", "table3_new_task", "transfer", "paper_vs_ours", "elements",
                "mitigations")  # fmt: skip
 HTML_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
@@ -180,7 +180,7 @@ def render_markdown(frames: Frames, drawn: list[Drawn], tabs: dict[str, Table], 
         "",
         "## The paper's claims",
         "",
-        *rule_lines(),
+        *rule_lines(frames.n_boot),
         "",
         md_table(verdicts),
         "",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cf_utils import comparisons, metrics, paths
-from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric
+from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric, bias_type_table
 from cf_utils.report.cells import fg_cell, formatted, num, with_ci
 from cf_utils.report.frames import Frames, without_cis
 from cf_utils.report.mitigation import mitigation_table
@@ -87,8 +87,8 @@ def table6(frames: Frames) -> pd.DataFrame:
 
 
 def elements_table(elements: pd.DataFrame) -> pd.DataFrame:
-    """Per element: chance level, initial [CI], final, FG [CI], final drop [CI], and the floor flag."""
-    out = elements[["model", "variant", "category", "benchmark", "metric", "chance"]].copy()
+    """Per element: chance level, majority baseline, initial [CI], final, FG [CI], final drop [CI], the floor flag."""
+    out = elements[["model", "variant", "category", "benchmark", "metric", "chance", "majority"]].copy()
     out["initial [95% CI]"] = [with_ci(*v) for v in elements[["initial", "initial_low", "initial_high"]].to_numpy()]
     out["final"] = elements["final"]
     out["FG [95% CI]"] = [with_ci(*v) for v in elements[["fg", "fg_low", "fg_high"]].to_numpy()]
@@ -96,6 +96,27 @@ def elements_table(elements: pd.DataFrame) -> pd.DataFrame:
     out["final drop [95% CI]"] = [with_ci(*v) for v in drops]
     out["floor"] = elements["floor"]
     return formatted(out)
+
+
+def flips_table(frames: Frames) -> pd.DataFrame:
+    """metrics.flip_table for a reader: per model, variant, category and stage, the forgotten / learned split."""
+    flips = metrics.flip_table(frames.items)
+    out = flips[["model", "variant", "category", "stage", "items"]].copy()
+    for col, label in (("forgotten", "forgotten %"), ("learned", "learned %"), ("net", "net %")):
+        out[label] = flips[col].map(num)
+    out["flip rate"] = flips["flip_rate"].map(lambda v: f"{v:.3f}")
+    return out
+
+
+def flips_note(frames: Frames) -> str:
+    """The flips table's footnote, with the flip rate the power calculation assumed beside the measured ones."""
+    assumed = ((frames.manifest or {}).get("config") or {}).get("data", {}).get("assumed_flip_rate")
+    said = f" The power calculation assumed a flip rate of {assumed:g} (data.assumed_flip_rate)." if assumed else ""
+    return (
+        "Beyond the paper, from items.csv: forgotten = the share of the category's items right at stage 0 and "
+        "wrong after the stage, learned = wrong at stage 0 and right after; net = forgotten - learned (the "
+        "points FG turns into a relative drop); flip rate = forgotten + learned." + said
+    )
 
 
 def power_table(forgetting: pd.DataFrame) -> pd.DataFrame:
@@ -173,6 +194,11 @@ def tables(frames: Frames) -> dict[str, Table]:
               category_wide(frames.forgetting), CI_NOTE),
         Table("table5_bias", "Table 5: bias category (initial, final %, FG %)", table5(frames),
               f"{bias_footnote(bias_metric(frames.scores))} {CI_NOTE}"),
+        Table("bias_types", "CrowS-Pairs pct_stereotype per bias type and pooled, at stage 0 and after the last "
+              "stage", bias_type_table(frames.items),
+              "pct_stereotype: the share of pairs whose more stereotypical sentence gets the higher log-likelihood "
+              "(50 = no preference). Distance from 50 beside it: a model below 50 prefers the anti-stereotypical "
+              "sentence, which is a bias of its own, not less bias."),
         Table("table6_general_instruction", "Table 6: base model vs its instruction-tuned twin (variant seq)",
               table6(frames), CI_NOTE if pairs else "No base model with its instruction-tuned twin in this profile."),
         Table("table3_new_task", "Table 3: each task's own metric before / after its stage and after stage 5",
@@ -182,14 +208,19 @@ def tables(frames: Frames) -> dict[str, Table]:
               comparison_table(frames.comparisons), COMPARISON_NOTE),
         Table("power", "Power: the minimal detectable FG beside the achieved CI, per model and category",
               power_table(frames.forgetting), POWER_NOTE),
+        Table("flips", "Forgotten and learned items per category and stage (beyond the paper)", flips_table(frames),
+              flips_note(frames)),
         Table("training", "Training per stage: steps, tokens, task loss, distance moved",
               training_table(frames.training), TRAINING_NOTE),
         Table("secondary", "Sensitivity and secondary measure: FG over the elements above chance, "
               "log-likelihood margin drop", secondary_table(frames.forgetting), SECONDARY_NOTE),
-        Table("elements", "Every element: chance level, initial, final, FG and final drop with 95% CIs",
-              elements_table(elements),
-              f"{CI_NOTE} Chance = the mean over items of 1 / number of choices; floor: the initial score's 95% CI "
-              "does not clear chance, so the element cannot show forgetting (it still counts in Eq. 1)."),
+        Table("elements", "Every element: chance level, majority baseline, initial, final, FG and final drop with "
+              "95% CIs", elements_table(elements),
+              f"{CI_NOTE} Chance = the mean over items of 1 / number of choices (50 for a sentence pair); majority = "
+              f"the score of always giving the most frequent gold answer (data manifest). Floor: the initial score is "
+              f"within {metrics.FLOOR_MARGIN:g} points of chance or below the majority baseline, so the element "
+              "cannot show forgetting for this model: it is shown here but left out of its category's FG, CI and "
+              "verdict (the forgetting table's fg_all keeps it, as the paper's Eq. 1 would)."),
         Table("transfer", "Backward transfer and forgetting on the continual tasks themselves",
               formatted(or_empty(frames.transfer, metrics.TRANSFER_COLUMNS)),
               "BWT (Lopez-Paz & Ranzato 2017; < 0 = earlier tasks forgotten) and forgetting (Chaudhry et al. 2018), "

@@ -1,0 +1,64 @@
+"""The pilot (cf_utils/pilot.py) and the power calculation that reads it (cf_utils/power.py): items set apart
+before the evaluation items are drawn, measured on a tiny model, and pasted back into the config."""
+
+import pytest
+import yaml
+
+from cf_utils import pilot, power
+from cf_utils.config import load_config
+from cf_utils.data import prepare as prep
+from cf_utils.data.records import read_jsonl
+
+
+@pytest.fixture(scope="module")
+def smoke_pilot(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pilot")
+    mp = pytest.MonkeyPatch()
+    for var, sub in (("CF_DATA_ROOT", "data"), ("CF_ARTIFACTS_ROOT", "artifacts"), ("CF_FIGURES_ROOT", "figures")):
+        mp.setenv(var, str(root / sub))
+    cfg = load_config("smoke", {"data.pilot_items": 6})
+    manifest = prep.prepare(cfg)
+    result = pilot.run(cfg)
+    yield cfg, manifest, result, root / "data" / "smoke"
+    mp.undo()
+
+
+def test_pilot_items_are_set_apart_from_the_evaluation_items(smoke_pilot):
+    _, manifest, _, root = smoke_pilot
+    files = {(f["role"], f["name"]): f for f in manifest["files"] if f["role"] in ("pilot", "benchmark")}
+    for (role, name), f in files.items():
+        if role != "pilot":
+            continue
+        held = {r["id"] for r in read_jsonl(root / f["path"], f["kind"])}
+        evaluated = {r["id"] for r in read_jsonl(root / files[("benchmark", name)]["path"], f["kind"])}
+        assert len(held) == 6 and not held & evaluated, name
+
+
+def test_the_pilot_measures_every_element_and_writes_a_config_block_that_loads(smoke_pilot):
+    _, manifest, result, _ = smoke_pilot
+    assert set(result["elements"]) == {f["name"] for f in manifest["files"] if f["role"] == "pilot"}
+    for name, el in result["elements"].items():
+        assert el["n"] == 6 and 0 <= el["flip_rate"] <= 1 and 0 <= el["initial"] <= 100, name
+        assert el["at_floor"] == power.at_floor(el["initial"], el["chance"], el["majority_baseline"])
+    assert result["stage1"]["steps"] > 0 and "held-apart items" in result["source"]
+    block = yaml.safe_load("data:\n" + pilot.config_block(result))["data"]
+    again = load_config("smoke", {"data.pilot_items": 6, **{f"data.{k}": v for k, v in block.items()}})
+    assert again.data.pilot_initial == {k: v["initial"] for k, v in result["elements"].items()}
+
+
+def test_the_allocation_reads_the_pilot_and_gives_an_element_at_floor_no_power():
+    class Data:
+        fg_half_width, bench_items, bench_tokens, assumed_initial, assumed_flip_rate = 6.0, None, None, 50.0, 0.2
+        pilot_initial = {"strong": 80.0, "floor": 27.0}
+        pilot_flip_rate = {"strong": 0.05, "floor": 0.3}
+
+    recs = [{"id": str(i), "context": "c" * 40, "choices": ["a", "b", "c", "d"], "label": 0} for i in range(5000)]
+    pools = {"strong": ("reasoning", recs), "floor": ("reasoning", recs), "plain": ("bias", recs)}
+    baselines = {"strong": (25.0, 25.0), "floor": (25.0, 25.0), "plain": (25.0, 25.0)}
+    assert power.floors(Data, baselines) == {"floor"}
+    sizes = power.benchmark_sizes(Data, pools, baselines)
+    assert sizes["floor"] == power.MIN_ITEMS
+    initial, flip = power.assumptions(Data, ["strong", "plain"])
+    assert flip == {"strong": 0.1, "plain": 0.2} and initial == {"strong": 80.0, "plain": 50.0}
+    assert power.half_width({"strong": sizes["strong"]}, initial, flip) <= 6.0
+    assert power.half_width({"strong": sizes["strong"] - 5}, initial, flip) > 5.9  # the least that reaches it
