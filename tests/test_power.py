@@ -80,7 +80,7 @@ def test_benchmark_sizes_follow_the_config():
     short = [{"context": "q" * 40, "choices": ["a", "b"], "label": 0}] * 5000
     long = [{"context": "q" * 1600, "choices": ["a", "b"], "label": 0}] * 5000
     pools = {"short": ("reasoning", short), "long": ("reasoning", long), "pairs": ("bias", short[:300])}
-    assert power.benchmark_sizes(load_config("smoke").data, pools) == dict.fromkeys(pools, 16)
+    assert power.benchmark_sizes(load_config("smoke").data, pools) == dict.fromkeys(pools, 8)
     d = load_config("smoke", {"data.fg_half_width": 5.0, "data.bench_items": None}).data
     n = power.benchmark_sizes(d, pools)
     assert n["short"] > 4 * n["long"] and n["pairs"] == 300  # cheap items first; a small pool gives all it has
