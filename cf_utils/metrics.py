@@ -192,12 +192,10 @@ def element_table(scores: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, variant, category, benchmark, metric), values in grid.iterrows():
         initial, later = values.loc[0], values.loc[1:].to_numpy()
-        try:
-            element_fg = fg(initial, later)
-        except ValueError as e:
-            raise ValueError(f"({model}, {variant}, {benchmark}): {e}") from None
         final = later[-1]
-        drop = final_drop(initial, final)
+        # a 0 start has nothing to lose and no relative drop (Eq. 1 divides by it): NaN, and at its floor
+        element_fg = fg(initial, later) if initial != 0 else np.nan
+        drop = final_drop(initial, final) if initial != 0 else np.nan
         rows.append((model, variant, category, benchmark, metric, initial, final, element_fg, drop, len(later)))
     return pd.DataFrame(rows, columns=ELEMENT_COLUMNS)
 

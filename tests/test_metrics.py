@@ -114,10 +114,12 @@ def test_missing_stage_raises_naming_the_element():
         metrics.forgetting_table(scores)
 
 
-def test_zero_initial_in_a_table_names_the_element():
+def test_an_element_starting_at_zero_has_no_fg_and_is_at_its_floor():
     scores = pd.DataFrame(score_rows("m", "seq", "reasoning", "Z", "acc", [0, 1, 2, 3, 4, 5]))
-    with pytest.raises(ValueError, match=r"\(m, seq, Z\).*initial score is 0"):
-        metrics.element_table(scores)
+    row = metrics.element_table(scores).iloc[0]
+    assert np.isnan(row["fg"]) and np.isnan(row["final_drop"]) and row["final"] == 5
+    unit = metrics.forgetting_table(scores, baselines={"Z": {"chance": 25.0, "majority": 25.0}}).iloc[0]
+    assert unit["elements_at_floor"] == "Z" and unit["state"] == metrics.NOT_MEASURABLE
 
 
 def test_curves_has_elements_and_category_means():
