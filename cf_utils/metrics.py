@@ -311,15 +311,17 @@ DETECTED, EXCLUDED, INCONCLUSIVE, NOT_MEASURED = "detected", "paper-sized effect
 NOT_MEASURABLE = "not measurable"  # every element of the unit is at its floor (FLOOR_MARGIN)
 
 
-def baselines(profile: str) -> dict[str, dict[str, float]]:
+def baselines(profile: str, files: list[dict] | None = None) -> dict[str, dict[str, float]]:
     """Per benchmark, its chance level and majority-answer baseline (percent) from the data manifest
-    (cf_utils.data.prepare writes both); empty where the manifest or its entries do not exist."""
-    manifest = paths.data_manifest(profile)
-    if not manifest.is_file():
-        return {}
-    files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    (cf_utils.data.prepare writes both), or from ``files`` (a run manifest's data files, which carry them);
+    empty where the manifest or its entries do not exist."""
+    if files is None:
+        manifest = paths.data_manifest(profile)
+        if not manifest.is_file():
+            return {}
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
     return {f["name"]: {"chance": f["chance"], "majority": f.get("majority_baseline", float("nan"))}
-            for f in files if f["role"] == "benchmark" and "chance" in f}  # fmt: skip
+            for f in files if f.get("role") == "benchmark" and "chance" in f}  # fmt: skip
 
 
 PAPER_SCALE_B = (1.0, 2.0)  # the paper's ~1B models: mt0-1.2b, bloomz-1.1b, bloomz-1.7b

@@ -31,6 +31,9 @@ PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "data
 RESULTS = ("scores.csv", "items.csv", "generations.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv")
 
 
+BASELINE_KEYS = ("name", "role", "chance", "majority_baseline")  # what metrics.baselines reads back
+
+
 def git_state(root: Path = paths.ROOT) -> dict:
     """Commit sha and a dirty flag (tracked files changed); None when not a git checkout."""
     try:
@@ -188,7 +191,7 @@ def build(cfg: Config) -> dict:
         "models": models,
         "data": {
             "manifest_sha256": sha256_file(data_manifest) if data_manifest.is_file() else None,
-            "files": [{k: f[k] for k in ("path", "sha256", "count")} for f in data["files"]],
+            "files": [{k: f[k] for k in ("path", "sha256", "count", *BASELINE_KEYS) if k in f} for f in data["files"]],
         },  # fmt: skip
         "stages": rows,
         "notebooks_s": durations,
