@@ -216,7 +216,11 @@ def test_accelerate_cpu_launch_with_two_processes_scores_exactly_and_trains_as_o
     assert (one["processes"], two["processes"]) == (1, 2)
     assert max(abs(a - b) for a, b in zip(one["loss"], two["loss"], strict=True)) < 1e-3
     a, m = (pd.read_csv(runs / r / "smoke" / "items.csv") for r in "AM")
-    assert (a["value"] != m["value"]).mean() <= 0.01
+    # stage 5 was trained again by two processes (the loss curve within 1e-3): its items' outcomes nearly all the
+    # same, its log-likelihood margins (continuous) close, not equal
+    outcome = a["metric"] != metrics.MARGIN
+    assert (a.loc[outcome, "value"] != m.loc[outcome, "value"]).mean() <= 0.01
+    assert (a.loc[~outcome, "value"] - m.loc[~outcome, "value"]).abs().max() < 0.05
     # scoring: the stages both share (0-4) are scored exactly as one process scores them
     a, m = (x[x.stage < 5].reset_index(drop=True) for x in (a, m))
     pd.testing.assert_frame_equal(a, m)
