@@ -43,7 +43,7 @@ import torch
 from cf_utils import distributed, generation, metrics, mitigations, models, paths, scoring, textmetrics, train
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
-from cf_utils.data.records import iter_jsonl, read_jsonl
+from cf_utils.data.records import iter_jsonl, n_options, read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
 from cf_utils.study import LAST, NEW_TASK, STAGES, TRAINED_STAGES
@@ -374,16 +374,11 @@ def _rows(record: dict, inputs: dict[str, dict]) -> tuple[list[dict], list[dict]
     for it in record["items"]:
         rec = inputs[it["id"]]
         item = {**head, "item": it["id"], "group": it.get("group", it.get("bias_type", "")),
-                "cluster": rec.get("cluster", it["id"]), "choices": _choices(rec)}  # fmt: skip
+                "cluster": rec.get("cluster", it["id"]), "choices": n_options(rec)}  # fmt: skip
         items += [{**item, "metric": m, "value": int(it[f])} for m, f in ITEM_METRICS[kind].items()]
         if kind != "pair":
             items.append({**item, "metric": MARGIN, "value": _margin(it)})
     return scores, items, []
-
-
-def _choices(rec: dict) -> int:
-    """How many answers an item offers (its chance level is one over that)."""
-    return len(rec["choices"]) if "choices" in rec else len(rec["contexts"]) if "contexts" in rec else 2
 
 
 class Gathered(NamedTuple):

@@ -110,7 +110,7 @@ def balance_positions(recs: list[dict], rng: random.Random) -> list[dict]:
     of 60 two-option items, one position gets 60% or more about one time in ten."""
     by_k: dict[int, list[int]] = {}
     for i, rec in enumerate(recs):
-        by_k.setdefault(len(rec.get("choices", rec.get("contexts", []))), []).append(i)
+        by_k.setdefault(records.n_options(rec), []).append(i)
     out = list(recs)
     for k, idx in by_k.items():
         slots = [j % k for j in range(len(idx))]
@@ -226,12 +226,17 @@ def _pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
     return Pool(spec.name, spec.kind, kept, rebalance=rebalance, info=info)
 
 
+def chance_level(recs: list[dict]) -> float:
+    """Percent correct by guessing: the mean over items of one over their number of options."""
+    return 100 * sum(1 / records.n_options(r) for r in recs) / max(len(recs), 1)
+
+
 def instruments(kind: str, recs: list[dict]) -> dict:
     """A benchmark's chance level and majority-answer baseline (percent) and its gold positions' largest share."""
     if kind == "pair":  # pct_stereotype: 50 is no preference either way
         return {"chance": 50.0, "majority_baseline": 50.0}
     share = gold_position_share(recs)
-    chance = 100 * sum(1 / len(r.get("choices", r.get("contexts", []))) for r in recs) / len(recs)
+    chance = chance_level(recs)
     return {"chance": round(chance, 2), "majority_baseline": round(100 * share, 2), "gold_position_share": share}
 
 
@@ -239,7 +244,7 @@ def check_positions(name: str, recs: list[dict], fixed: bool) -> None:
     """No gold position above 1 / k + MAX_POSITION_EXCESS, unless the options are a fixed answer set."""
     if fixed or not recs:
         return
-    k = max(len(r.get("choices", r.get("contexts", []))) for r in recs)
+    k = max(records.n_options(r) for r in recs)
     share = gold_position_share(recs)
     if share > 1 / k + MAX_POSITION_EXCESS:
         raise ValueError(f"{name}: {share:.0%} of its {len(recs)} items have the gold at one position (at most "
@@ -252,7 +257,7 @@ def pool_baseline(p: Pool) -> tuple[float, float]:
     with (cf_utils.power.floors). Options spread over the positions leave no majority above chance."""
     if p.kind == "pair":
         return 50.0, 50.0
-    chance = 100 * sum(1 / len(r.get("choices", r.get("contexts", []))) for r in p.recs) / max(len(p.recs), 1)
+    chance = chance_level(p.recs)
     return chance, (chance if p.rebalance else 100 * gold_position_share(p.recs))
 
 
@@ -302,7 +307,7 @@ def gold_position_share(recs: list[dict]) -> float:
     """The largest share of items whose gold option sits at one position (1 / k when balanced)."""
     counts: dict[tuple[int, int], int] = {}
     for r in recs:
-        k = len(r.get("choices", r.get("contexts", [])))
+        k = records.n_options(r)
         counts[(k, r["label"])] = counts.get((k, r["label"]), 0) + 1
     return round(max(counts.values()) / len(recs), 4) if recs else 0.0
 

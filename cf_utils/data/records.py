@@ -49,6 +49,12 @@ def cluster(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:12]
 
 
+def n_options(rec: dict) -> int:
+    """How many answers an item offers: its choices (mc), its contexts (partial), 2 for a sentence pair; its
+    chance level is one over that."""
+    return len(rec["choices"]) if "choices" in rec else len(rec["contexts"]) if "contexts" in rec else 2
+
+
 def validate(kind: str, rec: Any, where: str = "record") -> dict:
     """Check one record against the schema of ``kind``; return it, or raise RecordError."""
     if kind not in _SCHEMA:
