@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
     cfg = load_config(args.profile)
     if not paths.data_manifest(cfg.profile).is_file():
         raise SystemExit(f"no prepared data: run `make data PROFILE={cfg.profile}` first")
-    peak = plan.cpu_peak()
+    peak = plan.cpu_peak(cfg.train.precision)
     out = {"profile": cfg.profile, "method": cfg.train.method, "peak_flops": peak, "mfu": plan.CPU_MFU,
            "load_before": os.getloadavg()[0], "models": {}}  # fmt: skip
     for name in args.models:

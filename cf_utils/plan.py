@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -73,24 +72,16 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 20) -> float:
 
 
 @functools.cache
-def cpu_peak() -> float:
-    """This CPU's matmul peak in the precision the study computes in (``precision: auto``)."""
-    return matmul_peak(torch.bfloat16 if models.fast_bf16("cpu") else torch.float32)
+def cpu_peak(precision: str = "auto") -> float:
+    """This CPU's matmul peak in the precision the study computes in (a profile's ``train.precision``: auto is
+    bf16 where this CPU has it, cf_utils.models.autocast_dtype)."""
+    return matmul_peak(models.autocast_dtype("cpu", precision) or torch.float32)
 
 
 def _bench_chars(path) -> tuple[float, float]:
     """(characters the scorer runs, characters it scores) of one benchmark file (power.item_chars)."""
     pairs = [power.item_chars(json.loads(line)) for line in path.open(encoding="utf-8")]
     return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
-
-
-def _shared_prefix(contexts: list[str]) -> str:
-    """The prompt that a group's items share (MMLU: the subject's header and five solved questions), cut at its
-    last blank line: the scorer runs it once per group (scoring.prefix_groups)."""
-    if len(contexts) < 2:
-        return ""
-    common = os.path.commonprefix(contexts)
-    return common[: common.rfind("\n\n") + 2] if "\n\n" in common else ""
 
 
 def _file_tokens(path, count) -> tuple[float, float]:
@@ -112,7 +103,7 @@ def _file_tokens(path, count) -> tuple[float, float]:
             both = count(r["sent_more"]) + count(r["sent_less"])
             run, scored = run + both, scored + both
     for contexts in groups.values():
-        run -= (len(contexts) - 1) * count(_shared_prefix(contexts))
+        run -= (len(contexts) - 1) * count(power.shared_prefix(contexts))
     return run, scored
 
 
@@ -198,7 +189,7 @@ def estimate(cfg: Config, peak: float | None = None) -> dict:
     t, e = cfg.train, cfg.eval
     sizes = _data_sizes(cfg)
     gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
-    peak = GPU_PEAK if gpu else peak or cpu_peak()
+    peak = GPU_PEAK if gpu else peak or cpu_peak(t.precision)
     mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU
     overhead = 0.0 if gpu else PROCESS_S  # per chain process (a GPU run's hours dwarf it)
     runs = [(name, v, STAGES) for name in t.models for v in t.variants]

@@ -40,6 +40,7 @@ prints the achieved half-width and the minimal detectable FG from the observed i
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -118,9 +119,24 @@ def item_chars(rec: dict) -> tuple[int, int]:
     return both, both
 
 
+def shared_prefix(contexts: list[str]) -> str:
+    """The prompt that a group's items share (MMLU: the subject's header and five solved questions), cut at its
+    last blank line: the scorer runs it once per group (scoring.prefix_groups)."""
+    if len(contexts) < 2:
+        return ""
+    common = os.path.commonprefix(contexts)
+    return common[: common.rfind("\n\n") + 2] if "\n\n" in common else ""
+
+
 def item_cost(records: list[dict]) -> float:
-    """Mean tokens (characters / 4) the scorer runs per item of a benchmark."""
-    return sum(item_chars(r)[0] for r in records) / max(len(records), 1) / 4
+    """Mean tokens (characters / 4) the scorer runs per item of a benchmark, a group's shared prefix (MMLU's
+    five shots) counted once per group of the records given."""
+    groups: dict[str, list[str]] = {}
+    for r in records:
+        if r.get("group") and "context" in r:
+            groups.setdefault(r["group"], []).append(r["context"])
+    shared = sum((len(c) - 1) * len(shared_prefix(c)) for c in groups.values())
+    return (sum(item_chars(r)[0] for r in records) - shared) / max(len(records), 1) / 4
 
 
 def within_budget(

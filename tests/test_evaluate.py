@@ -186,7 +186,7 @@ def test_manifest_records_config_code_models_data_and_stage_times(cfg):
 
 def test_plan_on_a_cpu_takes_an_assumed_peak(monkeypatch):
     # --peak replaces the measurement (which reads low on a busy machine): compute time scales as 1/peak
-    monkeypatch.setattr(plan, "cpu_peak", lambda: pytest.fail("the assumed peak must not be measured"))
+    monkeypatch.setattr(plan, "cpu_peak", lambda *_: pytest.fail("the assumed peak must not be measured"))
     cfg = load_config("smoke")
     slow, fast = (plan.estimate(cfg, peak=p * 1e9) for p in (30, 60))
     overhead = plan.PROCESS_S / 3600

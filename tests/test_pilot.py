@@ -32,6 +32,25 @@ def test_pilot_items_are_set_apart_from_the_evaluation_items(smoke_pilot):
         held = {r["id"] for r in read_jsonl(root / f["path"], f["kind"])}
         evaluated = {r["id"] for r in read_jsonl(root / files[("benchmark", name)]["path"], f["kind"])}
         assert len(held) == 6 and not held & evaluated, name
+    arc = read_jsonl(root / files[("pilot", "arc_easy")]["path"], "mc")
+    assert not any(r["id"].startswith("arc_easy-test-") for r in arc), "the pilot drew from a later split"
+
+
+def test_a_later_split_leaves_the_pilot_items_where_they_were(tmp_path):
+    """ARC-Easy's test split joined after the pilot had run: the pilot's items are those a pool without it
+    gives, and the later split's items reach the evaluation pool."""
+    import dataclasses
+
+    from cf_utils.data import offline
+
+    cfg = load_config("smoke", {"data.pilot_items": 6})
+    spec = offline.BENCHMARKS["arc_easy"]
+    with_later = prep._pool(cfg, spec, set())
+    without = prep._pool(cfg, dataclasses.replace(spec, later_split=None), set())
+    assert with_later.later and not without.later and with_later.recs == without.recs
+    a = prep._set_pilot_apart(cfg, tmp_path / "a", [with_later])
+    b = prep._set_pilot_apart(cfg, tmp_path / "b", [without])
+    assert a[0]["sha256"] == b[0]["sha256"]
 
 
 def test_the_pilot_measures_every_element_and_writes_a_config_block_that_loads(smoke_pilot):

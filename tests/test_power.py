@@ -72,6 +72,10 @@ def test_item_cost_counts_a_context_once_and_every_option():
     assert power.item_chars(mc) == (30 + 3 + 4, 7)
     assert power.item_chars(partial) == (24 + 2 * 3, 6)
     assert power.item_cost([mc, partial]) == pytest.approx((37 + 30) / 2 / 4)
+    shots = "Subject.\n\n" + "Q: 1+1? A: 2\n\n" * 5
+    mmlu = [{"context": shots + q, "choices": ["a", "b"], "label": 0, "group": "math"} for q in ("Q: x?", "Q: y?")]
+    alone = power.item_cost(mmlu[:1])  # a group of one runs its prefix
+    assert power.item_cost(mmlu) == pytest.approx(alone - len(shots) / 2 / 4)  # the prefix once per group
 
 
 def test_benchmark_sizes_follow_the_config():
@@ -111,4 +115,4 @@ def test_the_plan_counts_a_groups_shared_prompt_once_in_real_tokens(tmp_path):
     assert (
         scored == 3 * 2 * len(" a") and run == len(shots) + sum(len(r["context"]) - len(shots) for r in recs) + scored
     )
-    assert plan._shared_prefix([shots + "a", shots + "b"]) == shots and plan._shared_prefix([shots]) == ""
+    assert power.shared_prefix([shots + "a", shots + "b"]) == shots and power.shared_prefix([shots]) == ""

@@ -22,7 +22,7 @@ SMOKE_SHA256 = {
     "benchmarks/mmlu_humanities.jsonl": "1e75babb2dfa1f747b8543d2d31f7bf3dfe7a32f877c40981069f639a2bb5dda",
     "benchmarks/mmlu_social_sciences.jsonl": "28a4a24469caf9974299a77cea267187b5af8c9ee0106798fd3d0c66b4764f53",
     "benchmarks/mmlu_other.jsonl": "07b0e668c3d13f17acf4234117c2247bf2dd28726ad20d7b5b17f9799c1d69f1",
-    "benchmarks/arc_easy.jsonl": "31fbaa35a280dc3bdd2cd11a533f3eaa21db5c6d584c01cd582970eca8c1b831",
+    "benchmarks/arc_easy.jsonl": "5dff6fe99ddfea158f9dc2cba691da596c2d50c8c7b082d35ec0caf21b44cf55",
     "benchmarks/boolq.jsonl": "fcc087922580a5c6b0614f496feb47704b708468a50bd9e19108e78e8222df75",
     "benchmarks/piqa.jsonl": "74a936e77eef39d903496b5669a207d09e65cb721a8c4f67ef909b9cefc8047c",
     "benchmarks/winogrande.jsonl": "5e25357422cead735c484815d12687b1251f035239d477b80d98ef56bdd95e87",

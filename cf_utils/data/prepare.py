@@ -67,6 +67,7 @@ class Pool:
     recs: list[dict]
     rebalance: bool  # move the gold options so that every position holds it equally often (unordered options)
     info: dict
+    later: list[dict] = dataclasses.field(default_factory=list)  # a later split's: they join after the pilot's draw
 
 
 def _rng(seed: int, *purpose: object) -> random.Random:
@@ -132,9 +133,10 @@ def _read(spec: Benchmark | Task, split: Split) -> list[dict]:
     """The rows of one split of a packaged spec, every file checked against its pin, the columns the spec's."""
     wheel = readers.wheels()[spec.source.pin]
     rows = [r for rel in split.files for r in readers.read(wheel, rel)]
-    if rows and spec.columns and not set(spec.columns) <= set(rows[0]):
+    columns = split.columns or spec.columns
+    if rows and columns and not set(columns) <= set(rows[0]):
         raise readers.SourceFileError(f"{spec.name} {split.name}: columns {sorted(rows[0])} of {wheel.pin} lack "
-                                      f"{sorted(set(spec.columns) - set(rows[0]))}")  # fmt: skip
+                                      f"{sorted(set(columns) - set(rows[0]))}")  # fmt: skip
     return rows
 
 
@@ -198,17 +200,33 @@ def _pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
     """A benchmark's candidate records before sampling: the spec's converter on the wheel's rows, minus the items
     whose own text is longer than ``max_context_words`` and those that share a shingle with ``train``. For MMLU
     an item's own text is its 0-shot prompt; its five dev shots are checked once per subject, and when one of
-    them leaks every item of its subject is dropped."""
+    them leaks every item of its subject is dropped. A ``later_split``'s items are filtered alike and kept
+    aside (``Pool.later``) until the pilot's items are drawn."""
+    kept, counts = _candidates(cfg, spec, spec.split, spec.name, train)
+    later: list[dict] = []
+    if spec.later_split:
+        later, more = _candidates(cfg, spec, spec.later_split, f"{spec.name}-{spec.later_split.name}", train)
+        counts = {k: counts[k] + more[k] for k in counts}
+    info = {"category": spec.category, "stands_for": spec.stands_for, "added": spec.added,
+            "spec_version": spec.version, **counts, "sources": _sources(spec)}  # fmt: skip
+    if spec.kind != "pair":
+        info["pool_gold_position_share"] = gold_position_share(kept + later)
+    rebalance = spec.kind != "pair" and not spec.fixed_choices and not spec.choices_in_prompt
+    return Pool(spec.name, spec.kind, kept, rebalance=rebalance, info=info, later=later)
+
+
+def _candidates(cfg: Config, spec: Benchmark, split: Split, name: str, train: set) -> tuple[list[dict], dict]:
+    """One split's records that pass the length limit and the overlap check, and how many each dropped."""
     limit, fmt = cfg.data.max_context_words, cfg.data.mmlu_format
-    rows = _read(spec, spec.split)
+    rows = _read(spec, split)
     shot_leaks: dict[str, bool] = {}
     if spec.fewshot_split:
         fewshot = _read(spec, spec.fewshot_split)
-        recs = spec.convert(rows, name=spec.name, fewshot=fewshot, num_fewshot=spec.num_fewshot, fmt=fmt)
-        own = spec.convert(rows, name=spec.name, fewshot=[], num_fewshot=0, fmt=fmt)
+        recs = spec.convert(rows, name=name, fewshot=fewshot, num_fewshot=spec.num_fewshot, fmt=fmt)
+        own = spec.convert(rows, name=name, fewshot=[], num_fewshot=0, fmt=fmt)
         shot_leaks = _shots_leak(spec, fewshot, fmt, train)
     else:
-        recs = own = spec.convert(rows, name=spec.name)
+        recs = own = spec.convert(rows, name=name)
     kept, too_long, leaked = [], 0, 0
     for rec, mine in zip(recs, own, strict=True):
         if limit is not None and _words(mine) > limit:
@@ -217,13 +235,8 @@ def _pool(cfg: Config, spec: Benchmark, train: set) -> Pool:
             leaked += 1
         else:
             kept.append(records.validate(spec.kind, rec, f"{spec.name} {rec['id']}"))
-    info = {"category": spec.category, "stands_for": spec.stands_for, "added": spec.added,
-            "spec_version": spec.version, "source_rows": len(rows), "candidates": len(recs), "too_long": too_long,
-            "leaks_removed": leaked, "sources": _sources(spec)}  # fmt: skip
-    if spec.kind != "pair":
-        info["pool_gold_position_share"] = gold_position_share(kept)
-    rebalance = spec.kind != "pair" and not spec.fixed_choices and not spec.choices_in_prompt
-    return Pool(spec.name, spec.kind, kept, rebalance=rebalance, info=info)
+    counts = {"source_rows": len(rows), "candidates": len(recs), "too_long": too_long, "leaks_removed": leaked}
+    return kept, counts
 
 
 def chance_level(recs: list[dict]) -> float:
@@ -262,8 +275,9 @@ def pool_baseline(p: Pool) -> tuple[float, float]:
 
 
 def _set_pilot_apart(cfg: Config, out: Path, pools: list[Pool]) -> list[dict]:
-    """``data.pilot_items`` items of every pool, drawn first (seeded, whatever the evaluation sizes) and removed
-    from the pool, written to pilot/<name>.jsonl: the items cf_utils.pilot measures, never evaluated."""
+    """``data.pilot_items`` items of every pool, drawn first (seeded, whatever the evaluation sizes; never from a
+    later split's records) and removed from the pool, written to pilot/<name>.jsonl: the items cf_utils.pilot
+    measures, never evaluated."""
     n, entries = cfg.data.pilot_items, []
     if not n:
         return entries
@@ -285,6 +299,8 @@ def _write_pools(cfg: Config, out: Path, pools: list[Pool]) -> list[dict]:
     of unordered options over the positions, check them, and write every benchmark file with its chance level
     and majority baseline."""
     pilot = _set_pilot_apart(cfg, out, pools)
+    for p in pools:
+        p.recs, p.later = p.recs + p.later, []
     baselines = {p.name: pool_baseline(p) for p in pools}
     sizes = power.benchmark_sizes(cfg.data, {p.name: (p.info["category"], p.recs) for p in pools}, baselines)
     low = power.floors(cfg.data, baselines)

@@ -63,6 +63,7 @@ class Split:
 
     name: str
     files: str | tuple[str, ...] | None = None
+    columns: tuple[str, ...] = ()  # when its rows' columns differ from the spec's (an oe-eval request file)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class Benchmark:
     split: Split | None = None
     columns: tuple[str, ...] = ()  # the hub rows' columns (tests/fixtures/hub carry exactly these)
     fewshot_split: Split | None = None
+    # A further split whose items join the evaluation pool after the pilot's items are set apart (so a split
+    # added after the pilot ran leaves the pilot's items where they were); its ids carry its name.
+    later_split: Split | None = None
     num_fewshot: int = 0
     choices_in_prompt: bool = False  # the prompt lists the choices, so their order is part of it
     # The choices are a fixed answer set (BoolQ's no / yes): where the gold sits is the answer itself, so its

