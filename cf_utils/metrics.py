@@ -572,6 +572,22 @@ def flip_table(items: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FLIP_COLUMNS)
 
 
+ELEMENT_FLIP_COLUMNS = ["model", "variant", "category", "benchmark", "items", "initial", "flip_rate"]
+
+
+def element_flips(items: pd.DataFrame | None) -> pd.DataFrame:
+    """Per (model, variant, general element): items, stage-0 score (pct) and the flip rate averaged over the
+    trained stages: what the power calculation assumed per element (cf_utils.power.assumptions), as measured."""
+    if items is None:
+        return pd.DataFrame(columns=ELEMENT_FLIP_COLUMNS)
+    rows = []
+    general = items[items["category"].isin(GENERAL_CATEGORIES)]
+    for (model, variant, category, benchmark), _ in general.groupby(["model", "variant", "category", "benchmark"]):
+        grid = item_frame(general, model, variant, benchmark)[0]
+        rows.append((model, variant, category, benchmark, len(grid), 100 * float(grid[0].mean()), _flip_rate(grid)))
+    return pd.DataFrame(rows, columns=ELEMENT_FLIP_COLUMNS)
+
+
 def transfer(scores: pd.DataFrame) -> pd.DataFrame:
     """Per (model, variant): BWT and forgetting over tasks 1..N-1 that have their stage-k and stage-N cells."""
     rows = []

@@ -7,9 +7,9 @@ copies the last full run of a profile from ``artifacts/<profile>/`` (git-ignored
 scores.csv, items.csv and generations.csv when small enough, the mitigation study's tables and
 manifest.json (the commit the run was made from). It then rewrites the README's block between
 ``<!-- results:<profile>:begin -->`` and ``<!-- results:<profile>:end -->`` from the published report
-(its headline, claims, Table 4, mitigation and result-sources sections, copied verbatim), so every number in the
-README is one the report printed. A run made from uncommitted code is refused: its commit would not
-say what made it. tests/test_publish.py checks that the published files agree with each other.
+(its headline, claims, Table 4, power, forgotten-and-learned, mitigation and result-sources sections, copied
+verbatim), so every number in the README is one the report printed. A run made from uncommitted code is refused:
+its commit would not say what made it. tests/test_publish.py checks that the published files agree with each other.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from cf_utils.io import atomic_write_text
 FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigations.csv", "mitigations_tasks.csv")
 LARGE = ("items.csv", "generations.csv")  # published when under LARGE_LIMIT (the bootstraps' inputs)
 LARGE_LIMIT = 20 * 2**20
-SECTIONS = ("Headline", "The paper's claims", "Table 4", "Mitigations", "Where each result comes from")
+SECTIONS = (
+    "Headline",
+    "The paper's claims",
+    "Table 4",
+    "Power",
+    "Forgotten and learned",
+    "Mitigations",
+    "Where each result comes from",
+)
 README = paths.ROOT / "README.md"
 
 

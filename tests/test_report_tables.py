@@ -71,7 +71,7 @@ def test_tables_of_hand_made_frames_compute_elements_without_cis():
     written = report.write_tables(frames)
     assert set(written) == {"table4_forgetting", "table5_bias", "table6_general_instruction", "table3_new_task",
                             "elements", "transfer", "paper_vs_ours", "comparisons", "power", "secondary",
-                            "training", "bias_types", "flips"}  # fmt: skip
+                            "training", "bias_types", "flips", "assumptions"}  # fmt: skip
     assert written["training"].frame.empty  # hand-made frames: no trained stage
     assert written["comparisons"].frame.empty  # no items: nothing to pair
     assert (written["power"].frame["MDE (80% power)"] == "–").all() and "training-seed" in written["power"].footnote

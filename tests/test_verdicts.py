@@ -188,6 +188,25 @@ def test_the_flip_table_splits_a_drop_into_forgotten_and_learned_items():
     assert metrics.flip_table(None).empty
 
 
+def test_each_elements_measured_flip_rate_stands_beside_the_pilots_assumption():
+    """Forgotten 20% at stages 1-4 and 10% at 5: the mean flip rate 0.18; the pilot's 0.05 x FLIP_GROWTH assumed."""
+    from cf_utils import power
+    from cf_utils.report import Frames
+    from cf_utils.report.tables import assumptions_table
+
+    items = make_items([0.7, 0.5, 0.5, 0.5, 0.5, 0.6], 2000, seed=3)
+    flips = metrics.element_flips(items)
+    assert len(flips) == 1 and flips["flip_rate"].item() == pytest.approx(0.18, abs=0.02)
+    bench = flips["benchmark"].item()
+    data = {"pilot_initial": {bench: 70.0}, "pilot_flip_rate": {bench: 0.05}, "pilot_source": "a test", "an_old_key": 1}
+    frames = Frames("x", scores_from_items(items), None, items=items, manifest={"config": {"data": data}})
+    row = assumptions_table(frames).iloc[0]
+    assert row["basis"] == "pilot" and row["flip rate assumed"] == f"{0.05 * power.FLIP_GROWTH:.3f}"
+    assert float(row["flip rate measured"]) == pytest.approx(0.18, abs=0.02)
+    assert float(row["initial measured"]) == pytest.approx(70, abs=2.5)
+    assert metrics.element_flips(None).empty
+
+
 def test_the_mde_is_capped_at_100_and_bias_reads_its_distance_from_50():
     from cf_utils.report.claims import distance_from_50
 

@@ -53,6 +53,13 @@ ROLES = {  # per comparative claim: (chain a, chain b); a is the one the claim s
     MITIGATION: ("replay", "seq"),
 }
 NO_TWINS = "No base model with its instruction-tuned twin (ModelSpec.base, or llama-7b/alpaca-7b)."
+# Where a claim this profile cannot test is tested: the evidence of a "not measurable here" verdict ends with it.
+WHERE = {
+    2: "Needs a GPU and the hub: no size series of one family ships offline (profiles gpu-mini, paper).",
+    3: "Needs a GPU and the hub: no pretrained encoder-decoder ships offline (profiles gpu-mini, paper).",
+    4: "Run `make reproduce PROFILE=cpu-full` (Gemma-3-270M base against its general instruction tuning) or paper.",
+    6: "Run `make reproduce PROFILE=cpu-full` (SmolLM2 with replay), gpu-mini or paper.",
+}
 
 
 def verdict(states, support: str = metrics.DETECTED, contradict: str = metrics.EXCLUDED) -> str:
@@ -137,7 +144,7 @@ def claim_comparison(claim: int, pairs: list, table: pd.DataFrame | None, why_no
     """A comparative claim: supported by each pair where b forgets more, contradicted where a does (Holm-adjusted
     paired tests, per general category); ``why_none`` where the profile has no pair to compare."""
     if not pairs:
-        return NOT_MEASURABLE, why_none
+        return NOT_MEASURABLE, f"{why_none} {WHERE[claim]}"
     rows = table[table["claim"] == claim] if table is not None else pd.DataFrame()
     if rows.empty:
         return NOT_MEASURABLE, (

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cf_utils import comparisons, metrics, paths
+from cf_utils import comparisons, metrics, paths, power
+from cf_utils.config import DataConfig
 from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric, bias_type_table
 from cf_utils.report.cells import fg_cell, formatted, num, with_ci
 from cf_utils.report.frames import Frames, without_cis
@@ -119,6 +120,37 @@ def flips_note(frames: Frames) -> str:
     )
 
 
+def assumptions_table(frames: Frames) -> pd.DataFrame:
+    """Per general element: the stage-0 score and flip rate the item allocation assumed (the pilot's, its flip
+    rate x power.FLIP_GROWTH; or the config's stated ones) beside those the run measured."""
+    measured = metrics.element_flips(frames.items)
+    data = ((frames.manifest or {}).get("config") or {}).get("data") or {}
+    if measured.empty or not data:
+        return pd.DataFrame(columns=["model", "variant", "element", "items"])
+    names = list(dict.fromkeys(measured["benchmark"]))
+    known = {k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__}  # an older run: its own keys
+    initial, flip = power.assumptions(DataConfig(**known), names)
+    pilot = set(data.get("pilot_flip_rate") or {})
+    return pd.DataFrame({
+        "model": measured["model"], "variant": measured["variant"], "element": measured["benchmark"],
+        "items": measured["items"],
+        "basis": ["pilot" if b in pilot else "stated" for b in measured["benchmark"]],
+        "initial assumed": [num(initial[b]) for b in measured["benchmark"]],
+        "initial measured": measured["initial"].map(num),
+        "flip rate assumed": [f"{flip[b]:.3f}" for b in measured["benchmark"]],
+        "flip rate measured": measured["flip_rate"].map(lambda v: f"{v:.3f}"),
+    })  # fmt: skip
+
+
+ASSUMPTIONS_NOTE = (
+    "The allocation of items (cf_utils/power.py) assumed each element's stage-0 score and flip rate before the run: "
+    "a pilot's on items set apart from these (its one-stage flip rate x "
+    f"{power.FLIP_GROWTH:g} for the average over five stages), or the config's stated values. Measured: the same "
+    "quantities in this run (flip rate = the share of items whose outcome differs from stage 0, averaged over "
+    "stages 1-5). A measured flip rate above the assumed one widens the CI beyond the plan's half-width."
+)
+
+
 def power_table(forgetting: pd.DataFrame) -> pd.DataFrame:
     """Per (model, variant, category): FG [CI], the CI's half-width beside the minimal detectable FG, the state."""
     half = (forgetting["ci_high"] - forgetting["ci_low"]) / 2
@@ -210,6 +242,8 @@ def tables(frames: Frames) -> dict[str, Table]:
               power_table(frames.forgetting), POWER_NOTE),
         Table("flips", "Forgotten and learned items per category and stage (beyond the paper)", flips_table(frames),
               flips_note(frames)),
+        Table("assumptions", "Power assumptions beside the run: each element's stage-0 score and flip rate",
+              assumptions_table(frames), ASSUMPTIONS_NOTE),
         Table("training", "Training per stage: steps, tokens, task loss, distance moved",
               training_table(frames.training), TRAINING_NOTE),
         Table("secondary", "Sensitivity and secondary measure: FG over the elements above chance, "
