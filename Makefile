@@ -118,7 +118,7 @@ source_of = $(if $(findstring /wise-,$(1)),$(firstword $(subst /, ,$(1)))/seq,$(
 
 .SECONDEXPANSION:
 # Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
-$(OUT)/%/trained.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP)
+$(OUT)/%/trained.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP) $(OUT)/plan.json
 	@mkdir -p $(OUT)/logs
 	CF_TEXT_PROGRESS=1 $(LAUNCH) train --profile $(PROFILE) --chain $* 2>&1 | tee $(OUT)/logs/train-$(subst /,-,$*).log
 
@@ -166,10 +166,15 @@ figures: $(REPORT)
 
 # The mitigation study is part of the report unless the profile runs it apart (mitigation.in_reproduce: false);
 # then the report includes it once `make mitigations` has made it, and is remade when it changes.
-$(REPORT): notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) \
+$(REPORT): $(OUT)/plan.json notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) \
            data/reference/paper_numbers.csv $(SCORES) \
            $(if $(MITIGATIONS_IN_REPRODUCE),$(MITIGATIONS),$(wildcard $(MITIGATIONS))) | $(SETUP)
 	$(RUN_NB) 04_figures --profile $(PROFILE)
+
+# The plan, printed and kept once the data is prepared and before any chain trains (an order-only prerequisite of
+# every chain): the report sets the time the run took beside it. A resumed run keeps the first one.
+$(OUT)/plan.json: $(DATA) configs/defaults.yaml configs/$(PROFILE).yaml | $(SETUP)
+	$(PY) -m cf_utils.plan --profile $(PROFILE) $(PLAN_ARGS) --out $@
 
 reproduce: $(REPORT)
 	@echo "reproduce ($(PROFILE)): report in $(REPORT) (and .html), figures in $(FIGURES_ROOT)/$(PROFILE)/"
@@ -180,8 +185,11 @@ pilot: $(DATA) | $(SETUP)
 	$(PY) -m cf_utils.pilot --profile $(PROFILE)
 
 # PLAN_ARGS="--peak 66": assume a matmul peak (GFLOP/s) instead of measuring it (a busy machine reads low).
+# An offline profile's data is prepared first (under a minute, no network): the plan counts its real items and
+# tokens. A hub profile (data.source: hub) plans from typical sizes until `make data` has run.
 PLAN_ARGS ?=
-plan: $(SETUP)
+PLAN_DATA := $(if $(shell grep -ls '^ *source: hub' configs/$(PROFILE).yaml),,$(DATA))
+plan: $(PLAN_DATA) | $(SETUP)
 	$(PY) -m cf_utils.plan --profile $(PROFILE) $(PLAN_ARGS)
 
 # The last run of a profile, published: copied to results/<profile>/ (committed) with the README block.

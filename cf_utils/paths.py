@@ -151,6 +151,7 @@ OUTPUTS = {  # each run-level output: the notebook (or module) that writes it an
     "report.html": ("04_figures", "figures"),
     "chains.mk": ("cf_utils.launch", "chains"),  # the chains as make variables
     "pilot.json": ("cf_utils.pilot", "pilot"),  # the power calculation's assumptions, measured on held-apart items
+    "plan.json": ("cf_utils.plan", "reproduce"),  # make plan's estimate, made after the data, before the chains
 }
 
 

@@ -26,16 +26,20 @@ Estimates, not measurements:
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
+import os
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power
 from cf_utils.config import Config, ConfigError, load_config
+from cf_utils.io import atomic_write_json
 from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
 # The paper's benchmarks (test or validation split as the harness uses them), items per element.
@@ -258,8 +262,9 @@ def chains_in_parallel(est: dict, gpus: int) -> dict:
             "memory_per_gpu_gb": max(c["memory_gb"] for c in est["chains"]), "strategy": f"make -j {gpus}"}  # fmt: skip
 
 
-def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = None) -> str:
-    est = estimate(cfg, peak)
+def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = None, est: dict | None = None) -> str:
+    """The plan as printed; ``est``: an :func:`estimate` already made with ``peak``."""
+    est = est or estimate(cfg, peak)
     s, t = est["sizes"], cfg.train
     lines = [
         f"plan for profile {cfg.profile!r} on {est['device']} (estimates; see cf_utils/plan.py for the assumptions)"
@@ -346,18 +351,35 @@ def power_lines(cfg: Config) -> list[str]:
     return lines
 
 
+def record(cfg: Config, text: str, est: dict, peak_assumed: bool) -> dict:
+    """What ``--out`` keeps of a plan: its text, the total it predicts and the peak it assumed, so a finished run's
+    report can set the measured time beside the estimate made before it started."""
+    return {"profile": cfg.profile, "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "device": est["device"], "peak_flops": est["peak_flops"], "peak": "assumed" if peak_assumed else "measured",
+            "load_average": os.getloadavg()[0], "total_hours": est["total_hours"], "text": text}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cf_utils.plan", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", required=True)
     ap.add_argument("--gpus", type=int, nargs="+", default=[1, 8], help="GPU counts to show (GPU profiles)")
     ap.add_argument("--peak", type=float, metavar="GFLOPS",
                     help="CPU: assume this matmul peak, not a measured one (a busy machine reads low)")  # fmt: skip
+    ap.add_argument(
+        "--out", type=Path, help="also write the plan as JSON (make reproduce: artifacts/<profile>/plan.json)"
+    )
     args = ap.parse_args(argv)
     try:
-        print(render(load_config(args.profile), tuple(args.gpus), args.peak * 1e9 if args.peak else None))
+        cfg = load_config(args.profile)
+        peak = args.peak * 1e9 if args.peak else None
+        est = estimate(cfg, peak)
+        text = render(cfg, tuple(args.gpus), peak, est)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    print(text)
+    if args.out:
+        atomic_write_json(args.out, record(cfg, text, est, peak is not None))
     return 0
 
 

@@ -198,8 +198,17 @@ def build(cfg: Config) -> dict:
         "time_s": time_breakdown(evals, rows, durations, models),
         "time_s_by_chain": time_by_chain(evals, rows),
         "time_s_by_cell": time_by_cell(evals),
+        "plan": _plan(cfg.profile),
         "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
+
+
+def _plan(profile: str) -> dict | None:
+    """The estimate ``make plan`` made before the run (plan.json), its text left out."""
+    path = paths.output(profile, "plan.json")
+    if not path.is_file():
+        return None
+    return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k != "text"}
 
 
 def write(cfg: Config) -> Path:

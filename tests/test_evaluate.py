@@ -195,6 +195,20 @@ def test_plan_on_a_cpu_takes_an_assumed_peak(monkeypatch):
     assert "assumed: matmul peak 60 GFLOP/s" in plan.render(cfg, peak=60e9)
 
 
+def test_the_plan_a_run_keeps_is_set_beside_its_recorded_time(tmp_path, capsys):
+    """make reproduce keeps `make plan`'s estimate (plan.json) before the chains start; the manifest carries it and
+    the report's headline sets the steps' recorded time beside it."""
+    from cf_utils.report.render import run_lines
+
+    out = tmp_path / "plan.json"
+    assert plan.main(["--profile", "smoke", "--peak", "60", "--out", str(out)]) == 0
+    kept = json.loads(out.read_text())
+    assert kept["text"] in capsys.readouterr().out and kept["peak"] == "assumed" and kept["peak_flops"] == 60e9
+    man = {"plan": {k: v for k, v in kept.items() if k != "text"}, "time_s": {"total": 2 * 3600 * kept["total_hours"]}}
+    line = next(x for x in run_lines("smoke", man) if x.startswith("- Planned before the run"))
+    assert "60 GFLOP/s assumed" in line and line.endswith("2.00 x the plan")
+
+
 def test_plan_for_the_paper_profile_needs_no_data_and_gives_gpu_hours():
     text = plan.render(load_config("paper"))
     assert "typical sizes" in text and "GPU hours" in text

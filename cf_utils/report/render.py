@@ -69,6 +69,11 @@ def run_lines(profile: str, man: dict) -> list[str]:
         lines.append(f"- Time recorded by the steps themselves: {t['total'] / 60:.1f} min ({time_parts(t)}; "
                      f"artifacts/{profile}/manifest.json), also for work an earlier run did and this one "
                      "reused")  # fmt: skip
+    if man.get("plan") and man.get("time_s"):
+        p, spent = man["plan"], man["time_s"]["total"] / 3600
+        lines.append(f"- Planned before the run (`make plan`, matmul peak {p['peak_flops'] / 1e9:.0f} GFLOP/s "
+                     f"{p['peak']}, load average {p['load_average']:.2f}): {p['total_hours'] * 60:.0f} min; the "
+                     f"steps' recorded time is {spent / p['total_hours']:.2f} x the plan")  # fmt: skip
     if man.get("notebooks_s"):
         parts = [f"{k} {v / 60:.1f} min" for k, v in man["notebooks_s"].items() if v is not None]
         lines.append("- Notebooks (papermill durations): " + ", ".join(parts))
