@@ -6,7 +6,8 @@ For each model, on the profile's prepared data (``make data PROFILE=cpu`` first)
 the profile's method on the first ``--examples`` examples of task 1 (one epoch), scoring of the
 ``--benchmarks`` files at stage 0, and greedy generation for ``--prompts`` held-out
 prompts of task 1. Each is timed and set beside what cf_utils.plan predicts for the same work from the
-same characters (tokens = characters / 4, the plan's rule), so a ratio measured / predicted near 1 means
+same counts (tokens = characters / 4 for training and generation, the model's tokenizer for scoring: the
+plan's rules), so a ratio measured / predicted near 1 means
 the plan's estimate of a whole run is as good; the token rule's own error is printed apart (real tokens /
 estimated). The machine's load is printed: run it alone.
 """
@@ -22,6 +23,8 @@ from cf_utils import generation, models, paths, plan, scoring, stage
 from cf_utils.config import load_config
 from cf_utils.data.records import read_jsonl
 from cf_utils.study import TASKS
+
+MFU = plan.CPU_MFU[plan.cpu_class()]  # the utilisations the plan assumes on this CPU
 
 
 def _timed(fn) -> float:
@@ -46,7 +49,7 @@ def _train(cfg, name, examples: int, peak: float) -> dict:
     response = sum(len(r["target"]) + 1 for r in recs)
     chars = (prompt + response) / 4
     flops = plan._train_flops(spec, cfg.train.method, chars, response / (prompt + response))
-    return {"measured_s": seconds, "predicted_s": flops / (peak * plan.CPU_MFU["train"]),
+    return {"measured_s": seconds, "predicted_s": flops / (peak * MFU["train"]),
             "token_rule": metrics["tokens"] / chars}  # fmt: skip
 
 
@@ -57,13 +60,17 @@ def _score(cfg, name, benchmarks: list[str], peak: float) -> dict:
     model = models.load_model(name, method="full", dtype=torch.float32, device="cpu")
     amp = models.autocast_dtype("cpu", cfg.eval.precision)
     seconds = sum(_timed(lambda f=f: scoring.score_file(model, tok, f, arch=spec.arch, amp=amp)) for f in files)
+
+    def count(text: str) -> int:
+        return len(tok(text, add_special_tokens=False)["input_ids"]) if text else 0
+
     run = scored = 0.0
-    for f in files:
-        r, s = plan._bench_chars(f)
+    for f in files:  # as the plan counts them: the tokenizer's tokens, a group's shared prefix once
+        r, s = plan._file_tokens(f, count)
         run, scored = run + r, scored + s
-    flops = plan._forward_flops(spec, run / 4, scored / 4)
+    flops = plan._forward_flops(spec, run, scored)
     return {"files": [f.stem for f in files], "measured_s": seconds,
-            "predicted_s": flops / (peak * plan.CPU_MFU["score"])}  # fmt: skip
+            "predicted_s": flops / (peak * MFU["score"])}  # fmt: skip
 
 
 def _generate(cfg, name, prompts: int, peak: float) -> dict:
@@ -77,7 +84,7 @@ def _generate(cfg, name, prompts: int, peak: float) -> dict:
                                                  max_new_tokens=e.max_new_tokens, amp=amp))  # fmt: skip
     tokens = sum(len(r["prompt"]) for r in recs) / 4
     flops = plan._forward_flops(spec, tokens + len(recs) * e.max_new_tokens, len(recs) * (1 + e.max_new_tokens))
-    return {"prompts": len(recs), "measured_s": seconds, "predicted_s": flops / (peak * plan.CPU_MFU["generate"])}
+    return {"prompts": len(recs), "measured_s": seconds, "predicted_s": flops / (peak * MFU["generate"])}
 
 
 def main(argv=None) -> dict:
@@ -98,7 +105,7 @@ def main(argv=None) -> dict:
     if not paths.data_manifest(cfg.profile).is_file():
         raise SystemExit(f"no prepared data: run `make data PROFILE={cfg.profile}` first")
     peak = plan.cpu_peak(cfg.train.precision)
-    out = {"profile": cfg.profile, "method": cfg.train.method, "peak_flops": peak, "mfu": plan.CPU_MFU,
+    out = {"profile": cfg.profile, "method": cfg.train.method, "peak_flops": peak, "cpu": plan.cpu_class(), "mfu": MFU,
            "load_before": os.getloadavg()[0], "models": {}}  # fmt: skip
     for name in args.models:
         out["models"][name] = {"train": _train(cfg, name, args.examples, peak),

@@ -56,11 +56,31 @@ GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in STAGES)  # per fully evaluate
 METHOD_TRAIN_FACTOR = {"lwf": 1.5}
 
 
-# Model FLOPs utilisation of this project's kernels on a CPU, fitted to benchmarks/plan_check.py on the
-# project's 2-core EPYC (AVX2, fp32, 2026-11-29; artifacts/bench/plan_check.json): the means over SmolLM2 and
-# Gemma-3 of each kind's measured time against the FLOPs (full fine-tuning 0.65 and 0.59, scoring 0.81 and
-# 0.59, generation 0.44 and 0.32); each model is then within 20% of its own measurement.
-CPU_MFU = {"train": 0.62, "score": 0.7, "generate": 0.38}
+# Model FLOPs utilisation of this project's kernels on a CPU, by the CPU's widest vector unit (cpu_class), each
+# fitted to benchmarks/plan_check.py on a 2-core EPYC (artifacts/bench/plan_check.json):
+# - avx2 (fp32, 2026-11-29, batch 4): the means over SmolLM2 and Gemma-3 of each kind's measured time against
+#   the FLOPs (full fine-tuning 0.65 and 0.59, scoring 0.81 and 0.59, generation 0.44 and 0.32); each model is
+#   then within 20% of its own measurement.
+# - avx512 (AVX-512 with BF16 but computing in fp32 as the cpu profiles pin, 2026-12-07, SmolLM2, the cpu
+#   profile's batch of 1): SmolLM2's measured time against the FLOPs on the plan's token counts, full
+#   fine-tuning 0.46, scoring 0.60, generation 0.41 (the avx2 values were 1.36, 1.16 and 0.93 x too fast).
+CPU_MFU = {
+    "avx2": {"train": 0.62, "score": 0.7, "generate": 0.38},
+    "avx512": {"train": 0.46, "score": 0.6, "generate": 0.41},
+}
+CPU_CLASSES = tuple(CPU_MFU)
+
+
+@functools.cache
+def cpu_class() -> str:
+    """This CPU's class for CPU_MFU: avx512 where /proc/cpuinfo lists avx512f, else avx2."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return "avx2"
+    return "avx512" if "avx512f" in flags else "avx2"
+
+
 PROCESS_S = 20.0  # per chain process and notebook: interpreter, imports, model load (seconds; an assumption)
 
 
@@ -80,12 +100,6 @@ def cpu_peak(precision: str = "auto") -> float:
     """This CPU's matmul peak in the precision the study computes in (a profile's ``train.precision``: auto is
     bf16 where this CPU has it, cf_utils.models.autocast_dtype)."""
     return matmul_peak(models.autocast_dtype("cpu", precision) or torch.float32)
-
-
-def _bench_chars(path) -> tuple[float, float]:
-    """(characters the scorer runs, characters it scores) of one benchmark file (power.item_chars)."""
-    pairs = [power.item_chars(json.loads(line)) for line in path.open(encoding="utf-8")]
-    return float(sum(r for r, _ in pairs)), float(sum(c for _, c in pairs))
 
 
 def _file_tokens(path, count) -> tuple[float, float]:
@@ -188,13 +202,15 @@ def _forward_flops(spec, tokens: float, logits_at: float) -> float:
     return 2 * ((spec.params_b * 1e9 - vocab) * tokens + vocab * logits_at)
 
 
-def estimate(cfg: Config, peak: float | None = None) -> dict:
-    """``peak``: a CPU's matmul FLOP/s to assume (None: measure it here and now, ``cpu_peak``)."""
+def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> dict:
+    """``peak``: a CPU's matmul FLOP/s to assume (None: measure it here and now, ``cpu_peak``); ``cpu``: the
+    CPU class whose utilisations to assume (None: this CPU's, ``cpu_class``)."""
     t, e = cfg.train, cfg.eval
     sizes = _data_sizes(cfg)
     gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
     peak = GPU_PEAK if gpu else peak or cpu_peak(t.precision)
-    mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU
+    cpu = cpu or cpu_class()
+    mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU[cpu]
     overhead = 0.0 if gpu else PROCESS_S  # per chain process (a GPU run's hours dwarf it)
     runs = [(name, v, STAGES) for name in t.models for v in t.variants]
     if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
@@ -234,8 +250,8 @@ def estimate(cfg: Config, peak: float | None = None) -> dict:
     total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
     mitigation = sum(c["train_hours"] + c["eval_hours"] for c in chains if not c["study"])
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
-            "peak_flops": peak, "mfu": mfu, "chains": chains, "derived": derived, "total_hours": total,
-            "mitigation_hours": mitigation,
+            "peak_flops": peak, "cpu": None if gpu else cpu, "mfu": mfu, "chains": chains, "derived": derived,
+            "total_hours": total, "mitigation_hours": mitigation,
             "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
 
 
@@ -263,7 +279,7 @@ def chains_in_parallel(est: dict, gpus: int) -> dict:
 
 
 def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = None, est: dict | None = None) -> str:
-    """The plan as printed; ``est``: an :func:`estimate` already made with ``peak``."""
+    """The plan as printed; ``est``: an :func:`estimate` already made with ``peak`` (and its CPU class)."""
     est = est or estimate(cfg, peak)
     s, t = est["sizes"], cfg.train
     lines = [
@@ -272,7 +288,7 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
             ""
             if "GPU" in est["device"]
             else f"; {'assumed' if peak else 'measured here'}: matmul peak {est['peak_flops'] / 1e9:.0f} GFLOP/s, "
-            f"utilisation {', '.join(f'{k} {v:.0%}' for k, v in est['mfu'].items())}"
+            f"utilisation ({est['cpu']}) {', '.join(f'{k} {v:.0%}' for k, v in est['mfu'].items())}"
         ),
         f"  data: {s['source']}",
         f"  training: method {t.method}, 5 stages x {s['train_examples']} examples x {t.epochs} epoch(s), "
@@ -355,7 +371,8 @@ def record(cfg: Config, text: str, est: dict, peak_assumed: bool) -> dict:
     """What ``--out`` keeps of a plan: its text, the total it predicts and the peak it assumed, so a finished run's
     report can set the measured time beside the estimate made before it started."""
     return {"profile": cfg.profile, "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "device": est["device"], "peak_flops": est["peak_flops"], "peak": "assumed" if peak_assumed else "measured",
+            "device": est["device"], "cpu": est["cpu"], "peak_flops": est["peak_flops"],
+            "peak": "assumed" if peak_assumed else "measured",
             "load_average": os.getloadavg()[0], "total_hours": est["total_hours"], "text": text}  # fmt: skip
 
 
@@ -365,14 +382,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpus", type=int, nargs="+", default=[1, 8], help="GPU counts to show (GPU profiles)")
     ap.add_argument("--peak", type=float, metavar="GFLOPS",
                     help="CPU: assume this matmul peak, not a measured one (a busy machine reads low)")  # fmt: skip
-    ap.add_argument(
-        "--out", type=Path, help="also write the plan as JSON (make reproduce: artifacts/<profile>/plan.json)"
-    )
+    ap.add_argument("--cpu", choices=CPU_CLASSES,
+                    help="CPU: assume this class's utilisations (default: this CPU's; --peak 66 --cpu avx2 plans "
+                    "the 2-core AVX2 laptop the cpu profile is sized for)")  # fmt: skip
+    ap.add_argument("--out", type=Path,
+                    help="also write the plan as JSON (make reproduce: artifacts/<profile>/plan.json)")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.profile)
         peak = args.peak * 1e9 if args.peak else None
-        est = estimate(cfg, peak)
+        est = estimate(cfg, peak, args.cpu)
         text = render(cfg, tuple(args.gpus), peak, est)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

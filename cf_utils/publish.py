@@ -3,7 +3,8 @@
     make publish PROFILE=cpu     (python -m cf_utils.publish --profile cpu)
 
 copies the last full run of a profile from ``artifacts/<profile>/`` (git-ignored) into
-``results/<profile>/``: the report (its figure links pointing at the copied PNGs), forgetting.csv,
+``results/<profile>/``: the report (its figure links pointing at the copied PNGs), its tables (``tables/``: .md,
+.csv, .tex), forgetting.csv,
 scores.csv, items.csv and generations.csv when small enough, the mitigation study's tables and
 manifest.json (the commit the run was made from). It then rewrites the README's block between
 ``<!-- results:<profile>:begin -->`` and ``<!-- results:<profile>:end -->`` from the published report
@@ -24,7 +25,9 @@ from pathlib import Path
 from cf_utils import paths
 from cf_utils.io import atomic_write_text
 
-FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigations.csv", "mitigations_tasks.csv")
+# The first three must be there; the rest are copied when the run has them.
+FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigations.csv", "mitigations_tasks.csv",
+         "plan.json", "pilot.json")  # fmt: skip
 LARGE = ("items.csv", "generations.csv")  # published when under LARGE_LIMIT (the bootstraps' inputs)
 LARGE_LIMIT = 20 * 2**20
 SECTIONS = (
@@ -116,6 +119,9 @@ def publish(profile: str, readme: Path = README) -> Path:
     figures = paths.figures_dir(profile)
     for fig in sorted([*figures.glob("*.png"), *figures.glob("*.pdf")]):
         shutil.copy2(fig, tmp / "figures" / fig.name)
+    tables = paths.tables_dir(profile)
+    if tables.is_dir():  # every table of the report (and the few it leaves out) as .md, .csv and .tex
+        shutil.copytree(tables, tmp / "tables")
     # the report's figure links point from artifacts/<profile>/ to figures/<profile>/: now to the copies
     copied = {f.name for f in (tmp / "figures").iterdir()}
     report = (tmp / "report.md").read_text()

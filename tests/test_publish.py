@@ -44,6 +44,7 @@ def test_publish_copies_the_run_relinks_its_figures_and_rewrites_only_the_block(
     for name in ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "items.csv"):
         assert (dest / name).is_file(), name
     assert (dest / "scores.csv").read_bytes() == paths.output("cpu", "scores.csv").read_bytes()
+    assert {"table4_forgetting.csv", "assumptions.md"} <= {f.name for f in (dest / "tables").iterdir()}
     md = (dest / "report.md").read_text()
     links = re.findall(r"\]\((figures/[^)]+)\)", md)
     assert links and all((dest / link).is_file() for link in links)

@@ -27,6 +27,8 @@ def bias_direction(row, metric: str | None) -> str:
     """Whether the bias went down (CI, else point estimate), reading FG in the metric's direction."""
     decreased = -1 if metric == "acc" else 1  # BBQ acc falling (FG > 0) = more biased; CrowS falling = less
     lo, hi = row["ci_low"] * decreased, row["ci_high"] * decreased
+    if pd.isna(row["fg"]):
+        return "no FG"
     if pd.isna(lo) or pd.isna(hi):
         return "decreased" if row["fg"] * decreased > 0 else "increased"
     return "decreased" if min(lo, hi) > 0 else "increased" if max(lo, hi) < 0 else "no clear change (CI spans 0)"

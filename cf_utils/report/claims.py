@@ -170,7 +170,10 @@ def claim_bias(f: pd.DataFrame, metric: str | None) -> tuple[str, str]:
             "BBQ accuracy does not measure the stereotype preference the claim is about."
         )
     parts = [
-        f"{r['model']}: {num(r['initial'])} -> {num(r['final'])}, FG {fg_cell(r)} {r['state']} "
+        f"{r['model']}: every bias element at its floor (a stage-0 {CROWS} within {metrics.FLOOR_MARGIN:g} points "
+        "of 50: no stereotype preference to lose; each element's scores: the elements table)"
+        if r["state"] == metrics.NOT_MEASURABLE
+        else f"{r['model']}: {num(r['initial'])} -> {num(r['final'])}, FG {fg_cell(r)} {r['state']} "
         f"({bias_direction(r, metric)}){distance_from_50(r)}"
         for _, r in bias.iterrows()
     ]

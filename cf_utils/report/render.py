@@ -27,9 +27,9 @@ from cf_utils.report.mitigation import mitigation_lines
 from cf_utils.report.table_files import Table
 from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
 
-TABLE_ORDER = ("comparisons", "table4_forgetting", "power", "flips", "training", "secondary", "table5_bias",
-               "bias_types", "table6_general_instruction", "table3_new_task", "transfer", "paper_vs_ours", "elements",
-               "mitigations")  # fmt: skip
+TABLE_ORDER = ("comparisons", "table4_forgetting", "power", "flips", "assumptions", "training", "secondary",
+               "table5_bias", "bias_types", "table6_general_instruction", "table3_new_task", "transfer",
+               "paper_vs_ours", "elements", "mitigations")  # fmt: skip
 HTML_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
     "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}td,th{border:1px solid #ccc;"
