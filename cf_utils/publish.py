@@ -8,9 +8,10 @@ copies the last full run of a profile from ``artifacts/<profile>/`` (git-ignored
 scores.csv, items.csv and generations.csv when small enough, the mitigation study's tables and
 manifest.json (the commit the run was made from). It then rewrites the README's block between
 ``<!-- results:<profile>:begin -->`` and ``<!-- results:<profile>:end -->`` from the published report
-(its headline, claims, Table 4, power, forgotten-and-learned, mitigation and result-sources sections, copied
-verbatim), so every number in the README is one the report printed. A run made from uncommitted code is refused:
-its commit would not say what made it. tests/test_publish.py checks that the published files agree with each other.
+(its headline, claims, Table 4, power, forgotten-and-learned and mitigation sections, copied verbatim), so every
+number in the README is one the report printed (the profiles of README_PROFILES only). A run made from uncommitted
+code is refused: its commit would not say what made it. tests/test_publish.py checks that the published files
+agree with each other.
 """
 
 from __future__ import annotations
@@ -30,15 +31,10 @@ FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigati
          "plan.json", "pilot.json")  # fmt: skip
 LARGE = ("items.csv", "generations.csv")  # published when under LARGE_LIMIT (the bootstraps' inputs)
 LARGE_LIMIT = 20 * 2**20
-SECTIONS = (
-    "Headline",
-    "The paper's claims",
-    "Table 4",
-    "Power",
-    "Forgotten and learned",
-    "Mitigations",
-    "Where each result comes from",
-)
+SECTIONS = ("Headline", "The paper's claims", "Table 4", "Power", "Forgotten and learned", "Mitigations")
+# The profiles whose results the README shows; smoke's run is published (results/smoke/) with no block: a pipeline
+# check on random-init models measures nothing a reader should weigh.
+README_PROFILES = ("cpu", "cpu-full", "gpu-mini", "paper")
 README = paths.ROOT / "README.md"
 
 
@@ -108,7 +104,9 @@ def publish(profile: str, readme: Path = README) -> Path:
     """Copy the run into ``results/<profile>/`` (whole or not at all) and rewrite the README block."""
     _check_run(profile)
     src, dest = paths.artifacts_dir(profile), paths.results_dir(profile)
-    rewrite_readme(readme.read_text(), profile, "")  # the markers are there: fail before copying anything
+    shown = profile in README_PROFILES
+    if shown:
+        rewrite_readme(readme.read_text(), profile, "")  # the markers are there: fail before copying anything
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "figures").mkdir(parents=True)
@@ -134,8 +132,8 @@ def publish(profile: str, readme: Path = README) -> Path:
         dest.rename(old)
     tmp.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
-    new_readme = rewrite_readme(readme.read_text(), profile, block(profile, dest))
-    atomic_write_text(readme, new_readme)
+    if shown:
+        atomic_write_text(readme, rewrite_readme(readme.read_text(), profile, block(profile, dest)))
     return dest
 
 
@@ -148,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     except PublishError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"published {dest.relative_to(paths.ROOT)} and the README block of profile {args.profile}")
+    block_note = " and the README block" if args.profile in README_PROFILES else ""
+    print(f"published {dest.relative_to(paths.ROOT)}{block_note} of profile {args.profile}")
     return 0
 
 

@@ -177,5 +177,5 @@ def test_the_readme_and_the_protocol_show_the_mapping_the_code_holds():
     from cf_utils import paths
 
     table = offline.mapping_markdown()
-    for doc in ("README.md", "docs/protocol.md"):
+    for doc in ("docs/pipeline.md", "docs/protocol.md"):
         assert table in (paths.ROOT / doc).read_text(encoding="utf-8"), f"{doc}: paste offline.mapping_markdown()"

@@ -117,7 +117,7 @@ def test_published_fg_recomputes_from_the_published_scores(profile):
         assert (both[col] - both[f"{col}_again"]).abs().max() <= 0.006, col
 
 
-@pytest.mark.parametrize("profile", PUBLISHED)
+@pytest.mark.parametrize("profile", [p for p in PUBLISHED if p in publish.README_PROFILES])
 def test_every_number_in_the_readme_block_is_in_the_published_report(profile):
     text = publish.README.read_text()
     assert publish.begin(profile) in text, f"README.md has no results block for {profile}: make publish"

@@ -207,6 +207,20 @@ def test_each_elements_measured_flip_rate_stands_beside_the_pilots_assumption():
     assert metrics.element_flips(None).empty
 
 
+def test_the_flips_table_counts_the_elements_the_fg_counts():
+    from cf_utils.report import Frames
+    from cf_utils.report.frames import AT_FLOOR
+    from cf_utils.report.tables import flips_table
+
+    items = pd.concat([make_items([0.7] * 6, 40, seed=1, benchmark="a"), make_items([0.3] * 6, 60, seed=2,
+                                                                                    benchmark="b")])  # fmt: skip
+    key = items.drop_duplicates(["model", "variant", "benchmark"])[["model", "variant", "benchmark"]]
+    elements = key.assign(floor=["", AT_FLOOR])
+    frames = Frames("x", scores_from_items(items), None, items=items, elements=elements)
+    assert set(flips_table(frames)["items"]) == {40}  # b is at its floor: out of the split as out of the FG
+    assert set(flips_table(Frames("x", scores_from_items(items), None, items=items))["items"]) == {100}
+
+
 def test_the_mde_is_capped_at_100_and_bias_reads_its_distance_from_50():
     from cf_utils.report.claims import distance_from_50
 

@@ -16,7 +16,7 @@ from cf_utils import comparisons, metrics, paths, power
 from cf_utils.config import DataConfig
 from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric, bias_type_table
 from cf_utils.report.cells import fg_cell, formatted, num, with_ci
-from cf_utils.report.frames import Frames, without_cis
+from cf_utils.report.frames import AT_FLOOR, Frames, without_cis
 from cf_utils.report.mitigation import mitigation_table
 from cf_utils.report.paper import paper_vs_ours
 from cf_utils.report.roles import seq_rows, twin_pairs
@@ -99,9 +99,19 @@ def elements_table(elements: pd.DataFrame) -> pd.DataFrame:
     return formatted(out)
 
 
+def above_floor(frames: Frames) -> pd.DataFrame | None:
+    """``frames.items`` without the elements at their floor (frames.AT_FLOOR): the items the categories' FG counts."""
+    items, elements = frames.items, frames.elements
+    if items is None or elements is None or "floor" not in elements:
+        return items
+    low = pd.MultiIndex.from_frame(elements.loc[elements["floor"] == AT_FLOOR, ["model", "variant", "benchmark"]])
+    return items[~pd.MultiIndex.from_frame(items[["model", "variant", "benchmark"]]).isin(low)]
+
+
 def flips_table(frames: Frames) -> pd.DataFrame:
-    """metrics.flip_table for a reader: per model, variant, category and stage, the forgotten / learned split."""
-    flips = metrics.flip_table(frames.items)
+    """metrics.flip_table for a reader: per model, variant, category and stage, the forgotten / learned split over
+    the elements above their floor (those the category's FG counts)."""
+    flips = metrics.flip_table(above_floor(frames))
     out = flips[["model", "variant", "category", "stage", "items"]].copy()
     for col, label in (("forgotten", "forgotten %"), ("learned", "learned %"), ("net", "net %")):
         out[label] = flips[col].map(num)
@@ -114,7 +124,8 @@ def flips_note(frames: Frames) -> str:
     assumed = ((frames.manifest or {}).get("config") or {}).get("data", {}).get("assumed_flip_rate")
     said = f" The power calculation assumed a flip rate of {assumed:g} (data.assumed_flip_rate)." if assumed else ""
     return (
-        "Beyond the paper, from items.csv: forgotten = the share of the category's items right at stage 0 and "
+        "Beyond the paper, from items.csv, over the elements above their floor (those the FG counts): forgotten = "
+        "the share of the category's items right at stage 0 and "
         "wrong after the stage, learned = wrong at stage 0 and right after; net = forgotten - learned (the "
         "points FG turns into a relative drop); flip rate = forgotten + learned." + said
     )
