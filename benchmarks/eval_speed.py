@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from common import matmul_peak  # benchmarks/common.py (scripts run from this folder)
 
-from cf_utils import models, paths, scoring
+from cf_utils import forward, models, paths, scoring
 from cf_utils.data.records import read_jsonl
 
 HARNESS_BATCHES = (1, 4, 16)  # on a CPU its best is small: larger batches pad and normalise (B, T, V) logits
@@ -73,13 +73,13 @@ def run_harness(lm, subset) -> tuple[float, list[list[float]]]:
     return wall, lls
 
 
-def flops(items: list[list[scoring.Request]], n_params: int, head: int, ours: bool) -> float:
+def flops(items: list[list[forward.Request]], n_params: int, head: int, ours: bool) -> float:
     """Forward FLOPs (2 per weight per token; the vocabulary projection only where logits are made)."""
     body = n_params - head
     total = 0.0
     for item in items:
         if ours:
-            q = scoring.shared_len(item)
+            q = forward.shared_len(item)
             rest = sum(len(c) + len(k) - q - 1 for c, k in item)
             total += 2 * body * (q + rest) + 2 * head * (rest + (q > 0))
         else:

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import models, paths, scoring
+from cf_utils import forward, models, paths, scoring
 from cf_utils.data.records import read_jsonl
 
 FIXTURE = paths.ROOT / "tests" / "fixtures" / "harness" / "mc.jsonl"
 
 
-def kshot_items(tok, subjects: int, per_subject: int, prefix_tokens: int) -> list[list[scoring.Request]]:
+def kshot_items(tok, subjects: int, per_subject: int, prefix_tokens: int) -> list[list[forward.Request]]:
     """Items of ``subjects`` subjects, each subject's prompt (header + solved questions) >= prefix_tokens tokens."""
     records = [r for r in read_jsonl(FIXTURE, "mc") if not r["id"].startswith("edge")]
     questions, pool = records[:per_subject], records[per_subject:]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from cf_utils import distributed, scoring
+from cf_utils import distributed, forward
 from cf_utils.progress import tqdm
 
 
@@ -144,7 +144,7 @@ def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
     could outgrow the window (the window counts cache slots, padding included)."""
     rows = input_ids.shape[0]
     shared = shared_prompt_len(input_ids, attention_mask) if rows > 1 else 0
-    window = scoring.sliding_window(model)
+    window = forward.sliding_window(model)
     if window and input_ids.shape[1] + max_new_tokens > window:
         shared = 0
     if shared < MIN_SHARED_PROMPT:

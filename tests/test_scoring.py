@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from cf_utils import cli, models, paths, scoring
+from cf_utils import cli, forward, models, paths, scoring
 from cf_utils.data.records import RecordError, read_jsonl
 
 FIXTURES = paths.ROOT / "tests" / "fixtures" / "harness"
@@ -33,7 +33,7 @@ def _records(kind: str) -> list[dict]:
     return read_jsonl(FIXTURES / f"{kind}.jsonl", kind)
 
 
-def _items(tok, records: list[dict], kind: str, arch: str) -> list[list[scoring.Request]]:
+def _items(tok, records: list[dict], kind: str, arch: str) -> list[list[forward.Request]]:
     return [[scoring.encode_request(tok, c, k, arch) for c, k in scoring.text_requests(r, kind)] for r in records]
 
 
@@ -55,9 +55,10 @@ def kernel(request, tiny, monkeypatch):
     """(model, tokenizer, arch) with the requested fast path selected."""
     name, path = request.param
     model, tok = tiny[name]
-    assert scoring._packable(model) == (name == "tiny-causal")
+    assert forward.packable(model) == (name == "tiny-causal")
     if path == "cache":
-        monkeypatch.setattr(scoring, "_packable", lambda model: False)
+        monkeypatch.setattr(scoring, "packable", lambda model: False)
+        monkeypatch.setattr(forward, "packable", lambda model: False)
     return model, tok, models.get_spec(name).arch
 
 
@@ -72,7 +73,7 @@ def test_fast_kernel_equals_naive_loop(kernel, kind):
     items = _items(tok, _short_subset(_records(kind)), kind, arch)
     max_len = scoring.max_length(model, tok)
     fast = scoring.loglik(model, items, arch, max_len=max_len, batch_size=4)
-    _assert_close(fast, [scoring.loglik_naive(model, item, arch, max_len) for item in items])
+    _assert_close(fast, [forward.loglik_naive(model, item, arch, max_len) for item in items])
 
 
 def test_mixed_batch_and_batch_size_do_not_change_scores(kernel):
@@ -80,11 +81,11 @@ def test_mixed_batch_and_batch_size_do_not_change_scores(kernel):
     # (nothing to run once: an all-padding row in the cache path's first pass).
     model, tok, arch = kernel
     items = [[(tok.encode("Hi"), tok.encode(" there")), (tok.encode("Yo"), tok.encode(" there"))]]
-    assert scoring.shared_len(items[0]) == 0
+    assert forward.shared_len(items[0]) == 0
     for kind in KINDS:
         items += _items(tok, _records(kind)[:3], kind, arch)
     max_len = scoring.max_length(model, tok)
-    naive = [scoring.loglik_naive(model, item, arch, max_len) for item in items]
+    naive = [forward.loglik_naive(model, item, arch, max_len) for item in items]
     for batch_size in (1, len(items)):
         _assert_close(scoring.loglik(model, items, arch, max_len=max_len, batch_size=batch_size), naive)
 
@@ -98,10 +99,10 @@ def test_cache_path_handles_alibi(tiny):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = BloomForCausalLM(BloomConfig(vocab_size=len(tok), hidden_size=32, n_layer=2, n_head=4)).eval()
-    assert not scoring._packable(model)
+    assert not forward.packable(model)
     items = [item for kind in KINDS for item in _items(tok, _records(kind)[:3], kind, "causal")]
     fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=len(items))
-    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
+    _assert_close(fast, [forward.loglik_naive(model, item, "causal", 2048) for item in items])
 
 
 def test_truncated_requests_match_the_harness_left_truncation(tiny):
@@ -110,22 +111,22 @@ def test_truncated_requests_match_the_harness_left_truncation(tiny):
     max_len = 24  # shorter than most contexts: the harness keeps the last max_len + 1 tokens
     assert any(len(c) + len(k) > max_len + 1 for item in items for c, k in item)
     fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=3)
-    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
+    _assert_close(fast, [forward.loglik_naive(model, item, "causal", max_len) for item in items])
 
 
 def test_naive_loop_projects_only_the_scored_positions_and_equals_the_full_projection(tiny, monkeypatch):
     model, tok = tiny["tiny-causal"]
     items = _items(tok, _records("mc")[:4], "mc", "causal")
-    kept = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
-    assert scoring._keeps_logits(model)
-    monkeypatch.setattr(scoring, "_keeps_logits", lambda m: False)  # every position projected, as the harness
-    _assert_close(kept, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
+    kept = [forward.loglik_naive(model, item, "causal", 2048) for item in items]
+    assert forward.keeps_logits(model)
+    monkeypatch.setattr(forward, "keeps_logits", lambda m: False)  # every position projected, as the harness
+    _assert_close(kept, [forward.loglik_naive(model, item, "causal", 2048) for item in items])
 
 
 # ----------------------------------------------------------------------------- a prefix shared across items
 
 
-def _kshot_items(tok, subjects: int, per_subject: int, shots: int = 5) -> list[list[scoring.Request]]:
+def _kshot_items(tok, subjects: int, per_subject: int, shots: int = 5) -> list[list[forward.Request]]:
     """MMLU-like k-shot items: per subject a header and ``shots`` solved fixture questions, then a question."""
     recs = _records("mc")[:40]
     solved = [r["context"] + " " + r["choices"][r["label"]] + "\n\n" for r in recs]
@@ -149,7 +150,7 @@ def test_prefix_shared_across_items_equals_naive_loop(tiny, attn):
     groups = scoring.prefix_groups(model, items, "causal", 2048)
     assert sorted(sorted(m) for _, m in groups) == [[s, s + 3, s + 6, s + 9] for s in range(3)]
     assert all(p >= 150 for p, _ in groups)  # header and five solved questions
-    naive = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    naive = [forward.loglik_naive(model, item, "causal", 2048) for item in items]
     before = model.config._attn_implementation
     model.set_attn_implementation(attn)  # eager takes an additive mask
     try:
@@ -170,7 +171,7 @@ def test_prefix_groups_mix_with_plain_items_of_every_kind(tiny):
     shared = _kshot_items(tok, subjects=2, per_subject=3)
     items = [item for pair in zip(shared, plain, strict=False) for item in pair] + plain[len(shared) :]
     assert len(scoring.prefix_groups(model, items, "causal", 2048)) == 2
-    naive = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    naive = [forward.loglik_naive(model, item, "causal", 2048) for item in items]
     for batch_size in (1, 3, len(items)):
         fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=batch_size)
         _assert_close(fast, naive)
@@ -191,7 +192,7 @@ def test_prefix_ending_inside_a_merged_token_is_cut_at_a_token_boundary(tiny):
     assert [(p, sorted(m)) for p, m in scoring.prefix_groups(model, items, "causal", 2048)] == [
         (len(whole) - 1, [0, 1, 2, 3])
     ]
-    naive = [scoring.loglik_naive(model, item, "causal", 2048) for item in items]
+    naive = [forward.loglik_naive(model, item, "causal", 2048) for item in items]
     fast = scoring.loglik(model, items, "causal", max_len=2048, batch_size=2)
     _assert_close(fast, naive)
     _assert_same_answers(fast, naive)
@@ -236,7 +237,7 @@ def test_items_reaching_a_sliding_window_run_their_context_once_and_equal_naive_
     model = _tiny_gemma3(tok, attn, window=16)
     items = _kshot_items(tok, subjects=2, per_subject=3, shots=2)
     items += [item for kind in KINDS for item in _items(tok, _short_subset(_records(kind)), kind, "causal")]
-    assert sum(scoring._reaches_window(item, 16) for item in items) > 10
+    assert sum(forward.reaches_window(item, 16) for item in items) > 10
     assert scoring.prefix_groups(model, items, "causal", 2048) == []  # packing would change the distances
     assert sorted(sorted(m) for _, m in scoring.windowed_groups(model, items, "causal", 2048)) == [[0, 2, 4], [1, 3, 5]]
     run = []
@@ -245,7 +246,7 @@ def test_items_reaching_a_sliding_window_run_their_context_once_and_equal_naive_
     hook.remove()
     naive_tokens = sum(len(c) + len(k) - 1 for item in items for c, k in item)
     assert sum(run) < 0.6 * naive_tokens
-    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", 2048) for item in items])
+    _assert_close(fast, [forward.loglik_naive(model, item, "causal", 2048) for item in items])
 
 
 def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
@@ -253,7 +254,7 @@ def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
     model, _ = tiny["tiny-causal"]
     system, tail = list(range(1000, 1040)), [7, 8]
 
-    def items(part: int) -> list[list[scoring.Request]]:
+    def items(part: int) -> list[list[forward.Request]]:
         contexts = [system + [2000 + s] * part + [3000 + k] + tail for s in range(2) for k in range(3)]
         return [[(ctx, [5]), (ctx, [6])] for ctx in contexts]
 
@@ -262,11 +263,13 @@ def test_prefix_groups_choose_the_split_that_saves_most(tiny, monkeypatch):
     # items the naive loop takes join no group: truncated, or reaching a sliding window
     assert scoring.prefix_groups(model, items(100), "causal", 100) == []
     monkeypatch.setattr(scoring, "sliding_window", lambda model: 256)
+    monkeypatch.setattr(forward, "sliding_window", lambda model: 256)
     assert scoring.prefix_groups(model, items(100), "causal", 2048) == []
     # ... and those reaching the window share their prefix in the windowed path instead
     assert scoring.windowed_groups(model, items(100), "causal", 2048) == [(140, [0, 1, 2]), (140, [3, 4, 5])]
     assert scoring.windowed_groups(model, items(4), "causal", 2048) == []  # 48 tokens: batched as usual
-    monkeypatch.setattr(scoring, "_packable", lambda model: False)  # the cache path shares nothing across items
+    monkeypatch.setattr(scoring, "packable", lambda model: False)  # the cache path shares nothing across items
+    monkeypatch.setattr(forward, "packable", lambda model: False)
     assert scoring.prefix_groups(model, items(4), "causal", 2048) == []
 
 
@@ -495,13 +498,13 @@ def test_packed_path_on_gemma3_equals_naive():
     # Gemma 3 (BOS-adding tokenizer, sliding-window layers) is the other architecture the packed path is declared for.
     name = "gemma3-270m"
     model, tok = models.load_model(name, method="full", device="cpu"), models.load_tokenizer(name)
-    assert scoring._packable(model)
+    assert forward.packable(model)
     items = [item for kind in KINDS for item in _items(tok, _short_subset(_records(kind))[:6], kind, "causal")]
     items += _kshot_items(tok, subjects=2, per_subject=2, shots=2)  # short enough for the 512-token window
     max_len = scoring.max_length(model, tok)
     assert len(scoring.prefix_groups(model, items, "causal", max_len)) == 2
     fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=4)
-    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
+    _assert_close(fast, [forward.loglik_naive(model, item, "causal", max_len) for item in items])
 
 
 @pytest.mark.slow
@@ -514,4 +517,4 @@ def test_windowed_path_on_gemma3_equals_naive():
     groups = scoring.windowed_groups(model, items, "causal", max_len)
     assert sorted(sorted(m) for _, m in groups) == [[0, 2], [1, 3]]
     fast = scoring.loglik(model, items, "causal", max_len=max_len, batch_size=4)
-    _assert_close(fast, [scoring.loglik_naive(model, item, "causal", max_len) for item in items])
+    _assert_close(fast, [forward.loglik_naive(model, item, "causal", max_len) for item in items])
