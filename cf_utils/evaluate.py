@@ -40,7 +40,19 @@ from typing import NamedTuple
 import pandas as pd
 import torch
 
-from cf_utils import distributed, generation, metrics, mitigations, models, paths, scoring, textmetrics, train
+from cf_utils import (
+    distributed,
+    generation,
+    metrics,
+    mitigations,
+    models,
+    paths,
+    registry,
+    runlog,
+    scoring,
+    textmetrics,
+    train,
+)
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
 from cf_utils.data.records import iter_jsonl, n_options, read_jsonl
@@ -109,9 +121,9 @@ def _weights_file(stage_dir: Path) -> Path | None:
 def _base_identity(cfg: Config, name: str) -> str:
     """What identifies the base weights: the registry entry (GGUF sha, hub revision) or, for a derived
     model, the record of the training run that made it."""
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     if spec.source == "derived":
-        record = paths.derived_dir(cfg.profile, name) / "metrics.json"
+        record = runlog.record_file(paths.derived_dir(cfg.profile, name))
         if not record.is_file():
             raise models.CheckpointMissingError(f"{name}: no derived model at {record.parent}; run the training first")
         return sha256_file(record)
@@ -132,7 +144,7 @@ class ChainEval:
         if self.alpha is not None and self.tuning == "full":
             raise mitigations.ConfigError(f"{variant}: WiSE-FT scales a LoRA adapter; train.method is 'full'")
         self.stages = tuple(stages) if stages is not None else STAGES
-        self.spec = models.get_spec(model_name)
+        self.spec = registry.get_spec(model_name)
         self.model = self.tokenizer = None
         self._stage = None
         self._pristine: dict[str, torch.Tensor] = {}  # merged LoRA: the base weights under each adapter
@@ -144,7 +156,7 @@ class ChainEval:
     def checkpoint_key(self, stage: int) -> str:
         if stage not in self._keys:
             d = paths.stage_dir(self.cfg.profile, self.name, self.source, stage)
-            if not train.is_done(d):
+            if not runlog.is_done(d):
                 raise FileNotFoundError(
                     f"{d} is not a finished stage: train it first (`make finetune PROFILE={self.cfg.profile}`)"
                 )

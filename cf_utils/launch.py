@@ -83,7 +83,7 @@ def makefile(cfg: Config) -> str:
 
 
 def run(step: str, cfg: Config, selected: list[str] | None = None) -> None:
-    from cf_utils import evaluate, mitigations, models, train
+    from cf_utils import evaluate, mitigations, registry, runlog, train
     from cf_utils.io import atomic_write_json
 
     data_manifest.read(cfg)  # the data exist, sampled with this seed
@@ -92,12 +92,12 @@ def run(step: str, cfg: Config, selected: list[str] | None = None) -> None:
     if step == "train":
         todo = [c for c in todo if mitigations.wise_alpha(c[1]) is None]  # WiSE-FT trains nothing of its own
         for name in dict.fromkeys(m for m, _, _ in todo):
-            if models.get_spec(name).source == "derived":
+            if registry.get_spec(name).source == "derived":
                 train.make_derived(cfg, name)
         for name, variant, _ in todo:
             train.Chain(cfg, name, variant).run()
             if main:
-                rows = train.chain_summary(cfg.profile, name, variant)
+                rows = runlog.chain_summary(cfg.profile, name, variant)
                 atomic_write_json(paths.trained_stamp(cfg.profile, name, variant), {"model": name, "variant": variant,
                                                                                "stages": rows})  # fmt: skip
     else:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chain", action="append", metavar="MODEL/VARIANT", help="only these chains (repeatable)")
     ap.add_argument("--make", action="store_true", help="chains: print them as make variables")
     args = ap.parse_args(argv)
-    from cf_utils import models
+    from cf_utils import registry
 
     try:
         overrides = yaml.safe_load(args.overrides) or {}
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, yaml.YAMLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except models.ModelNotFoundError as e:  # a KeyError: its str() is quoted
+    except registry.ModelNotFoundError as e:  # a KeyError: its str() is quoted
         print(f"error: {e.args[0]} (configs: train.models, mitigation.model)", file=sys.stderr)
         return 2
     if args.step == "chains":

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import models, stage
+from cf_utils import registry, stage
 from cf_utils.config import Config, ConfigError
 from cf_utils.study import EVAL_ONLY_VARIANTS, TRAINED_STAGES
 
@@ -351,7 +351,7 @@ def tuning(cfg: Config, variant: str) -> str:
 def check_model(cfg: Config) -> str:
     """The mitigation study's model, checked against the registry and the training method."""
     name = cfg.mitigation.model
-    models.get_spec(name)  # a clear error for a name not in the registry
+    registry.get_spec(name)  # a clear error for a name not in the registry
     needs_adapter = [m for m in cfg.mitigation.methods if m in EVAL_ONLY_VARIANTS or VARIANTS[m].adapter_only]
     if cfg.train.method == "full" and needs_adapter:
         raise ConfigError(

@@ -49,7 +49,7 @@ def check_parameters(path: Path, params: dict) -> None:
 
 def check_config(params: dict):
     """The config the notebook will load from its parameters, validated (models against the registry)."""
-    from cf_utils import models
+    from cf_utils import registry
     from cf_utils.config import load_config
 
     overrides, seed = params.get("overrides") or {}, params.get("seed")
@@ -59,7 +59,7 @@ def check_config(params: dict):
         raise ParameterError(f"parameter seed must be an integer or null, got {seed!r}")
     cfg = load_config(params["profile"], overrides, seed=seed)
     for name in [*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])]:
-        models.get_spec(name)
+        registry.get_spec(name)
     return cfg
 
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from papermill.exceptions import PapermillExecutionError
 
     from cf_utils.config import ConfigError
-    from cf_utils.models import ModelNotFoundError
+    from cf_utils.registry import ModelNotFoundError
 
     try:
         run(args.notebook, args.profile, {k: yaml.safe_load(v) for k, v in args.p})

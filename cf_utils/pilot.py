@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cf_utils import models, paths, power, scoring, stage
+from cf_utils import models, paths, power, registry, scoring, stage
 from cf_utils.config import Config, load_config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json
@@ -52,7 +52,7 @@ def run(cfg: Config) -> dict:
         raise SystemExit(f"no pilot items in data/{cfg.profile}: set data.pilot_items and run make data PROFILE="
                          f"{cfg.profile}")  # fmt: skip
     name, root, t0 = cfg.train.models[0], paths.data_dir(cfg.profile), time.time()
-    arch = models.get_spec(name).arch
+    arch = registry.get_spec(name).arch
     tok = models.load_tokenizer(name, profile=cfg.profile)
     model = models.load_model(name, method="full", profile=cfg.profile)
     before = _outcomes(model, tok, arch, files, root)

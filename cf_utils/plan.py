@@ -34,7 +34,7 @@ from dataclasses import replace
 
 import torch
 
-from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power
+from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power, registry
 from cf_utils.config import Config, ConfigError, load_config
 from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
@@ -199,7 +199,7 @@ def estimate(cfg: Config, peak: float | None = None) -> dict:
     bench_tokens = _bench_tokens(cfg)
     chains = []
     for name, variant, stages in runs:
-        spec = models.get_spec(name)
+        spec = registry.get_spec(name)
         stage_tokens = sizes["train_tokens"] * t.epochs
         if variant == "replay":
             stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
@@ -221,10 +221,10 @@ def estimate(cfg: Config, peak: float | None = None) -> dict:
                                       + overhead) / 3600, "memory_gb": memory})  # fmt: skip
     derived = []
     for name in dict.fromkeys(t.models):
-        spec = models.get_spec(name)
+        spec = registry.get_spec(name)
         if spec.source == "derived":  # the Alpaca analogue: general instruction tuning, once per profile
             tokens = sizes["general_tokens"] * t.epochs
-            flops = _train_flops(models.get_spec(spec.base), t.method, tokens, share)
+            flops = _train_flops(registry.get_spec(spec.base), t.method, tokens, share)
             derived.append({"model": name, "tokens": round(tokens), "hours": (flops / (peak * mfu["train"])
                                                                               + overhead) / 3600})  # fmt: skip
     total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)

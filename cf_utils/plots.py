@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from cf_utils.io import atomic_write_bytes
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
 
 STAGE_TICKS = ["0\ninitial", *(f"{k}\n{TASK_LABELS[t]}" for k, t in enumerate(TASKS, start=1))]
@@ -374,7 +374,7 @@ def mitigation_tradeoff(
 ) -> Figure | None:
     """Left: general-knowledge final drop (with its 95% CI) against mean new-task gain, one point per method,
     the WiSE-FT sweep joined to seq (alpha = 1) and the start (alpha = 0: no gain, no drop, by definition).
-    Right: the final drop per category and method. ``retention``/``tasks``: cf_utils.mitigation_study tables."""
+    Right: the final drop per category and method. ``retention``/``tasks``: cf_utils.mitigation_tables."""
     if retention is None or retention.empty:
         return None
     variants = list(dict.fromkeys(retention["variant"]))

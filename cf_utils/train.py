@@ -32,11 +32,12 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import distributed, models, paths
+from cf_utils import distributed, models, paths, registry
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 from cf_utils.mitigations import get_method
+from cf_utils.runlog import chain_summary, is_done, read_record, record_file, stage_record
 from cf_utils.stage import (
     Hooks,
     general_records,
@@ -47,11 +48,6 @@ from cf_utils.stage import (
     with_lora,
 )
 from cf_utils.study import LAST, STAGES, TASKS, TRAINED_STAGES
-
-
-def is_done(path: Path) -> bool:
-    """A stage is finished when its metrics.json exists (written inside the atomically swapped dir)."""
-    return (path / "metrics.json").is_file()
 
 
 def stage_records(cfg: Config, k: int, variant: str) -> list[dict]:
@@ -66,7 +62,7 @@ class Chain:
         self.cfg, self.name, self.variant, self.hooks = cfg, model_name, variant, hooks or Hooks()
         self.method = get_method(cfg, variant)
         self.tuning = self.method.tuning()  # full, lora or qlora: the config's method, or the variant's own
-        self.spec = models.get_spec(model_name)
+        self.spec = registry.get_spec(model_name)
         self.root = paths.chain_dir(cfg.profile, model_name, variant)
         self.model = self.tokenizer = None
 
@@ -123,7 +119,7 @@ class Chain:
             self.method.save_state(tmp)  # what the next stage's method needs (EWC: the running Fisher)
             run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
             atomic_write_json(tmp / "run_config.json", run)  # the resolved config that made this stage
-            atomic_write_json(tmp / "metrics.json", metrics)  # last: marks the stage finished
+            atomic_write_json(record_file(tmp), metrics)  # last: marks the stage finished
         distributed.barrier()
 
     # -- the chain
@@ -142,8 +138,8 @@ class Chain:
 
     def _drop_if_stale(self) -> None:
         """A chain trained under another config is removed, never mixed with the new one."""
-        marker = paths.stage_dir(self.cfg.profile, self.name, self.variant, 0) / "metrics.json"
-        stale = marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != self.fingerprint()
+        stage0 = stage_record(self.cfg.profile, self.name, self.variant, 0)
+        stale = stage0 is not None and stage0.get("fingerprint") != self.fingerprint()
         if stale and distributed.is_main():
             print(f"{self.root}: trained under a different config or data; retraining from stage 0")
             shutil.rmtree(self.root)
@@ -234,7 +230,7 @@ def derived_fingerprint(cfg: Config, name: str) -> str:
     t = {k: v for k, v in cfg.to_dict()["train"].items()
          if k not in ("models", "variants", "examples_per_task", "replay_examples", "save_every")}  # fmt: skip
     general = [f["sha256"] for f in data_manifest.read(cfg)["files"] if f["role"] == "task" and f["stage"] == 0]
-    key = {"train": t, "seed": cfg.seed, "model": name, "base": models.get_spec(name).base, "data": general}
+    key = {"train": t, "seed": cfg.seed, "model": name, "base": registry.get_spec(name).base, "data": general}
     return sha256_bytes(json.dumps(key, sort_keys=True).encode())[:16]
 
 
@@ -246,8 +242,8 @@ def make_derived(cfg: Config, name: str) -> Path:
     out = paths.derived_dir(cfg.profile, name)
     fingerprint = derived_fingerprint(cfg, name)
     with chain_lock(out):  # two chains of this model at once (make -j): one builds it, the other waits
-        marker = out / "metrics.json"
-        if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != fingerprint:
+        made = read_record(out)
+        if made is not None and made.get("fingerprint") != fingerprint:
             if distributed.is_main():
                 print(f"{out}: made under a different config or data; making it again", flush=True)
                 shutil.rmtree(out)
@@ -259,8 +255,8 @@ def make_derived(cfg: Config, name: str) -> Path:
 
 
 def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
-    spec = models.get_spec(name)
-    base_spec = models.get_spec(spec.base)
+    spec = registry.get_spec(name)
+    base_spec = registry.get_spec(spec.base)
     tok = models.load_tokenizer(spec.base, profile=cfg.profile)
     t = cfg.train
     full = t.method == "full"
@@ -280,50 +276,9 @@ def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
         with atomic_dir(out) as tmp:
             merged.save_pretrained(tmp)  # safetensors (transformers 5's only format)
             tok.save_pretrained(tmp)
-            atomic_write_json(tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "method": t.method,
+            atomic_write_json(record_file(tmp), {**metrics, "model": name, "base": spec.base, "method": t.method,
                                                      "examples": len(recs), "fingerprint": fingerprint})  # fmt: skip
         shutil.rmtree(resume, ignore_errors=True)
-
-
-# Per stage, beside steps and tokens: what forgetting depends on (stage.loss_drop, stage.weight_change).
-STAGE_LOG = ("loss_start", "loss_end", "loss_drop", "weight_distance", "relative_distance")
-
-
-def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
-    """One row per finished stage of a chain: steps, tokens, tokens/s, wall time, first and last loss, peak
-    memory, and what the forgetting literature ties forgetting to: the task loss at the start and end of
-    the stage (``stage.loss_drop``) and the distance the weights moved from the previous stage's
-    (``stage.weight_change``; the adapter's weights under (Q)LoRA). A field a stage's record lacks (one
-    trained before it was recorded) is empty."""
-    rows = []
-    for k in TRAINED_STAGES:
-        path = paths.stage_dir(profile, name, variant, k) / "metrics.json"
-        if not path.is_file():
-            continue
-        m = json.loads(path.read_text())
-        rows.append(
-            {
-                "model": name,
-                "variant": variant,
-                "method": m.get("method"),
-                "stage": k,
-                "task": m["task"],
-                "epochs": m.get("epochs"),
-                "steps": m.get("steps"),
-                "tokens": m.get("tokens"),
-                "tokens_per_s": _rounded(m.get("tokens_per_s")),
-                "wall_s": _rounded(m.get("wall_s"), 1),
-                "first_loss": m["loss"][0],
-                "final_loss": m["loss"][-1],
-                **{key: m.get(key) for key in STAGE_LOG},
-                "peak_memory_mb": _rounded(m.get("peak_memory_mb")),
-            }
-        )
-    return rows
-
-
-def _rounded(x: float | None, digits: int | None = None) -> float | None:
-    return None if x is None else round(x, digits)
 
 
 def summary(cfg: Config) -> list[dict]:
@@ -338,11 +293,9 @@ def plan(cfg: Config) -> str:
     head = f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s)"
     lines = [head + f", {LAST} stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
     for name in t.models:
-        spec = models.get_spec(name)
-        finished = (
-            paths.stage_dir(cfg.profile, name, v, k) / "metrics.json" for v in t.variants for k in TRAINED_STAGES
-        )
-        done = [json.loads(p.read_text()) for p in finished if p.is_file()]
+        spec = registry.get_spec(name)
+        finished = (stage_record(cfg.profile, name, v, k) for v in t.variants for k in TRAINED_STAGES)
+        done = [m for m in finished if m is not None]
         s_per_example = [m["wall_s"] / m["examples"] for m in done]
         for variant in t.variants:
             todo = [k for k in TRAINED_STAGES if not is_done(paths.stage_dir(cfg.profile, name, variant, k))]

@@ -17,7 +17,7 @@ import math
 
 from cf_utils import paths
 from cf_utils.config import Config
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.report.paper import PAPER_BATCH, PAPER_EPOCHS, PAPER_EXAMPLES, PAPER_LR, PAPER_METHOD, PAPER_NAME
 from cf_utils.study import ADAPTER_METHODS
 

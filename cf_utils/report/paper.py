@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cf_utils import paths
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.report.bias import bias_metric
 from cf_utils.report.frames import Frames
 from cf_utils.report.roles import seq_rows

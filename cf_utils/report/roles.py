@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cf_utils import comparisons
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.study import GENERAL, SEQ
 
 TWINS = (("llama-7b", "alpaca-7b"),)  # hub pairs (base, instruction-tuned) not linked by ModelSpec.base
