@@ -11,30 +11,20 @@ from __future__ import annotations
 import pandas as pd
 
 from cf_utils import evaluate, mitigation_tables, mitigations, train
+from cf_utils.chains import ChainSpec, mitigation_chains, mitigation_variants, trained
 from cf_utils.config import Config
-from cf_utils.study import LAST, SEQ, TRAINED_VARIANTS
 
 
-def variants(cfg: Config) -> list[str]:
-    """seq, then the trained methods, then one ``wise-<alpha>`` per alpha."""
-    out = [SEQ] + [m for m in cfg.mitigation.methods if m in TRAINED_VARIANTS and m != SEQ]
-    if "wise" in cfg.mitigation.methods:
-        out += [mitigations.wise_name(a) for a in cfg.mitigation.wise_alphas]
-    return out
-
-
-def chains(cfg: Config) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(model, variant, stages evaluated): seq at the start and the end, every other method at the end."""
-    model = mitigations.check_model(cfg)
-    return [(model, v, (0, LAST) if v == SEQ else (LAST,)) for v in variants(cfg)]
+def chains(cfg: Config) -> list[ChainSpec]:
+    """The study's chains (cf_utils.chains.mitigation_chains), its model checked against the training method."""
+    mitigations.check_model(cfg)
+    return mitigation_chains(cfg)
 
 
 def train_all(cfg: Config) -> None:
     """Train the chains of seq and every trained method (finished stages are reused)."""
-    model = mitigations.check_model(cfg)
-    for v in variants(cfg):
-        if mitigations.wise_alpha(v) is None:
-            train.Chain(cfg, model, v).run()
+    for model, v, _ in trained(chains(cfg)):
+        train.Chain(cfg, model, v).run()
 
 
 def evaluate_all(cfg: Config) -> list[dict]:
@@ -47,7 +37,7 @@ def write(cfg: Config) -> dict[str, pd.DataFrame]:
     scores, items, _ = evaluate.gather(cfg, chains(cfg), make_target="mitigations")
     model = mitigations.check_model(cfg)
     retention, tasks = mitigation_tables.tables(
-        scores, items, model, variants(cfg), n_boot=cfg.eval.n_boot, seed=cfg.seeds()["bootstrap"]
+        scores, items, model, mitigation_variants(cfg), n_boot=cfg.eval.n_boot, seed=cfg.seeds()["bootstrap"]
     )
     mitigation_tables.write(cfg.profile, scores, items, retention, tasks)
     return {"retention": retention, "tasks": tasks, "summary": mitigation_tables.summary(retention, tasks)}

@@ -43,7 +43,7 @@ import torch
 
 from cf_utils import registry, stage
 from cf_utils.config import Config, ConfigError
-from cf_utils.study import EVAL_ONLY_VARIANTS, TRAINED_STAGES
+from cf_utils.study import EVAL_ONLY_VARIANTS, TRAINED_STAGES, wise_alpha
 
 FISHER_FILE = "ewc_fisher.safetensors"
 
@@ -318,15 +318,6 @@ class OLoRA(Method):
 def scale_adapter(state: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
     """An adapter state dict with every LoRA B scaled by ``alpha``: delta W = alpha * B A * scaling."""
     return {n: t * alpha if ".lora_B." in n else t for n, t in state.items()}
-
-
-def wise_name(alpha: float) -> str:
-    return f"wise-{alpha:g}"
-
-
-def wise_alpha(variant: str) -> float | None:
-    """0.5 for "wise-0.5", None for a trained method."""
-    return float(variant.split("-", 1)[1]) if variant.startswith("wise-") else None
 
 
 VARIANTS: dict[str, type[Method]] = {

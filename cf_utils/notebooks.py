@@ -50,6 +50,7 @@ def check_parameters(path: Path, params: dict) -> None:
 def check_config(params: dict):
     """The config the notebook will load from its parameters, validated (models against the registry)."""
     from cf_utils import registry
+    from cf_utils.chains import profile_models
     from cf_utils.config import load_config
 
     overrides, seed = params.get("overrides") or {}, params.get("seed")
@@ -58,7 +59,7 @@ def check_config(params: dict):
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ParameterError(f"parameter seed must be an integer or null, got {seed!r}")
     cfg = load_config(params["profile"], overrides, seed=seed)
-    for name in [*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])]:
+    for name in profile_models(cfg):
         registry.get_spec(name)
     return cfg
 

@@ -34,7 +34,8 @@ from dataclasses import replace
 
 import torch
 
-from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power, registry
+from cf_utils import evaluate, metrics, mitigations, models, paths, power, registry
+from cf_utils.chains import all_chains
 from cf_utils.config import Config, ConfigError, load_config
 from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
@@ -192,9 +193,9 @@ def estimate(cfg: Config, peak: float | None = None) -> dict:
     peak = GPU_PEAK if gpu else peak or cpu_peak(t.precision)
     mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU
     overhead = 0.0 if gpu else PROCESS_S  # per chain process (a GPU run's hours dwarf it)
-    runs = [(name, v, STAGES) for name in t.models for v in t.variants]
-    if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
-        runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
+    if cfg.mitigation.methods:
+        mitigations.check_model(cfg)
+    runs = all_chains(cfg)  # the main study's, then those of 05_mitigations it has not already run
     share = sizes["response_share"]
     bench_tokens = _bench_tokens(cfg)
     chains = []

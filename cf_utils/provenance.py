@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from cf_utils import paths, registry, runlog
+from cf_utils.chains import all_chains, profile_models, trained
 from cf_utils.config import Config
 from cf_utils.data.manifest import read as read_data_manifest
 from cf_utils.io import atomic_write_json, sha256_file
@@ -122,14 +123,12 @@ def eval_seconds(profile: str) -> dict[tuple, float]:
 def stages(cfg: Config, evals: dict[tuple, float]) -> list[dict]:
     """Per (model, variant, stage): training wall time, tokens/s and peak memory; scoring and generation
     seconds (``evals``: :func:`eval_seconds`)."""
-    chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
-    if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
-        chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
+    chains = [(m, v) for m, v, _ in trained(all_chains(cfg))]  # 05_mitigations' too (wise trains nothing)
     per_stage: dict[tuple, float] = defaultdict(float)  # the cells of one (model, variant, stage, kind)
     for (name, variant, k, kind, _), seconds in evals.items():
         per_stage[(name, variant, k, kind)] += seconds
     rows = []
-    for name, variant in dict.fromkeys(chains):
+    for name, variant in chains:
         for k in STAGES:
             m = runlog.stage_record(cfg.profile, name, variant, k) or {}
             spent = {f"{kind}_s": round(per_stage[(name, variant, k, kind)], 1) or None
@@ -196,10 +195,7 @@ def build(cfg: Config) -> dict:
     durations = notebooks(cfg.profile)
     evals = eval_seconds(cfg.profile)
     rows = stages(cfg, evals)
-    models = {
-        name: model_identity(name, cfg.profile)
-        for name in dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])])
-    }
+    models = {name: model_identity(name, cfg.profile) for name in profile_models(cfg)}
     return {
         "profile": cfg.profile,
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

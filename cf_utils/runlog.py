@@ -1,4 +1,4 @@
-"""The run log on disk: what a finished stage recorded, and the marker that says it is finished.
+"""The run log on disk: what a finished stage recorded, the marker that says it is finished, the chain lock.
 
     <stage dir>/metrics.json   written last inside the stage's atomically swapped directory: its presence
                                marks the stage finished; it holds the stage's steps, tokens, losses, times
@@ -6,12 +6,16 @@
 A stage directory is a chain's ``stage-<k>`` (paths.stage_dir) or a derived model's (paths.derived_dir).
 Training writes the record (cf_utils.train), evaluation checks it, and the report and the manifest read
 it back; none of them builds the file name itself. Standard library only, so the read side (report,
-plots, 04_figures) reads the log without importing torch.
+plots, 04_figures) reads the log without importing torch; the lock asks the process group
+(cf_utils.distributed) only when it is taken, which only the writers do.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cf_utils import paths
@@ -77,3 +81,28 @@ def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
 
 def _rounded(x: float | None, digits: int | None = None) -> float | None:
     return None if x is None else round(x, digits)
+
+
+@contextmanager
+def chain_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a chain directory; wait (saying so) while another process holds it.
+    The waiting process then finds the other's finished stages or cells and reuses them. Under several
+    processes of one launch (cf_utils.distributed) only process 0 locks: they work on the chain together."""
+    from cf_utils import distributed  # torch: only the writers lock
+
+    if not distributed.is_main():
+        distributed.barrier()  # process 0 holds the lock: what the others read now stays put
+        yield
+        return
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(f".{root.name}.lock"), "w") as f:  # beside the dir: a stale chain's rmtree keeps it
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{root}: another process (make -j, another notebook) is working on it; waiting", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        distributed.barrier()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

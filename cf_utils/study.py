@@ -41,5 +41,16 @@ METHODS = ("full", "lora", "qlora")  # the paper's full fine-tuning, LoRA, 4-bit
 ADAPTER_METHODS = ("lora", "qlora")
 SEQ = "seq"  # plain sequential fine-tuning: the paper's setting and every comparison's reference
 TRAINED_VARIANTS = (SEQ, "replay", "l2", "ewc", "lwf", "olora", "lora")  # cf_utils/mitigations.py trains these
-EVAL_ONLY_VARIANTS = ("wise",)  # re-weights the seq chain's adapter at evaluation time, trains nothing
+WISE = "wise"  # WiSE-FT: the seq chain's adapter scaled by alpha at evaluation time; its chains: wise-<alpha>
+EVAL_ONLY_VARIANTS = (WISE,)  # re-weight the seq chain's adapter at evaluation time, train nothing
 MITIGATIONS = (*TRAINED_VARIANTS[1:], *EVAL_ONLY_VARIANTS)  # compared against seq by 05_mitigations
+
+
+def wise_name(alpha: float) -> str:
+    """The chain that evaluates seq's adapter scaled by ``alpha``: "wise-0.5"."""
+    return f"{WISE}-{alpha:g}"
+
+
+def wise_alpha(variant: str) -> float | None:
+    """0.5 for "wise-0.5", None for a trained variant."""
+    return float(variant.split("-", 1)[1]) if variant.startswith(f"{WISE}-") else None

@@ -23,21 +23,20 @@ constant LR); Hu et al. 2021 (LoRA); Dettmers et al. 2023 (QLoRA).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import statistics
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from cf_utils import distributed, models, paths, registry
+from cf_utils.chains import study_chains
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 from cf_utils.mitigations import get_method
-from cf_utils.runlog import chain_summary, is_done, read_record, record_file, stage_record
+from cf_utils.runlog import chain_lock, chain_summary, is_done, read_record, record_file, stage_record
 from cf_utils.stage import (
     Hooks,
     general_records,
@@ -201,29 +200,6 @@ class Chain:
         shutil.rmtree(resume, ignore_errors=True)
 
 
-@contextmanager
-def chain_lock(root: Path):
-    """Hold an exclusive lock on a chain directory; wait (saying so) while another process holds it.
-    The waiting process then finds the other's finished stages or cells and reuses them. Under several
-    processes of one launch (cf_utils.distributed) only process 0 locks: they work on the chain together."""
-    if not distributed.is_main():
-        distributed.barrier()  # process 0 holds the lock: what the others read now stays put
-        yield
-        return
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.with_name(f".{root.name}.lock"), "w") as f:  # beside the dir: a stale chain's rmtree keeps it
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"{root}: another process (make -j, another notebook) is working on it; waiting", flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        distributed.barrier()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def derived_fingerprint(cfg: Config, name: str) -> str:
     """What a derived model's weights depend on: the training settings, the seed, its base and the
     general-instruction data. A changed config makes a new one (the old one is removed), as a chain."""
@@ -283,7 +259,7 @@ def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
 
 def summary(cfg: Config) -> list[dict]:
     """``chain_summary`` of every chain of the profile."""
-    return [row for name in cfg.train.models for v in cfg.train.variants for row in chain_summary(cfg.profile, name, v)]
+    return [row for name, v, _ in study_chains(cfg) for row in chain_summary(cfg.profile, name, v)]
 
 
 def plan(cfg: Config) -> str:
@@ -292,16 +268,16 @@ def plan(cfg: Config) -> str:
     t = cfg.train
     head = f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s)"
     lines = [head + f", {LAST} stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
-    for name in t.models:
+    chains = study_chains(cfg)
+    for name, variant, _ in chains:
         spec = registry.get_spec(name)
-        finished = (stage_record(cfg.profile, name, v, k) for v in t.variants for k in TRAINED_STAGES)
-        done = [m for m in finished if m is not None]
+        finished = (stage_record(cfg.profile, name, v, k) for m, v, _ in chains if m == name for k in TRAINED_STAGES)
+        done = [m for m in finished if m is not None]  # the model's finished stages, of every variant
         s_per_example = [m["wall_s"] / m["examples"] for m in done]
-        for variant in t.variants:
-            todo = [k for k in TRAINED_STAGES if not is_done(paths.stage_dir(cfg.profile, name, variant, k))]
-            n = sum(len(task_records(cfg, k)) for k in todo)
-            steps = n // (t.batch_size * t.grad_accum)
-            eta = f", ~{n * statistics.mean(s_per_example) / 60:.0f} min as finished stages ran" if done and n else ""
-            lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages {todo or 'none'} to train,"
-                         f" ~{steps} steps{eta}")  # fmt: skip
+        todo = [k for k in TRAINED_STAGES if not is_done(paths.stage_dir(cfg.profile, name, variant, k))]
+        n = sum(len(task_records(cfg, k)) for k in todo)
+        steps = n // (t.batch_size * t.grad_accum)
+        eta = f", ~{n * statistics.mean(s_per_example) / 60:.0f} min as finished stages ran" if done and n else ""
+        lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages {todo or 'none'} to train,"
+                     f" ~{steps} steps{eta}")  # fmt: skip
     return "\n".join(lines)

@@ -16,7 +16,8 @@ import pytest
 
 from cf_utils import paths
 
-READ_SIDE = ("cf_utils.report", "cf_utils.plots", "cf_utils.runlog", "cf_utils.mitigation_tables", "cf_utils.registry")
+READ_SIDE = ("cf_utils.report", "cf_utils.plots", "cf_utils.runlog", "cf_utils.mitigation_tables", "cf_utils.registry",
+             "cf_utils.chains", "cf_utils.provenance")  # fmt: skip
 HEAVY = ("torch", "transformers", "peft")
 
 

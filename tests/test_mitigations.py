@@ -145,7 +145,7 @@ def test_scale_adapter_scales_only_b():
     out = mitigations.scale_adapter(state, 0.25)
     assert torch.equal(out["x.lora_A.weight"], state["x.lora_A.weight"])
     assert torch.equal(out["x.lora_B.weight"], 0.25 * state["x.lora_B.weight"])
-    assert mitigations.wise_alpha(mitigations.wise_name(0.25)) == 0.25 and mitigations.wise_alpha("seq") is None
+    assert study.wise_alpha(study.wise_name(0.25)) == 0.25 and study.wise_alpha("seq") is None
 
 
 def test_config_errors_name_the_problem():
@@ -342,7 +342,7 @@ def test_a_second_process_waits_for_the_chain_lock_then_proceeds(tmp_path, capsy
     held, release = threading.Event(), threading.Event()
 
     def holder():
-        with train.chain_lock(root):
+        with runlog.chain_lock(root):
             held.set()
             release.wait(5)
 
@@ -351,7 +351,7 @@ def test_a_second_process_waits_for_the_chain_lock_then_proceeds(tmp_path, capsy
     held.wait(5)
     threading.Timer(0.3, release.set).start()
     start = time.perf_counter()
-    with train.chain_lock(root):
+    with runlog.chain_lock(root):
         waited = time.perf_counter() - start
     t.join()
     assert waited >= 0.2 and "waiting" in capsys.readouterr().out
