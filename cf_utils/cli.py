@@ -28,6 +28,7 @@ from huggingface_hub.utils import httpx
 from cf_utils import models, registry, scoring
 from cf_utils.data.records import RecordError, read_jsonl
 from cf_utils.io import atomic_write_json
+from cf_utils.study import FULL
 
 
 class ModelLoadError(RuntimeError):
@@ -87,7 +88,7 @@ def load(name: str, adapter: str | None, device: torch.device):
     """(model in eval mode, tokenizer, arch) for --model and --adapter."""
     if name in registry.REGISTRY:
         try:
-            model = models.load_model(name, method="full", dtype=torch.float32, device=device)
+            model = models.load_model(name, method=FULL, dtype=torch.float32, device=device)
             tokenizer = models.load_tokenizer(name)
         except (OSError, ValueError, models.HubModelUnavailableError) as e:  # missing checkpoint, hub down
             derived = registry.get_spec(name).source == "derived"

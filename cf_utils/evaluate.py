@@ -48,7 +48,7 @@ from cf_utils.data.records import iter_jsonl, n_options, read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
 from cf_utils.runlog import chain_lock, is_done, record_file
-from cf_utils.study import LAST, NEW_TASK, STAGES, TRAINED_STAGES, wise_alpha
+from cf_utils.study import FULL, LAST, LORA, NEW_TASK, SEQ, STAGES, TRAINED_STAGES, wise_alpha
 
 # bump when a cell's content or meaning changes: every cell is then recomputed
 # (3: a merged LoRA stage starts from the copied base weights, whatever was merged before)
@@ -129,9 +129,9 @@ class ChainEval:
     def __init__(self, cfg: Config, model_name: str, variant: str, stages: tuple[int, ...] | None = None):
         self.cfg, self.name, self.variant = cfg, model_name, variant
         self.alpha = wise_alpha(variant)
-        self.source = "seq" if self.alpha is not None else variant  # the trained chain whose weights are used
+        self.source = SEQ if self.alpha is not None else variant  # the trained chain whose weights are used
         self.tuning = mitigations.tuning(cfg, variant)  # full, lora or qlora: how the chain's weights were tuned
-        if self.alpha is not None and self.tuning == "full":
+        if self.alpha is not None and self.tuning == FULL:
             raise mitigations.ConfigError(f"{variant}: WiSE-FT scales a LoRA adapter; train.method is 'full'")
         self.stages = tuple(stages) if stages is not None else STAGES
         self.spec = registry.get_spec(model_name)
@@ -196,7 +196,7 @@ class ChainEval:
         method = self.tuning
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=method, profile=self.cfg.profile)
-        if method == "full":
+        if method == FULL:
             self.model = base
         else:
             from peft import PeftModel
@@ -217,16 +217,16 @@ class ChainEval:
         from safetensors.torch import load_file
 
         w = _weights_file(paths.stage_dir(self.cfg.profile, self.name, self.source, stage))
-        if self.tuning == "full":
+        if self.tuning == FULL:
             if w is None:
                 if self._stage is not None:  # the base after another stage's weights: load it again
-                    self.model = models.load_model(self.name, method="full", profile=self.cfg.profile)
+                    self.model = models.load_model(self.name, method=FULL, profile=self.cfg.profile)
             else:
                 self.model.load_state_dict(load_file(str(w)), strict=False)
         else:
             from peft import set_peft_model_state_dict
 
-            merge = self.tuning == "lora"
+            merge = self.tuning == LORA
             if merge and self._stage is not None:
                 self.model.unmerge_adapter()
                 _restore_base(self.model, self._pristine)

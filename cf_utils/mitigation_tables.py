@@ -27,7 +27,7 @@ import pandas as pd
 
 from cf_utils import metrics, paths, stats
 from cf_utils.io import atomic_write_text
-from cf_utils.study import CATEGORIES, GENERAL, LAST, NEW_TASK, SEQ, TASKS
+from cf_utils.study import BIAS, CATEGORIES, GENERAL, GENERAL_POOLED, LAST, NEW_TASK, SEQ, TASKS
 
 RETENTION_COLUMNS = ["model", "variant", "category", "initial", "final", "final_drop", "ci_low", "ci_high",
                      "vs_seq", "vs_seq_low", "vs_seq_high", "p", "p_holm"]  # fmt: skip
@@ -70,12 +70,15 @@ def retention_table(
         boot[category] = np.mean(b_el, axis=0)
         starts[category] = (np.mean([s for s, _ in s_el]), np.mean([f for _, f in s_el], axis=0))
     general = [c for c in GENERAL if c in categories]
-    point["general"] = np.mean([point[c] for c in general], axis=0)
-    boot["general"] = np.mean([boot[c] for c in general], axis=0)
-    starts["general"] = (np.mean([starts[c][0] for c in general]), np.mean([starts[c][1] for c in general], axis=0))
+    point[GENERAL_POOLED] = np.mean([point[c] for c in general], axis=0)
+    boot[GENERAL_POOLED] = np.mean([boot[c] for c in general], axis=0)
+    starts[GENERAL_POOLED] = (
+        np.mean([starts[c][0] for c in general]),
+        np.mean([starts[c][1] for c in general], axis=0),
+    )
     seq = variants.index(SEQ)
     rows = []
-    for category in [*categories, "general"]:
+    for category in [*categories, GENERAL_POOLED]:
         b = boot[category]
         diff = b[:, [seq]] - b  # seq's drop minus the variant's: > 0 = forgot less than seq
         p = [stats.p_value(diff[:, i]) if i != seq else np.nan for i in range(len(variants))]
@@ -124,7 +127,7 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     rows = []
     gains = tasks.groupby("variant", sort=False)["gain"].mean()
     for m, g in retention.groupby("variant", sort=False):
-        gen = g[g["category"] == "general"].iloc[0]
+        gen = g[g["category"] == GENERAL_POOLED].iloc[0]
         row = {
             "variant": m,
             "general final drop % [95% CI]": ci(gen["final_drop"], gen["ci_low"], gen["ci_high"]),
@@ -132,7 +135,7 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
             if m == SEQ
             else ci(gen["vs_seq"], gen["vs_seq_low"], gen["vs_seq_high"]),  # fmt: skip
         }
-        for _, r in g[g["category"] != "general"].iterrows():
+        for _, r in g[g["category"] != GENERAL_POOLED].iterrows():
             row[f"{r['category']} drop %"] = f"{r['final_drop']:.1f}"
         row["mean new-task gain (points)"] = f"{gains[m]:.2f}"
         row["verdict"] = verdict(gen)
@@ -143,7 +146,7 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
 def tables(scores: pd.DataFrame, items: pd.DataFrame, model: str, variants: list[str], *, n_boot: int,
            seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """The retention table (the general categories the cells score) and the task table of ``variants``."""
-    bench = scores[scores["category"].isin(CATEGORIES) & (scores["category"] != "bias")]
+    bench = scores[scores["category"].isin(CATEGORIES) & (scores["category"] != BIAS)]
     categories = {c: sorted(bench[bench["category"] == c]["benchmark"].unique()) for c in GENERAL}
     categories = {c: b for c, b in categories.items() if b}
     retention = retention_table(items, model, variants, categories, n_boot=n_boot, seed=seed)

@@ -43,7 +43,7 @@ from cf_utils import distributed, paths
 from cf_utils.data.hub_io import HubUnavailableError
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
 from cf_utils.registry import GGUF, ModelSpec, get_spec
-from cf_utils.study import METHODS
+from cf_utils.study import LORA, METHODS, QLORA
 
 
 class CheckpointMissingError(FileNotFoundError):
@@ -360,7 +360,7 @@ def _auto_class(arch: str):
     return {"causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}[arch]
 
 
-def load_model(name: str, *, method: str = "lora", dtype=None, device=None, profile: str | None = None):
+def load_model(name: str, *, method: str = LORA, dtype=None, device=None, profile: str | None = None):
     """The model for ``method`` (full / lora: plain weights; qlora: 4-bit NF4), on ``device``, in eval mode.
 
     ``dtype`` defaults to the device's compute dtype; under qlora it is the dtype of the parts that
@@ -377,7 +377,7 @@ def load_model(name: str, *, method: str = "lora", dtype=None, device=None, prof
         # Straight onto the device: no second copy of a 7B model in CPU RAM. A bare "cuda" string is
         # resolved by transformers to this process's LOCAL_RANK under `accelerate launch`.
         kwargs["device_map"] = str(device)
-    if method == "qlora":
+    if method == QLORA:
         kwargs["quantization_config"] = bnb_config(device)
     load = _auto_class(spec.arch).from_pretrained
     if spec.source == "hub":

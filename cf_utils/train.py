@@ -46,7 +46,7 @@ from cf_utils.stage import (
     weight_change,
     with_lora,
 )
-from cf_utils.study import LAST, STAGES, TASKS, TRAINED_STAGES
+from cf_utils.study import FULL, LAST, LORA, STAGES, TASKS, TRAINED_STAGES
 
 
 def stage_records(cfg: Config, k: int, variant: str) -> list[dict]:
@@ -73,7 +73,7 @@ class Chain:
         t = self.cfg.train
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=self.tuning, profile=self.cfg.profile)
-        if self.tuning == "full":
+        if self.tuning == FULL:
             self.method.check_full()
             self.model = base
             if distributed.sharding():
@@ -87,7 +87,7 @@ class Chain:
         from safetensors.torch import load_file
 
         src = paths.stage_dir(self.cfg.profile, self.name, self.variant, k)
-        if self.tuning == "full":
+        if self.tuning == FULL:
             if k == 0:
                 return  # stage 0 of full fine-tuning is the base model itself: loaded as is
             state = load_file(str(src / "model.safetensors"))
@@ -100,7 +100,7 @@ class Chain:
     # -- saving
 
     def _save(self, k: int, metrics: dict) -> None:
-        full = self.tuning == "full" and k > 0
+        full = self.tuning == FULL and k > 0
         weights = None  # the model's own state dict; sharded: gathered whole on process 0 (tied copies dropped)
         if full and distributed.is_sharded(self.model):
             tied = getattr(self.model, "all_tied_weights_keys", None) or {}
@@ -110,7 +110,7 @@ class Chain:
             return
         final = paths.stage_dir(self.cfg.profile, self.name, self.variant, k)
         with atomic_dir(final) as tmp:
-            if self.tuning == "full":
+            if self.tuning == FULL:
                 if full:
                     self.model.save_pretrained(tmp, state_dict=weights)
             else:
@@ -235,8 +235,8 @@ def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
     base_spec = registry.get_spec(spec.base)
     tok = models.load_tokenizer(spec.base, profile=cfg.profile)
     t = cfg.train
-    full = t.method == "full"
-    base = models.load_model(spec.base, method="full" if full else "lora", dtype=torch.float32, profile=cfg.profile)
+    full = t.method == FULL
+    base = models.load_model(spec.base, method=FULL if full else LORA, dtype=torch.float32, profile=cfg.profile)
     model = base if full else with_lora(base, spec.base, t, cfg.seed)
     recs = general_records(cfg)[: t.general_examples]
     for stale in out.parent.glob(f".{name}.*.resume"):  # a resume point of another config is never used

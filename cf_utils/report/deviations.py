@@ -20,7 +20,7 @@ from cf_utils.chains import profile_models
 from cf_utils.config import Config
 from cf_utils.registry import get_spec
 from cf_utils.report.paper import PAPER_BATCH, PAPER_EPOCHS, PAPER_EXAMPLES, PAPER_LR, PAPER_METHOD, PAPER_NAME
-from cf_utils.study import ADAPTER_METHODS
+from cf_utils.study import ADAPTER_METHODS, FULL, LORA_ARM, QLORA
 
 
 def deviations(cfg: Config) -> list[str]:
@@ -40,7 +40,7 @@ def training_method(cfg: Config) -> list[str]:
     t = cfg.train
     if t.method == PAPER_METHOD:
         return []
-    nf4 = ", base weights in 4-bit NF4" if t.method == "qlora" else ""
+    nf4 = ", base weights in 4-bit NF4" if t.method == QLORA else ""
     return [
         f"Training: {'QLoRA' if nf4 else 'LoRA'} adapters (rank {t.lora_r}, alpha {t.lora_alpha}{nf4}) instead of the "
         "paper's full fine-tuning; LoRA is known to forget less (Biderman et al., TMLR 2024)."
@@ -59,8 +59,8 @@ def learning_rate(cfg: Config) -> list[str]:
 def lora_arm(cfg: Config) -> list[str]:
     """Beyond the paper: the LoRA arm beside full fine-tuning (variant ``lora``)."""
     mitigation = f"the mitigation study on {cfg.mitigation.model}"
-    where = [*(["the main study"] if "lora" in cfg.train.variants else []),
-             *([mitigation] if "lora" in cfg.mitigation.methods else [])]  # fmt: skip
+    where = [*(["the main study"] if LORA_ARM in cfg.train.variants else []),
+             *([mitigation] if LORA_ARM in cfg.mitigation.methods else [])]  # fmt: skip
     if not where:
         return []
     t, where = cfg.train, " and ".join(where)
@@ -127,7 +127,7 @@ def instruction_analogue(cfg: Config) -> list[str]:
         return []
     n = first_n(cfg.data.general_examples, cfg.train.general_examples)
     names = ", ".join(f"{s.name} ({s.base} + {n:,} general instructions)" for s in derived)
-    how = "full fine-tuning (as Alpaca was)" if cfg.train.method == "full" else "a LoRA merged into the weights"
+    how = "full fine-tuning (as Alpaca was)" if cfg.train.method == FULL else "a LoRA merged into the weights"
     return [f"General instruction tuning: our Alpaca analogue {names}, made by {how} for {cfg.train.epochs} "
             "epoch(s), stands in for Alpaca-7B (LLaMA-7B + Alpaca 52k)."]  # fmt: skip
 

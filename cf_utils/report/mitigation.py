@@ -15,7 +15,7 @@ from cf_utils import mitigation_tables
 from cf_utils.report.cells import num
 from cf_utils.report.frames import Frames
 from cf_utils.report.table_files import Table
-from cf_utils.study import SEQ
+from cf_utils.study import GENERAL_POOLED, SEQ
 
 MITIGATION_NOTE = (
     "Final drop = (start - end) / start x 100 per benchmark, averaged per category; general = the mean of "
@@ -39,7 +39,7 @@ def mitigation_lines(frames: Frames) -> list[str]:
     if frames.mitigations is None:
         return []
     retention, tasks = frames.mitigations
-    gen = retention[retention["category"] == "general"].set_index("variant", drop=False)
+    gen = retention[retention["category"] == GENERAL_POOLED].set_index("variant", drop=False)
     gains = tasks.groupby("variant")["gain"].mean()
     verdicts = {m: mitigation_tables.verdict(r) for m, r in gen.iterrows()}
     better = [m for m, v in verdicts.items() if v == "forgets less than seq"]
