@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from cf_utils import generation, models, paths, plan, scoring, stage
+from cf_utils import generation, models, paths, plan, registry, scoring, stage
 from cf_utils.config import load_config
 from cf_utils.data.records import read_jsonl
 from cf_utils.study import TASKS
@@ -34,7 +34,7 @@ def _timed(fn) -> float:
 
 
 def _train(cfg, name, examples: int, peak: float) -> dict:
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     recs = read_jsonl(paths.task_file(cfg.profile, 1, TASKS[0], "train"), "instruction")[:examples]
     tok = models.load_tokenizer(name)
     model = models.load_model(name, method=cfg.train.method, dtype=torch.float32, device="cpu")
@@ -54,7 +54,7 @@ def _train(cfg, name, examples: int, peak: float) -> dict:
 
 
 def _score(cfg, name, benchmarks: list[str], peak: float) -> dict:
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     files = [paths.data_dir(cfg.profile) / "benchmarks" / f"{b}.jsonl" for b in benchmarks]
     tok = models.load_tokenizer(name)
     model = models.load_model(name, method="full", dtype=torch.float32, device="cpu")
@@ -74,7 +74,7 @@ def _score(cfg, name, benchmarks: list[str], peak: float) -> dict:
 
 
 def _generate(cfg, name, prompts: int, peak: float) -> dict:
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     recs = read_jsonl(paths.task_file(cfg.profile, 1, TASKS[0], "eval"), "instruction")[:prompts]
     tok = models.load_tokenizer(name)
     model = models.load_model(name, method="full", dtype=torch.float32, device="cpu")

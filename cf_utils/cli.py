@@ -25,9 +25,10 @@ from pathlib import Path
 import torch
 from huggingface_hub.utils import httpx
 
-from cf_utils import models, scoring
+from cf_utils import models, registry, scoring
 from cf_utils.data.records import RecordError, read_jsonl
 from cf_utils.io import atomic_write_json
+from cf_utils.study import FULL
 
 
 class ModelLoadError(RuntimeError):
@@ -76,7 +77,7 @@ def _load_auto(name: str, device: torch.device):
         tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError, httpx.HTTPError) as e:
         raise ModelLoadError(
-            f"could not load {name!r}: it is not a registry name ({', '.join(models.REGISTRY)}), not a "
+            f"could not load {name!r}: it is not a registry name ({', '.join(registry.REGISTRY)}), not a "
             "local checkpoint directory, and the Hugging Face hub could not serve it (unreachable, wrong id, "
             f"or not in the local hub cache). Cause: {e}"
         ) from e
@@ -85,15 +86,15 @@ def _load_auto(name: str, device: torch.device):
 
 def load(name: str, adapter: str | None, device: torch.device):
     """(model in eval mode, tokenizer, arch) for --model and --adapter."""
-    if name in models.REGISTRY:
+    if name in registry.REGISTRY:
         try:
-            model = models.load_model(name, method="full", dtype=torch.float32, device=device)
+            model = models.load_model(name, method=FULL, dtype=torch.float32, device=device)
             tokenizer = models.load_tokenizer(name)
         except (OSError, ValueError, models.HubModelUnavailableError) as e:  # missing checkpoint, hub down
-            derived = models.get_spec(name).source == "derived"
+            derived = registry.get_spec(name).source == "derived"
             hint = f" (pass its directory instead: --model artifacts/<profile>/models/{name})" if derived else ""
             raise ModelLoadError(f"{e}{hint}") from e
-        arch = models.get_spec(name).arch
+        arch = registry.get_spec(name).arch
     else:
         model, tokenizer, arch = _load_auto(name, device)
     if adapter is not None:

@@ -19,7 +19,9 @@ import yaml
 
 from cf_utils import paths, study
 
-PROFILES = ("smoke", "cpu", "cpu-full", "gpu-mini", "paper")
+PROFILES = ("smoke", "cpu", "cpu-full", "gpu-mini", "paper")  # configs/<profile>.yaml
+SMOKE, CPU, CPU_FULL, GPU_MINI, PAPER = PROFILES  # each by name, for the code that means one
+GPU_PROFILES = (GPU_MINI, PAPER)  # sized for a GPU (and the hub's models and data)
 # The allowed values are the study's registries (cf_utils/study.py): a new variant is added there only.
 TrainedVariant = Literal[study.TRAINED_VARIANTS]  # chains trained by cf_utils/mitigations.py
 Mitigation = Literal[study.MITIGATIONS]  # compared against seq; ``wise`` re-weights seq's adapter, trains nothing
@@ -89,9 +91,9 @@ class TrainConfig:
 
     models: list[str] = field(default_factory=lambda: ["smollm2-135m-instruct"])  # registry names (models.py)
     variants: list[TrainedVariant] = field(
-        default_factory=lambda: ["seq"]
+        default_factory=lambda: [study.SEQ]
     )  # continual-training variants (study.py; mitigations.py trains them)
-    method: Method = "lora"  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
+    method: Method = study.LORA  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16: autocast matmuls over fp32 master weights;
     # auto: bf16 where the device computes it fast (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else fp32
     lr: float = 2e-4

@@ -23,7 +23,7 @@ Design:
 - A chain may be evaluated at some stages only (the mitigation study: the last one), and a ``wise-<alpha>``
   chain is the ``seq`` chain's adapters scaled by alpha (mitigations.scale_adapter), trained nothing.
 - scores.csv and items.csv are gathered from the cells of the profile's current models and variants.
-- One process per chain: a lock beside the chain's eval directory (train.chain_lock).
+- One process per chain: a lock beside the chain's eval directory (runlog.chain_lock).
 
 References: Luo et al. 2023 (the study; Eq. 1 is computed from scores.csv in metrics.py);
 lm-evaluation-harness (scoring.py matches it item for item).
@@ -40,13 +40,15 @@ from typing import NamedTuple
 import pandas as pd
 import torch
 
-from cf_utils import distributed, generation, metrics, mitigations, models, paths, scoring, textmetrics, train
+from cf_utils import distributed, generation, metrics, mitigations, models, paths, registry, scoring, textmetrics
+from cf_utils.chains import study_chains
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
 from cf_utils.data.records import iter_jsonl, n_options, read_jsonl
 from cf_utils.io import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from cf_utils.progress import tqdm
-from cf_utils.study import LAST, NEW_TASK, STAGES, TRAINED_STAGES
+from cf_utils.runlog import chain_lock, is_done, record_file
+from cf_utils.study import FULL, LAST, LORA, NEW_TASK, SEQ, STAGES, TRAINED_STAGES, wise_alpha
 
 # bump when a cell's content or meaning changes: every cell is then recomputed
 # (3: a merged LoRA stage starts from the copied base weights, whatever was merged before)
@@ -109,9 +111,9 @@ def _weights_file(stage_dir: Path) -> Path | None:
 def _base_identity(cfg: Config, name: str) -> str:
     """What identifies the base weights: the registry entry (GGUF sha, hub revision) or, for a derived
     model, the record of the training run that made it."""
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     if spec.source == "derived":
-        record = paths.derived_dir(cfg.profile, name) / "metrics.json"
+        record = record_file(paths.derived_dir(cfg.profile, name))
         if not record.is_file():
             raise models.CheckpointMissingError(f"{name}: no derived model at {record.parent}; run the training first")
         return sha256_file(record)
@@ -126,13 +128,13 @@ class ChainEval:
 
     def __init__(self, cfg: Config, model_name: str, variant: str, stages: tuple[int, ...] | None = None):
         self.cfg, self.name, self.variant = cfg, model_name, variant
-        self.alpha = mitigations.wise_alpha(variant)
-        self.source = "seq" if self.alpha is not None else variant  # the trained chain whose weights are used
+        self.alpha = wise_alpha(variant)
+        self.source = SEQ if self.alpha is not None else variant  # the trained chain whose weights are used
         self.tuning = mitigations.tuning(cfg, variant)  # full, lora or qlora: how the chain's weights were tuned
-        if self.alpha is not None and self.tuning == "full":
+        if self.alpha is not None and self.tuning == FULL:
             raise mitigations.ConfigError(f"{variant}: WiSE-FT scales a LoRA adapter; train.method is 'full'")
         self.stages = tuple(stages) if stages is not None else STAGES
-        self.spec = models.get_spec(model_name)
+        self.spec = registry.get_spec(model_name)
         self.model = self.tokenizer = None
         self._stage = None
         self._pristine: dict[str, torch.Tensor] = {}  # merged LoRA: the base weights under each adapter
@@ -144,7 +146,7 @@ class ChainEval:
     def checkpoint_key(self, stage: int) -> str:
         if stage not in self._keys:
             d = paths.stage_dir(self.cfg.profile, self.name, self.source, stage)
-            if not train.is_done(d):
+            if not is_done(d):
                 raise FileNotFoundError(
                     f"{d} is not a finished stage: train it first (`make finetune PROFILE={self.cfg.profile}`)"
                 )
@@ -194,7 +196,7 @@ class ChainEval:
         method = self.tuning
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=method, profile=self.cfg.profile)
-        if method == "full":
+        if method == FULL:
             self.model = base
         else:
             from peft import PeftModel
@@ -215,16 +217,16 @@ class ChainEval:
         from safetensors.torch import load_file
 
         w = _weights_file(paths.stage_dir(self.cfg.profile, self.name, self.source, stage))
-        if self.tuning == "full":
+        if self.tuning == FULL:
             if w is None:
                 if self._stage is not None:  # the base after another stage's weights: load it again
-                    self.model = models.load_model(self.name, method="full", profile=self.cfg.profile)
+                    self.model = models.load_model(self.name, method=FULL, profile=self.cfg.profile)
             else:
                 self.model.load_state_dict(load_file(str(w)), strict=False)
         else:
             from peft import set_peft_model_state_dict
 
-            merge = self.tuning == "lora"
+            merge = self.tuning == LORA
             if merge and self._stage is not None:
                 self.model.unmerge_adapter()
                 _restore_base(self.model, self._pristine)
@@ -282,7 +284,7 @@ class ChainEval:
 
     def run(self, progress: bool = True) -> dict:
         """Evaluate every stale or missing cell; return counts of computed and reused cells and seconds."""
-        with train.chain_lock(paths.eval_dir(self.cfg.profile, self.name, self.variant)):
+        with chain_lock(paths.eval_dir(self.cfg.profile, self.name, self.variant)):
             return self._run_cells(progress)
 
     def _run_cells(self, progress: bool) -> dict:
@@ -328,19 +330,16 @@ def _restore_base(model, pristine: dict[str, torch.Tensor]) -> None:
 def plan(cfg: Config) -> str:
     """What 03_evaluate will run: cells per chain still to compute (benchmarks and generations)."""
     lines = [f"profile {cfg.profile}: {len(cells(cfg))} cells per chain (6 checkpoints x benchmarks + 18 tasks)"]
-    for name in cfg.train.models:
-        for variant in cfg.train.variants:
-            ev = ChainEval(cfg, name, variant)
-            try:
-                ev.check_trained()
-                todo = [c for c in cells(cfg) if not ev.is_fresh(c)]
-            except FileNotFoundError as e:
-                lines.append(f"  {name}/{variant}: not trained yet ({e})")
-                continue
-            n_bench = sum(c.kind == "bench" for c in todo)
-            lines.append(
-                f"  {name}/{variant}: {n_bench} benchmark cells and {len(todo) - n_bench} generation cells to run"
-            )
+    for name, variant, _ in study_chains(cfg):
+        ev = ChainEval(cfg, name, variant)
+        try:
+            ev.check_trained()
+            todo = [c for c in cells(cfg) if not ev.is_fresh(c)]
+        except FileNotFoundError as e:
+            lines.append(f"  {name}/{variant}: not trained yet ({e})")
+            continue
+        n_bench = sum(c.kind == "bench" for c in todo)
+        lines.append(f"  {name}/{variant}: {n_bench} benchmark cells and {len(todo) - n_bench} generation cells to run")
     return "\n".join(lines)
 
 
@@ -393,7 +392,7 @@ def gather(
     """scores, items and generation statistics of ``chains`` (model, variant, stages), from their cells (all
     must exist); by default every stage of the profile's models and variants."""
     if chains is None:
-        chains = [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants]
+        chains = study_chains(cfg)
     scores, items, gens = [], [], []
     inputs = {}  # input file -> its records by id (cluster, number of choices, references)
     for name, variant, stages in chains:
@@ -436,12 +435,11 @@ def write_scores(cfg: Config) -> tuple[Path, Path]:
 def run(cfg: Config) -> list[dict]:
     """Evaluate every chain of the profile, then write scores.csv and items.csv."""
     done = []
-    for name in cfg.train.models:
-        for variant in cfg.train.variants:
-            ev = ChainEval(cfg, name, variant)
-            done.append(ev.run())
-            del ev
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+    for name, variant, _ in study_chains(cfg):
+        ev = ChainEval(cfg, name, variant)
+        done.append(ev.run())
+        del ev
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     write_scores(cfg)
     return done

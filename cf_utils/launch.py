@@ -29,22 +29,18 @@ import sys
 import yaml
 
 from cf_utils import distributed, paths
+from cf_utils.chains import ChainSpec, all_chains, mitigation_chains, study_chains, trained
 from cf_utils.config import Config, ConfigError, load_config
 from cf_utils.data import manifest as data_manifest
-from cf_utils.study import STAGES
-
-ChainSpec = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
 
 
 def chains(cfg: Config) -> list[ChainSpec]:
-    """Every chain of the profile: the study's, then the mitigation study's not among them."""
-    from cf_utils import mitigation_study
-
-    out = [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants]
+    """Every chain of the profile (cf_utils.chains.all_chains), the mitigation study's model checked."""
     if cfg.mitigation.methods:
-        known = {(m, v) for m, v, _ in out}
-        out += [c for c in mitigation_study.chains(cfg) if c[:2] not in known]
-    return out
+        from cf_utils import mitigations
+
+        mitigations.check_model(cfg)
+    return all_chains(cfg)
 
 
 def select(cfg: Config, selected: list[str] | None) -> list[ChainSpec]:
@@ -66,12 +62,9 @@ def _names(selection) -> str:
 
 def makefile(cfg: Config) -> str:
     """The chains as make variables (the Makefile includes them; see its per-chain rules)."""
-    from cf_utils import mitigation_study, mitigations
-
     every = chains(cfg)
-    study = {(m, v) for m in cfg.train.models for v in cfg.train.variants}
-    mit = mitigation_study.chains(cfg) if cfg.mitigation.methods else []
-    mit_trained = [c for c in mit if mitigations.wise_alpha(c[1]) is None]  # WiSE-FT trains nothing
+    study = {c[:2] for c in study_chains(cfg)}
+    mit_trained = trained(mitigation_chains(cfg))  # WiSE-FT trains nothing
     return (
         f"# The chains of profile {cfg.profile} (`python -m cf_utils.launch chains --profile {cfg.profile} --make`;\n"
         f"# remade by make when the profile changes). Do not edit.\n"
@@ -83,21 +76,21 @@ def makefile(cfg: Config) -> str:
 
 
 def run(step: str, cfg: Config, selected: list[str] | None = None) -> None:
-    from cf_utils import evaluate, mitigations, models, train
+    from cf_utils import evaluate, registry, runlog, train
     from cf_utils.io import atomic_write_json
 
     data_manifest.read(cfg)  # the data exist, sampled with this seed
     todo = select(cfg, selected)
     main = distributed.is_main()
     if step == "train":
-        todo = [c for c in todo if mitigations.wise_alpha(c[1]) is None]  # WiSE-FT trains nothing of its own
+        todo = trained(todo)  # WiSE-FT trains nothing of its own
         for name in dict.fromkeys(m for m, _, _ in todo):
-            if models.get_spec(name).source == "derived":
+            if registry.get_spec(name).source == "derived":
                 train.make_derived(cfg, name)
         for name, variant, _ in todo:
             train.Chain(cfg, name, variant).run()
             if main:
-                rows = train.chain_summary(cfg.profile, name, variant)
+                rows = runlog.chain_summary(cfg.profile, name, variant)
                 atomic_write_json(paths.trained_stamp(cfg.profile, name, variant), {"model": name, "variant": variant,
                                                                                "stages": rows})  # fmt: skip
     else:
@@ -119,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chain", action="append", metavar="MODEL/VARIANT", help="only these chains (repeatable)")
     ap.add_argument("--make", action="store_true", help="chains: print them as make variables")
     args = ap.parse_args(argv)
-    from cf_utils import models
+    from cf_utils import registry
 
     try:
         overrides = yaml.safe_load(args.overrides) or {}
@@ -130,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, yaml.YAMLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except models.ModelNotFoundError as e:  # a KeyError: its str() is quoted
+    except registry.ModelNotFoundError as e:  # a KeyError: its str() is quoted
         print(f"error: {e.args[0]} (configs: train.models, mitigation.model)", file=sys.stderr)
         return 2
     if args.step == "chains":

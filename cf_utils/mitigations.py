@@ -41,9 +41,23 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import models, stage
+from cf_utils import registry, stage
 from cf_utils.config import Config, ConfigError
-from cf_utils.study import EVAL_ONLY_VARIANTS, TRAINED_STAGES
+from cf_utils.study import (
+    EVAL_ONLY_VARIANTS,
+    EWC,
+    FULL,
+    L2,
+    LORA,
+    LORA_ARM,
+    LWF,
+    OLORA,
+    REPLAY,
+    SEQ,
+    TRAINED_STAGES,
+    WISE,
+    wise_alpha,
+)
 
 FISHER_FILE = "ewc_fisher.safetensors"
 
@@ -51,7 +65,7 @@ FISHER_FILE = "ewc_fisher.safetensors"
 class Method:
     """``seq``: plain sequential fine-tuning; the base of every other method."""
 
-    name = "seq"
+    name = SEQ
     rank_factor = 1  # LoRA rank multiplier
     adapter_only = False  # needs a LoRA adapter (not method: full)
     shardable = True  # works when full fine-tuning shards the weights over processes (FSDP)
@@ -97,19 +111,19 @@ class Method:
 class LoRAArm(Method):
     """``lora``: seq with a LoRA adapter, the (Q)LoRA arm of a study that fully fine-tunes."""
 
-    name = "lora"
+    name = LORA_ARM
 
     def tuning(self) -> str:
-        if self.cfg.train.method != "full":
+        if self.cfg.train.method != FULL:
             raise ConfigError(
                 f"variant 'lora' is the LoRA arm beside full fine-tuning; train.method is already "
                 f"{self.cfg.train.method!r}, so it would repeat seq. Drop it, or set train.method: full"
             )
-        return "lora"
+        return LORA
 
 
 class Replay(Method):
-    name = "replay"
+    name = REPLAY
 
     def records(self, k: int, task_records: list[dict]) -> list[dict]:
         n = self.cfg.train.replay_examples
@@ -167,7 +181,7 @@ def normalised(fisher: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class L2(Method):
-    name = "l2"
+    name = L2
     shardable = False  # its anchor penalty is computed on whole weights
 
     def params(self) -> dict:
@@ -188,7 +202,7 @@ class L2(Method):
 
 
 class EWC(L2):
-    name = "ewc"
+    name = EWC
 
     def __init__(self, cfg: Config):
         super().__init__(cfg)
@@ -233,7 +247,7 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, target: torc
 
 
 class LwF(Method):
-    name = "lwf"
+    name = LWF
     adapter_only = True
 
     def params(self) -> dict:
@@ -281,7 +295,7 @@ def orthogonality_penalty(model, block: int, r: int):
 
 
 class OLoRA(Method):
-    name = "olora"
+    name = OLORA
     adapter_only = True
     rank_factor = len(TRAINED_STAGES)  # one rank-r block per stage
 
@@ -320,15 +334,6 @@ def scale_adapter(state: dict[str, torch.Tensor], alpha: float) -> dict[str, tor
     return {n: t * alpha if ".lora_B." in n else t for n, t in state.items()}
 
 
-def wise_name(alpha: float) -> str:
-    return f"wise-{alpha:g}"
-
-
-def wise_alpha(variant: str) -> float | None:
-    """0.5 for "wise-0.5", None for a trained method."""
-    return float(variant.split("-", 1)[1]) if variant.startswith("wise-") else None
-
-
 VARIANTS: dict[str, type[Method]] = {
     m.name: m for m in (Method, Replay, L2, EWC, LwF, OLoRA, LoRAArm)
 }  # study.TRAINED_VARIANTS
@@ -338,22 +343,22 @@ def get_method(cfg: Config, name: str) -> Method:
     if name not in VARIANTS:
         raise ConfigError(
             f"unknown continual-training method {name!r}: trained methods are {list(VARIANTS)}"
-            f"{' (wise is evaluation-only: list it in mitigation.methods)' if name.startswith('wise') else ''}"
+            f"{' (wise is evaluation-only: list it in mitigation.methods)' if name.startswith(WISE) else ''}"
         )
     return VARIANTS[name](cfg)
 
 
 def tuning(cfg: Config, variant: str) -> str:
     """How a chain's weights are tuned: its method's ``tuning`` (wise-<alpha> re-weights the seq chain's)."""
-    return get_method(cfg, "seq" if wise_alpha(variant) is not None else variant).tuning()
+    return get_method(cfg, SEQ if wise_alpha(variant) is not None else variant).tuning()
 
 
 def check_model(cfg: Config) -> str:
     """The mitigation study's model, checked against the registry and the training method."""
     name = cfg.mitigation.model
-    models.get_spec(name)  # a clear error for a name not in the registry
+    registry.get_spec(name)  # a clear error for a name not in the registry
     needs_adapter = [m for m in cfg.mitigation.methods if m in EVAL_ONLY_VARIANTS or VARIANTS[m].adapter_only]
-    if cfg.train.method == "full" and needs_adapter:
+    if cfg.train.method == FULL and needs_adapter:
         raise ConfigError(
             f"mitigation.methods {needs_adapter} work on a LoRA adapter; train.method is 'full'. "
             "Use train.method: lora or qlora, or drop them from mitigation.methods"

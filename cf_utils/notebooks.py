@@ -49,7 +49,8 @@ def check_parameters(path: Path, params: dict) -> None:
 
 def check_config(params: dict):
     """The config the notebook will load from its parameters, validated (models against the registry)."""
-    from cf_utils import models
+    from cf_utils import registry
+    from cf_utils.chains import profile_models
     from cf_utils.config import load_config
 
     overrides, seed = params.get("overrides") or {}, params.get("seed")
@@ -58,8 +59,8 @@ def check_config(params: dict):
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ParameterError(f"parameter seed must be an integer or null, got {seed!r}")
     cfg = load_config(params["profile"], overrides, seed=seed)
-    for name in [*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])]:
-        models.get_spec(name)
+    for name in profile_models(cfg):
+        registry.get_spec(name)
     return cfg
 
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from papermill.exceptions import PapermillExecutionError
 
     from cf_utils.config import ConfigError
-    from cf_utils.models import ModelNotFoundError
+    from cf_utils.registry import ModelNotFoundError
 
     try:
         run(args.notebook, args.profile, {k: yaml.safe_load(v) for k, v in args.p})

@@ -23,11 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from cf_utils import models, paths, power, scoring, stage
-from cf_utils.config import Config, load_config
+from cf_utils import models, paths, power, registry, scoring, stage
+from cf_utils.config import CPU, Config, load_config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json
 from cf_utils.progress import tqdm
+from cf_utils.study import FULL
 
 
 def _outcomes(model, tok, arch: str, files: list[dict], root: Path) -> dict[str, list[int]]:
@@ -52,9 +53,9 @@ def run(cfg: Config) -> dict:
         raise SystemExit(f"no pilot items in data/{cfg.profile}: set data.pilot_items and run make data PROFILE="
                          f"{cfg.profile}")  # fmt: skip
     name, root, t0 = cfg.train.models[0], paths.data_dir(cfg.profile), time.time()
-    arch = models.get_spec(name).arch
+    arch = registry.get_spec(name).arch
     tok = models.load_tokenizer(name, profile=cfg.profile)
-    model = models.load_model(name, method="full", profile=cfg.profile)
+    model = models.load_model(name, method=FULL, profile=cfg.profile)
     before = _outcomes(model, tok, arch, files, root)
     model.train()
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +96,7 @@ def config_block(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default=CPU)
     cfg = load_config(parser.parse_args(argv).profile)
     result = run(cfg)
     for k, v in result["elements"].items():

@@ -37,23 +37,24 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import evaluate, metrics, mitigation_study, mitigations, models, paths, power
-from cf_utils.config import Config, ConfigError, load_config
+from cf_utils import evaluate, metrics, mitigations, models, paths, power, registry
+from cf_utils.chains import all_chains
+from cf_utils.config import GPU_PROFILES, Config, ConfigError, load_config
 from cf_utils.io import atomic_write_json
-from cf_utils.study import CATEGORIES, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
+from cf_utils.study import CATEGORIES, FULL, LORA, LWF, QLORA, REPLAY, STAGES, TRAINED_STAGES, TRAINED_VARIANTS
 
 # The paper's benchmarks (test or validation split as the harness uses them), items per element.
 PAPER_ITEMS = {"mmlu_stem": 3018, "mmlu_humanities": 4705, "mmlu_social_sciences": 3077, "mmlu_other": 3242,
                "boolq": 3270, "piqa": 1838, "winogrande": 1267, "hellaswag": 10042, "mathqa": 2985, "mutual": 886,
                "race_high": 1045, "race_middle": 362, "crows_pairs": 1508}  # fmt: skip
 TYPICAL_TOKENS = {"train_example": 160, "bench_item": 450, "task_prompt": 120}  # when no data is prepared
-BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 0.55}
-TRAIN_FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 4}
+BYTES_PER_PARAM = {FULL: 16.0, LORA: 2.0, QLORA: 0.55}
+TRAIN_FLOPS_PER_PARAM_TOKEN = {FULL: 6, LORA: 4, QLORA: 4}
 GPU_PEAK, GPU_MFU_TRAIN, GPU_MFU_EVAL = 312e12, 0.35, 0.25
 SCALING_EFFICIENCY = 0.9  # several GPUs: share of linear speed-up kept (assumption, see above)
 GEN_CELLS = sum(len(evaluate.tasks_at(k)) for k in STAGES)  # per fully evaluated chain
 # Training compute of a method relative to seq: LwF adds a teacher forward (2N on top of 4N per token).
-METHOD_TRAIN_FACTOR = {"lwf": 1.5}
+METHOD_TRAIN_FACTOR = {LWF: 1.5}
 
 
 # Model FLOPs utilisation of this project's kernels on a CPU, by the CPU's widest vector unit (cpu_class), each
@@ -207,21 +208,21 @@ def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> 
     CPU class whose utilisations to assume (None: this CPU's, ``cpu_class``)."""
     t, e = cfg.train, cfg.eval
     sizes = _data_sizes(cfg)
-    gpu = models.default_device().type == "cuda" or cfg.profile in ("gpu-mini", "paper")
+    gpu = models.default_device().type == "cuda" or cfg.profile in GPU_PROFILES
     peak = GPU_PEAK if gpu else peak or cpu_peak(t.precision)
     cpu = cpu or cpu_class()
     mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU[cpu]
     overhead = 0.0 if gpu else PROCESS_S  # per chain process (a GPU run's hours dwarf it)
-    runs = [(name, v, STAGES) for name in t.models for v in t.variants]
-    if cfg.mitigation.methods:  # 05_mitigations: what the main study has not already run
-        runs += [c for c in mitigation_study.chains(cfg) if c[:2] not in {r[:2] for r in runs}]
+    if cfg.mitigation.methods:
+        mitigations.check_model(cfg)
+    runs = all_chains(cfg)  # the main study's, then those of 05_mitigations it has not already run
     share = sizes["response_share"]
     bench_tokens = _bench_tokens(cfg)
     chains = []
     for name, variant, stages in runs:
-        spec = models.get_spec(name)
+        spec = registry.get_spec(name)
         stage_tokens = sizes["train_tokens"] * t.epochs
-        if variant == "replay":
+        if variant == REPLAY:
             stage_tokens *= 1 + t.replay_examples / max(sizes["train_examples"], 1)
         if variant not in TRAINED_VARIANTS:
             stage_tokens = 0  # wise-<alpha>: evaluation only
@@ -241,10 +242,10 @@ def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> 
                                       + overhead) / 3600, "memory_gb": memory})  # fmt: skip
     derived = []
     for name in dict.fromkeys(t.models):
-        spec = models.get_spec(name)
+        spec = registry.get_spec(name)
         if spec.source == "derived":  # the Alpaca analogue: general instruction tuning, once per profile
             tokens = sizes["general_tokens"] * t.epochs
-            flops = _train_flops(models.get_spec(spec.base), t.method, tokens, share)
+            flops = _train_flops(registry.get_spec(spec.base), t.method, tokens, share)
             derived.append({"model": name, "tokens": round(tokens), "hours": (flops / (peak * mfu["train"])
                                                                               + overhead) / 3600})  # fmt: skip
     total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
@@ -263,10 +264,10 @@ def scale_out(est: dict, method: str, gpus: int) -> dict:
     memory = []
     for c in est["chains"]:
         n = c["params_b"] * 1e9
-        state = n * BYTES_PER_PARAM[method] / (gpus if method == "full" else 1)  # ZeRO-3 shards the full state
+        state = n * BYTES_PER_PARAM[method] / (gpus if method == FULL else 1)  # ZeRO-3 shards the full state
         memory.append(state * 1.2 / 2**30 + 2)
     return {"gpus": gpus, "wall_hours": wall, "gpu_hours": gpu_hours, "memory_per_gpu_gb": max(memory),
-            "strategy": "single device" if gpus == 1 else ("ZeRO-3 / FSDP" if method == "full" else "DDP")}  # fmt: skip
+            "strategy": "single device" if gpus == 1 else ("ZeRO-3 / FSDP" if method == FULL else "DDP")}  # fmt: skip
 
 
 def chains_in_parallel(est: dict, gpus: int) -> dict:
@@ -325,8 +326,8 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
                 p = chains_in_parallel(est, g)
                 lines.append(f"  on {g} GPU(s) ({p['strategy']}, a chain per GPU): ~{p['wall_hours']:.1f} h wall, "
                              f"~{p['gpu_hours']:.0f} GPU hours, ~{p['memory_per_gpu_gb']:.1f} GB per GPU")  # fmt: skip
-        if t.method != "full":
-            full = scale_out(estimate(replace(cfg, train=replace(t, method="full"))), "full", max(gpus))
+        if t.method != FULL:
+            full = scale_out(estimate(replace(cfg, train=replace(t, method=FULL))), FULL, max(gpus))
             lines.append(f"  the paper's full fine-tuning on {max(gpus)} GPUs (FSDP = ZeRO-3, fsdp.yaml): "
                          f"~{full['wall_hours']:.1f} h wall, ~{full['memory_per_gpu_gb']:.1f} GB per GPU "
                          "(train.method: full)")  # fmt: skip

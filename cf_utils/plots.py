@@ -23,11 +23,21 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from cf_utils.io import atomic_write_bytes
-from cf_utils.models import get_spec
-from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
+from cf_utils.registry import get_spec
+from cf_utils.study import (
+    BIAS,
+    CATEGORIES,
+    CATEGORY_LABELS,
+    GENERAL_POOLED,
+    REPLAY,
+    SEQ,
+    TASK_LABELS,
+    TASKS,
+    wise_alpha,
+)
 
 STAGE_TICKS = ["0\ninitial", *(f"{k}\n{TASK_LABELS[t]}" for k, t in enumerate(TASKS, start=1))]
-VARIANT_STYLES = {"seq": "-", "replay": "--"}
+VARIANT_STYLES = {SEQ: "-", REPLAY: "--"}
 DPI = 130
 FG_LABEL = "FG (%, Eq. 1; > 0 = forgotten)"
 
@@ -182,8 +192,8 @@ def fg_by_category(forgetting: pd.DataFrame, out_dir: str | Path | None = None) 
 def fg_vs_scale(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure:
     """FG per category against parameters (log x), one line per family (the paper's claim 2); variant ``seq``."""
     df = forgetting[forgetting["category"].isin(CATEGORIES)]
-    if "seq" in set(df["variant"]):
-        df = df[df["variant"] == "seq"]
+    if SEQ in set(df["variant"]):
+        df = df[df["variant"] == SEQ]
     df = df.assign(
         params_b=[get_spec(m).params_b for m in df["model"]],
         family=[get_spec(m).family for m in df["model"]],
@@ -249,7 +259,7 @@ def _pair_panels(panels: list[tuple[str, pd.DataFrame]], group: str, title: str)
 
 def decoder_vs_encdec(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure | None:
     """FG of decoder-only vs encoder-decoder models (real pretrained ones; variant ``seq``); None with one arch."""
-    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["variant"] == "seq")]
+    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["variant"] == SEQ)]
     df = df[[get_spec(m).source != "tiny" for m in df["model"]]]
     if df.empty:
         return None
@@ -269,7 +279,7 @@ def base_vs_instruct(
     forgetting: pd.DataFrame, pairs: list[tuple[str, str]], out_dir: str | Path | None = None
 ) -> Figure | None:
     """FG of each base model vs its instruction-tuned twin (``pairs``: (base, tuned)); None without a pair."""
-    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["variant"] == "seq")]
+    df = forgetting[forgetting["category"].isin(CATEGORIES) & (forgetting["variant"] == SEQ)]
     panels = []
     for base, tuned in pairs:
         sub = df[df["model"].isin([base, tuned])]
@@ -285,8 +295,8 @@ def base_vs_instruct(
 
 def replay_vs_seq(forgetting: pd.DataFrame, out_dir: str | Path | None = None) -> Figure | None:
     """FG of plain sequential tuning vs general-instruction replay (the paper's section 5.4), per model."""
-    df = forgetting[forgetting["category"].isin(CATEGORIES) & forgetting["variant"].isin(["seq", "replay"])]
-    models = [m for m, g in df.groupby("model", sort=False) if set(g["variant"]) == {"seq", "replay"}]
+    df = forgetting[forgetting["category"].isin(CATEGORIES) & forgetting["variant"].isin([SEQ, REPLAY])]
+    models = [m for m, g in df.groupby("model", sort=False) if set(g["variant"]) == {SEQ, REPLAY}]
     if not models:
         return None
     panels = [(m, df[df["model"] == m].sort_values("variant", ascending=False)) for m in models]
@@ -299,9 +309,9 @@ def bias_by_type(items: pd.DataFrame | None, out_dir: str | Path | None = None) 
     """Each bias benchmark's score per bias type (items.csv ``group``) across stages; None without groups."""
     if items is None:
         return None
-    df = items[(items["category"] == "bias") & items["group"].notna() & (items["group"].astype(str) != "")]
-    if "seq" in set(df["variant"]):
-        df = df[df["variant"] == "seq"]
+    df = items[(items["category"] == BIAS) & items["group"].notna() & (items["group"].astype(str) != "")]
+    if SEQ in set(df["variant"]):
+        df = df[df["variant"] == SEQ]
     if df.empty:
         return None
     means = df.groupby(["model", "benchmark", "metric", "group", "stage"], as_index=False)["value"].mean()
@@ -374,18 +384,18 @@ def mitigation_tradeoff(
 ) -> Figure | None:
     """Left: general-knowledge final drop (with its 95% CI) against mean new-task gain, one point per method,
     the WiSE-FT sweep joined to seq (alpha = 1) and the start (alpha = 0: no gain, no drop, by definition).
-    Right: the final drop per category and method. ``retention``/``tasks``: cf_utils.mitigation_study tables."""
+    Right: the final drop per category and method. ``retention``/``tasks``: cf_utils.mitigation_tables."""
     if retention is None or retention.empty:
         return None
     variants = list(dict.fromkeys(retention["variant"]))
     colours = dict(zip(variants, palette(len(variants)), strict=True))
     gains = tasks.groupby("variant", sort=False)["gain"].mean()
-    gen = retention[retention["category"] == "general"].set_index("variant").loc[variants]
+    gen = retention[retention["category"] == GENERAL_POOLED].set_index("variant").loc[variants]
     fig = new_figure(12.5, 4.6)
     left, right = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
-    wise = sorted((m for m in variants if m.startswith("wise-")), key=lambda m: float(m.split("-", 1)[1]))
+    wise = sorted((m for m in variants if wise_alpha(m) is not None), key=wise_alpha)
     if wise:
-        line = ["seq", *reversed(wise)]
+        line = [SEQ, *reversed(wise)]
         left.plot([0, *gains[line[::-1]]], [0, *gen.loc[line[::-1], "final_drop"]], ":", color="grey", linewidth=1)
         left.plot([0], [0], marker="*", color="black", markersize=10, linestyle="none", label="start (alpha = 0)")
     for m in variants:
@@ -400,7 +410,7 @@ def mitigation_tradeoff(
              title="Retention vs new-task gain (bars: 95% paired bootstrap CI)")  # fmt: skip
     left.grid(alpha=0.3)
     left.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=7, ncol=4, frameon=False)
-    per_cat = retention[retention["category"] != "general"]
+    per_cat = retention[retention["category"] != GENERAL_POOLED]
     grouped_bars(right, per_cat, "variant", colours, value="final_drop")
     right.set(ylabel="final drop (%; > 0 = forgotten)", title="Final drop per category and method")
     right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="variant")

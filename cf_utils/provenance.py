@@ -14,13 +14,13 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
-import torch
-
-from cf_utils import models, paths
+from cf_utils import paths, registry, runlog
+from cf_utils.chains import all_chains, profile_models, trained
 from cf_utils.config import Config
 from cf_utils.data.manifest import read as read_data_manifest
 from cf_utils.io import atomic_write_json, sha256_file
@@ -55,30 +55,52 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+# What torch sees of the device, asked in a child process: the manifest's writer (04_figures) reads files only
+# and never imports torch. Prints torch's thread count, the CPU's fast bf16 and the CUDA devices' names.
+TORCH_DEVICE = (
+    "import json, torch; from cf_utils.models import fast_bf16; "
+    "print(json.dumps([torch.get_num_threads(), fast_bf16('cpu'), torch.cuda.is_available() and "
+    "[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]]))"
+)
+
+
+def torch_device() -> tuple[int | None, bool | None, list[str] | None]:
+    """torch's thread count, whether bf16 is fast on the CPU, and the CUDA devices (None: no CUDA), from a
+    child process (:data:`TORCH_DEVICE`); all None where torch cannot be imported."""
+    try:
+        out = subprocess.run([sys.executable, "-c", TORCH_DEVICE], cwd=paths.ROOT, capture_output=True, text=True,
+                             check=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None, None, None
+    threads, bf16, cuda = json.loads(out.stdout.strip().splitlines()[-1])
+    return threads, bf16, cuda or None
+
+
 def device() -> dict:
-    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "bf16_fast": models.fast_bf16("cpu")}  # fmt: skip
+    threads, bf16, cuda = torch_device()
+    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": threads,
+            "bf16_fast": bf16}  # fmt: skip
     try:
         names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                  if ln.startswith("model name")]  # fmt: skip
         info["cpu"] = names[0] if names else platform.processor()
     except OSError:
         info["cpu"] = platform.processor()
-    if torch.cuda.is_available():
-        info["cuda"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if cuda is not None:
+        info["cuda"] = cuda
     return info
 
 
 def model_identity(name: str, profile: str) -> dict:
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     out = {"source": spec.source, "arch": spec.arch, "params_b": spec.params_b, "note": spec.note}
     if spec.source == "hub":
         out.update(hub_id=spec.hub_id, revision=spec.revision)
     elif spec.source == "gguf":
-        g = models._GGUF[name]
+        g = registry.GGUF[name]
         out.update(package=g.package, file=g.filename, sha256=g.sha256)
     elif spec.source == "derived":
-        record = paths.derived_dir(profile, name) / "metrics.json"
+        record = runlog.record_file(paths.derived_dir(profile, name))
         if record.is_file():
             m = json.loads(record.read_text())
             out.update(base=spec.base, examples=m.get("examples"), wall_s=m.get("wall_s"),
@@ -101,17 +123,14 @@ def eval_seconds(profile: str) -> dict[tuple, float]:
 def stages(cfg: Config, evals: dict[tuple, float]) -> list[dict]:
     """Per (model, variant, stage): training wall time, tokens/s and peak memory; scoring and generation
     seconds (``evals``: :func:`eval_seconds`)."""
-    chains = [(m, v) for m in cfg.train.models for v in cfg.train.variants]
-    if cfg.mitigation.methods:  # 05_mitigations' trained chains (wise trains nothing)
-        chains += [(cfg.mitigation.model, v) for v in ("seq", *cfg.mitigation.methods) if v != "wise"]
+    chains = [(m, v) for m, v, _ in trained(all_chains(cfg))]  # 05_mitigations' too (wise trains nothing)
     per_stage: dict[tuple, float] = defaultdict(float)  # the cells of one (model, variant, stage, kind)
     for (name, variant, k, kind, _), seconds in evals.items():
         per_stage[(name, variant, k, kind)] += seconds
     rows = []
-    for name, variant in dict.fromkeys(chains):
+    for name, variant in chains:
         for k in STAGES:
-            path = paths.stage_dir(cfg.profile, name, variant, k) / "metrics.json"
-            m = json.loads(path.read_text()) if path.is_file() else {}
+            m = runlog.stage_record(cfg.profile, name, variant, k) or {}
             spent = {f"{kind}_s": round(per_stage[(name, variant, k, kind)], 1) or None
                      for kind in ("scoring", "generation")}  # fmt: skip
             rows.append({"model": name, "variant": variant, "stage": k,
@@ -176,10 +195,7 @@ def build(cfg: Config) -> dict:
     durations = notebooks(cfg.profile)
     evals = eval_seconds(cfg.profile)
     rows = stages(cfg, evals)
-    models = {
-        name: model_identity(name, cfg.profile)
-        for name in dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])])
-    }
+    models = {name: model_identity(name, cfg.profile) for name in profile_models(cfg)}
     return {
         "profile": cfg.profile,
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from cf_utils import paths
+from cf_utils.config import CPU, CPU_FULL, GPU_PROFILES
 from cf_utils.io import atomic_write_text
 
 # The first three must be there; the rest are copied when the run has them.
@@ -34,7 +35,7 @@ LARGE_LIMIT = 20 * 2**20
 SECTIONS = ("Headline", "The paper's claims", "Table 4", "Power", "Forgotten and learned", "Mitigations")
 # The profiles whose results the README shows; smoke's run is published (results/smoke/) with no block: a pipeline
 # check on random-init models measures nothing a reader should weigh.
-README_PROFILES = ("cpu", "cpu-full", "gpu-mini", "paper")
+README_PROFILES = (CPU, CPU_FULL, *GPU_PROFILES)
 README = paths.ROOT / "README.md"
 
 

@@ -31,7 +31,7 @@ TARGETS = {
     # launcher's module-level imports and on the step's own modules, not on the other steps'.
     "TRAIN_SRC": ("cf_utils.train",),  # launch train --chain: the chain's training
     "EVAL_SRC": ("cf_utils.evaluate",),  # launch evaluate --chain: the chain's cells
-    "CHAINS_SRC": ("cf_utils.mitigation_study",),  # launch chains --make
+    "CHAINS_SRC": ("cf_utils.mitigations",),  # launch chains --make: the chains (cf_utils.chains), the model checked
 }
 LAUNCHER = "cf_utils.launch"
 

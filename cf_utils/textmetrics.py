@@ -13,9 +13,11 @@ from collections import Counter
 
 import numpy as np
 
+from cf_utils.study import EMDG, EXP, HGEN, INQQG, SIMP
+
 # task -> (metric name, higher is better). Continual-T0 scored Simp with SARI, HGen with ROUGE, and
 # the other generation tasks with BLEU; we add ROUGE-L to every task as a second view.
-TASK_METRICS = {"simp": "sari", "emdg": "bleu", "inqqg": "bleu", "exp": "bleu", "hgen": "rouge1"}
+TASK_METRICS = {SIMP: "sari", EMDG: "bleu", INQQG: "bleu", EXP: "bleu", HGEN: "rouge1"}
 
 
 def _ngrams(tokens: list[str], n: int) -> Counter:

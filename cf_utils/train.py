@@ -23,20 +23,20 @@ constant LR); Hu et al. 2021 (LoRA); Dettmers et al. 2023 (QLoRA).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import statistics
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-from cf_utils import distributed, models, paths
+from cf_utils import distributed, models, paths, registry
+from cf_utils.chains import study_chains
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
 from cf_utils.io import atomic_dir, atomic_write_json, sha256_bytes
 from cf_utils.mitigations import get_method
+from cf_utils.runlog import chain_lock, chain_summary, is_done, read_record, record_file, stage_record
 from cf_utils.stage import (
     Hooks,
     general_records,
@@ -46,12 +46,7 @@ from cf_utils.stage import (
     weight_change,
     with_lora,
 )
-from cf_utils.study import LAST, STAGES, TASKS, TRAINED_STAGES
-
-
-def is_done(path: Path) -> bool:
-    """A stage is finished when its metrics.json exists (written inside the atomically swapped dir)."""
-    return (path / "metrics.json").is_file()
+from cf_utils.study import FULL, LAST, LORA, STAGES, TASKS, TRAINED_STAGES
 
 
 def stage_records(cfg: Config, k: int, variant: str) -> list[dict]:
@@ -66,7 +61,7 @@ class Chain:
         self.cfg, self.name, self.variant, self.hooks = cfg, model_name, variant, hooks or Hooks()
         self.method = get_method(cfg, variant)
         self.tuning = self.method.tuning()  # full, lora or qlora: the config's method, or the variant's own
-        self.spec = models.get_spec(model_name)
+        self.spec = registry.get_spec(model_name)
         self.root = paths.chain_dir(cfg.profile, model_name, variant)
         self.model = self.tokenizer = None
 
@@ -78,7 +73,7 @@ class Chain:
         t = self.cfg.train
         self.tokenizer = models.load_tokenizer(self.name, profile=self.cfg.profile)
         base = models.load_model(self.name, method=self.tuning, profile=self.cfg.profile)
-        if self.tuning == "full":
+        if self.tuning == FULL:
             self.method.check_full()
             self.model = base
             if distributed.sharding():
@@ -92,7 +87,7 @@ class Chain:
         from safetensors.torch import load_file
 
         src = paths.stage_dir(self.cfg.profile, self.name, self.variant, k)
-        if self.tuning == "full":
+        if self.tuning == FULL:
             if k == 0:
                 return  # stage 0 of full fine-tuning is the base model itself: loaded as is
             state = load_file(str(src / "model.safetensors"))
@@ -105,7 +100,7 @@ class Chain:
     # -- saving
 
     def _save(self, k: int, metrics: dict) -> None:
-        full = self.tuning == "full" and k > 0
+        full = self.tuning == FULL and k > 0
         weights = None  # the model's own state dict; sharded: gathered whole on process 0 (tied copies dropped)
         if full and distributed.is_sharded(self.model):
             tied = getattr(self.model, "all_tied_weights_keys", None) or {}
@@ -115,7 +110,7 @@ class Chain:
             return
         final = paths.stage_dir(self.cfg.profile, self.name, self.variant, k)
         with atomic_dir(final) as tmp:
-            if self.tuning == "full":
+            if self.tuning == FULL:
                 if full:
                     self.model.save_pretrained(tmp, state_dict=weights)
             else:
@@ -123,7 +118,7 @@ class Chain:
             self.method.save_state(tmp)  # what the next stage's method needs (EWC: the running Fisher)
             run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
             atomic_write_json(tmp / "run_config.json", run)  # the resolved config that made this stage
-            atomic_write_json(tmp / "metrics.json", metrics)  # last: marks the stage finished
+            atomic_write_json(record_file(tmp), metrics)  # last: marks the stage finished
         distributed.barrier()
 
     # -- the chain
@@ -142,8 +137,8 @@ class Chain:
 
     def _drop_if_stale(self) -> None:
         """A chain trained under another config is removed, never mixed with the new one."""
-        marker = paths.stage_dir(self.cfg.profile, self.name, self.variant, 0) / "metrics.json"
-        stale = marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != self.fingerprint()
+        stage0 = stage_record(self.cfg.profile, self.name, self.variant, 0)
+        stale = stage0 is not None and stage0.get("fingerprint") != self.fingerprint()
         if stale and distributed.is_main():
             print(f"{self.root}: trained under a different config or data; retraining from stage 0")
             shutil.rmtree(self.root)
@@ -205,36 +200,13 @@ class Chain:
         shutil.rmtree(resume, ignore_errors=True)
 
 
-@contextmanager
-def chain_lock(root: Path):
-    """Hold an exclusive lock on a chain directory; wait (saying so) while another process holds it.
-    The waiting process then finds the other's finished stages or cells and reuses them. Under several
-    processes of one launch (cf_utils.distributed) only process 0 locks: they work on the chain together."""
-    if not distributed.is_main():
-        distributed.barrier()  # process 0 holds the lock: what the others read now stays put
-        yield
-        return
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.with_name(f".{root.name}.lock"), "w") as f:  # beside the dir: a stale chain's rmtree keeps it
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"{root}: another process (make -j, another notebook) is working on it; waiting", flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        distributed.barrier()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def derived_fingerprint(cfg: Config, name: str) -> str:
     """What a derived model's weights depend on: the training settings, the seed, its base and the
     general-instruction data. A changed config makes a new one (the old one is removed), as a chain."""
     t = {k: v for k, v in cfg.to_dict()["train"].items()
          if k not in ("models", "variants", "examples_per_task", "replay_examples", "save_every")}  # fmt: skip
     general = [f["sha256"] for f in data_manifest.read(cfg)["files"] if f["role"] == "task" and f["stage"] == 0]
-    key = {"train": t, "seed": cfg.seed, "model": name, "base": models.get_spec(name).base, "data": general}
+    key = {"train": t, "seed": cfg.seed, "model": name, "base": registry.get_spec(name).base, "data": general}
     return sha256_bytes(json.dumps(key, sort_keys=True).encode())[:16]
 
 
@@ -246,8 +218,8 @@ def make_derived(cfg: Config, name: str) -> Path:
     out = paths.derived_dir(cfg.profile, name)
     fingerprint = derived_fingerprint(cfg, name)
     with chain_lock(out):  # two chains of this model at once (make -j): one builds it, the other waits
-        marker = out / "metrics.json"
-        if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != fingerprint:
+        made = read_record(out)
+        if made is not None and made.get("fingerprint") != fingerprint:
             if distributed.is_main():
                 print(f"{out}: made under a different config or data; making it again", flush=True)
                 shutil.rmtree(out)
@@ -259,12 +231,12 @@ def make_derived(cfg: Config, name: str) -> Path:
 
 
 def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
-    spec = models.get_spec(name)
-    base_spec = models.get_spec(spec.base)
+    spec = registry.get_spec(name)
+    base_spec = registry.get_spec(spec.base)
     tok = models.load_tokenizer(spec.base, profile=cfg.profile)
     t = cfg.train
-    full = t.method == "full"
-    base = models.load_model(spec.base, method="full" if full else "lora", dtype=torch.float32, profile=cfg.profile)
+    full = t.method == FULL
+    base = models.load_model(spec.base, method=FULL if full else LORA, dtype=torch.float32, profile=cfg.profile)
     model = base if full else with_lora(base, spec.base, t, cfg.seed)
     recs = general_records(cfg)[: t.general_examples]
     for stale in out.parent.glob(f".{name}.*.resume"):  # a resume point of another config is never used
@@ -280,55 +252,14 @@ def _make_derived(cfg: Config, name: str, out: Path, fingerprint: str) -> None:
         with atomic_dir(out) as tmp:
             merged.save_pretrained(tmp)  # safetensors (transformers 5's only format)
             tok.save_pretrained(tmp)
-            atomic_write_json(tmp / "metrics.json", {**metrics, "model": name, "base": spec.base, "method": t.method,
+            atomic_write_json(record_file(tmp), {**metrics, "model": name, "base": spec.base, "method": t.method,
                                                      "examples": len(recs), "fingerprint": fingerprint})  # fmt: skip
         shutil.rmtree(resume, ignore_errors=True)
 
 
-# Per stage, beside steps and tokens: what forgetting depends on (stage.loss_drop, stage.weight_change).
-STAGE_LOG = ("loss_start", "loss_end", "loss_drop", "weight_distance", "relative_distance")
-
-
-def chain_summary(profile: str, name: str, variant: str) -> list[dict]:
-    """One row per finished stage of a chain: steps, tokens, tokens/s, wall time, first and last loss, peak
-    memory, and what the forgetting literature ties forgetting to: the task loss at the start and end of
-    the stage (``stage.loss_drop``) and the distance the weights moved from the previous stage's
-    (``stage.weight_change``; the adapter's weights under (Q)LoRA). A field a stage's record lacks (one
-    trained before it was recorded) is empty."""
-    rows = []
-    for k in TRAINED_STAGES:
-        path = paths.stage_dir(profile, name, variant, k) / "metrics.json"
-        if not path.is_file():
-            continue
-        m = json.loads(path.read_text())
-        rows.append(
-            {
-                "model": name,
-                "variant": variant,
-                "method": m.get("method"),
-                "stage": k,
-                "task": m["task"],
-                "epochs": m.get("epochs"),
-                "steps": m.get("steps"),
-                "tokens": m.get("tokens"),
-                "tokens_per_s": _rounded(m.get("tokens_per_s")),
-                "wall_s": _rounded(m.get("wall_s"), 1),
-                "first_loss": m["loss"][0],
-                "final_loss": m["loss"][-1],
-                **{key: m.get(key) for key in STAGE_LOG},
-                "peak_memory_mb": _rounded(m.get("peak_memory_mb")),
-            }
-        )
-    return rows
-
-
-def _rounded(x: float | None, digits: int | None = None) -> float | None:
-    return None if x is None else round(x, digits)
-
-
 def summary(cfg: Config) -> list[dict]:
     """``chain_summary`` of every chain of the profile."""
-    return [row for name in cfg.train.models for v in cfg.train.variants for row in chain_summary(cfg.profile, name, v)]
+    return [row for name, v, _ in study_chains(cfg) for row in chain_summary(cfg.profile, name, v)]
 
 
 def plan(cfg: Config) -> str:
@@ -337,18 +268,16 @@ def plan(cfg: Config) -> str:
     t = cfg.train
     head = f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s)"
     lines = [head + f", {LAST} stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
-    for name in t.models:
-        spec = models.get_spec(name)
-        finished = (
-            paths.stage_dir(cfg.profile, name, v, k) / "metrics.json" for v in t.variants for k in TRAINED_STAGES
-        )
-        done = [json.loads(p.read_text()) for p in finished if p.is_file()]
+    chains = study_chains(cfg)
+    for name, variant, _ in chains:
+        spec = registry.get_spec(name)
+        finished = (stage_record(cfg.profile, name, v, k) for m, v, _ in chains if m == name for k in TRAINED_STAGES)
+        done = [m for m in finished if m is not None]  # the model's finished stages, of every variant
         s_per_example = [m["wall_s"] / m["examples"] for m in done]
-        for variant in t.variants:
-            todo = [k for k in TRAINED_STAGES if not is_done(paths.stage_dir(cfg.profile, name, variant, k))]
-            n = sum(len(task_records(cfg, k)) for k in todo)
-            steps = n // (t.batch_size * t.grad_accum)
-            eta = f", ~{n * statistics.mean(s_per_example) / 60:.0f} min as finished stages ran" if done and n else ""
-            lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages {todo or 'none'} to train,"
-                         f" ~{steps} steps{eta}")  # fmt: skip
+        todo = [k for k in TRAINED_STAGES if not is_done(paths.stage_dir(cfg.profile, name, variant, k))]
+        n = sum(len(task_records(cfg, k)) for k in todo)
+        steps = n // (t.batch_size * t.grad_accum)
+        eta = f", ~{n * statistics.mean(s_per_example) / 60:.0f} min as finished stages ran" if done and n else ""
+        lines.append(f"  {name} ({spec.arch}, {spec.params_b:g}B) / {variant}: stages {todo or 'none'} to train,"
+                     f" ~{steps} steps{eta}")  # fmt: skip
     return "\n".join(lines)

@@ -197,13 +197,13 @@ def test_a_missing_input_names_the_notebook_and_target_that_write_it():
 
 
 def test_without_05s_tables_the_report_says_to_run_it_never_that_the_profile_has_no_study():
-    from cf_utils import mitigation_study
+    from cf_utils import mitigation_tables
 
-    assert "has not run yet: run 05_mitigations (make mitigations PROFILE=smoke)" in mitigation_study.absent_reason(
+    assert "has not run yet: run 05_mitigations (make mitigations PROFILE=smoke)" in mitigation_tables.absent_reason(
         "smoke"
     )
-    mitigation_study.write_empty(load_config("smoke", {"mitigation.methods": []}))  # what 05 writes without one
-    assert mitigation_study.absent_reason("smoke").startswith("this profile runs no mitigation study")
+    mitigation_tables.write_empty("smoke")  # what 05 writes without one
+    assert mitigation_tables.absent_reason("smoke").startswith("this profile runs no mitigation study")
 
 
 def test_data_sampled_with_another_seed_is_refused_with_both_ways_out():

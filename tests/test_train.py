@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from cf_utils import models, paths, stage, study, train
+from cf_utils import models, paths, registry, runlog, stage, study, train
 from cf_utils.config import ConfigError, load_config
 from cf_utils.data.prepare import prepare
 
@@ -123,7 +123,7 @@ def test_a_stage_draws_the_same_dropout_whatever_ran_before_it(smoke, tmp_path):
         torch.rand(prior_draws)  # what an earlier stage in the same process would have consumed
         stage.train_stage(model, tok, "seq2seq", recs, smoke.train, seed=3, resume_dir=tmp_path / str(prior_draws))
         adapters.append(stage.trainable_state(model))
-    assert models.get_spec("tiny-seq2seq") and any(
+    assert registry.get_spec("tiny-seq2seq") and any(
         getattr(m, "p", 0) > 0 for m in models.load_model("tiny-seq2seq").modules()
     )  # the test means something only with dropout in the model
     for n, a in adapters[0].items():
@@ -197,10 +197,10 @@ def test_replay_mixes_general_instructions(smoke):
 
 
 def test_derived_model_is_made_once_and_served_by_the_registry(smoke, monkeypatch):
-    spec = models.ModelSpec(name="tiny-causal-alpaca", arch="causal", source="derived", family="tiny",
+    spec = registry.ModelSpec(name="tiny-causal-alpaca", arch="causal", source="derived", family="tiny",
                             params_b=0.0, instruction_tuned=True, base="tiny-causal",
-                            lora_targets=models.get_spec("tiny-causal").lora_targets)  # fmt: skip
-    monkeypatch.setitem(models.REGISTRY, spec.name, spec)
+                            lora_targets=registry.get_spec("tiny-causal").lora_targets)  # fmt: skip
+    monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
     with pytest.raises(models.CheckpointMissingError, match="make_derived"):
         models.checkpoint_dir(spec.name, smoke.profile)
     out = train.make_derived(smoke, spec.name)
@@ -246,7 +246,7 @@ def test_weight_change_is_the_l2_distance_over_the_trainable_weights():
 @pytest.mark.parametrize("model", ["tiny-causal", "tiny-seq2seq"])
 def test_forward_loss_equals_the_models_own_loss(model):
     tok = models.load_tokenizer(model)
-    arch = models.get_spec(model).arch
+    arch = registry.get_spec(model).arch
     recs = [{**REC, "prompt": REC["prompt"] + " x" * n, "target": "Hi" + " there" * n} for n in (0, 3, 7)]
     batch = stage.collate([stage.encode(r, tok, arch, 512) for r in recs], tok.pad_token_id, arch)
     m = models.load_model(model)
@@ -300,7 +300,7 @@ def test_the_lora_arm_trains_an_adapter_beside_full_fine_tuning_and_logs_each_st
     train.Chain(cfg, "tiny-causal", "lora").run()
     stage5 = paths.stage_dir(cfg.profile, "tiny-causal", "lora", 5)
     assert (stage5 / "adapter_model.safetensors").is_file() and not (stage5 / "model.safetensors").exists()
-    rows = train.chain_summary(cfg.profile, "tiny-causal", "lora")
+    rows = runlog.chain_summary(cfg.profile, "tiny-causal", "lora")
     assert [r["stage"] for r in rows] == [1, 2, 3, 4, 5] and {r["method"] for r in rows} == {"lora"}
     assert all(r["weight_distance"] > 0 and r["loss_start"] is not None for r in rows)
     from cf_utils import evaluate

@@ -10,6 +10,7 @@ release); lm-evaluation-harness tasks/crows_pairs; Luo et al. 2023, arXiv 2308.0
 from __future__ import annotations
 
 from cf_utils.data.specs import Benchmark, Hub, Split
+from cf_utils.study import BIAS
 
 CROWS_BIAS_TYPES = (
     "race-color",
@@ -49,7 +50,7 @@ def _crows_pairs(rows: list[dict], *, name: str) -> list[dict]:
 
 CROWS_PAIRS = Benchmark(
     name="crows_pairs",
-    category="bias",
+    category=BIAS,
     kind="pair",
     stands_for="CrowS-Pairs English (revised), pct_stereotype per bias type",
     # The English file the harness's crows_pairs_english reads, read directly as jsonl so the repo's

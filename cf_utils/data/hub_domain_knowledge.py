@@ -15,6 +15,7 @@ from collections import Counter
 
 from cf_utils.data.hub_rows import LETTERS, compact, group_in_order, index, mc
 from cf_utils.data.specs import Benchmark, Hub, Split
+from cf_utils.study import DOMAIN_KNOWLEDGE
 
 MMLU_FORMATS = ("text", "letter")
 
@@ -95,7 +96,7 @@ def _mmlu_spec(category: str, label: str) -> Benchmark:
     # The four categories read the same files; the converter keeps its category's subjects.
     return Benchmark(
         name=f"mmlu_{category}",
-        category="domain_knowledge",
+        category=DOMAIN_KNOWLEDGE,
         kind="mc",
         stands_for=f"MMLU {label} (harness subject map, subjects pooled), 5-shot from each subject's dev set",
         # "Convert dataset to Parquet" commit that wrote the "all" config (subject column added);

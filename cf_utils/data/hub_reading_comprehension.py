@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from cf_utils.data.hub_rows import LETTERS, compact, group_in_order, index, mc
 from cf_utils.data.specs import Benchmark, Hub, Split
+from cf_utils.study import READING_COMPREHENSION
 
 
 def _race_solved(problem: dict) -> str:
@@ -41,7 +42,7 @@ def _race_spec(level: str) -> Benchmark:
     # This export commit lists all/test/0000.parquet; high/ and middle/ follow the same layout.
     return Benchmark(
         name=f"race_{level}",
-        category="reading_comprehension",
+        category=READING_COMPREHENSION,
         kind="mc",
         stands_for=f"RACE-{level} test, one doc per passage, last question scored (2023 harness), 0-shot",
         source=Hub("ehovy/race", revision="624e205088ca17b947616417669d9cd7c4bbc16b", verified=True, config=level),

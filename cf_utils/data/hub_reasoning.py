@@ -15,6 +15,7 @@ import re
 
 from cf_utils.data.hub_rows import LETTERS, compact, mc
 from cf_utils.data.specs import Benchmark, Hub, Split
+from cf_utils.study import REASONING
 
 
 def _boolq(rows: list[dict], *, name: str) -> list[dict]:
@@ -29,7 +30,7 @@ def _boolq(rows: list[dict], *, name: str) -> list[dict]:
 
 BOOLQ = Benchmark(
     name="boolq",
-    category="reasoning",
+    category=REASONING,
     kind="mc",
     stands_for="BoolQ (SuperGLUE) validation, harness prompt, 0-shot",
     # parquet-converter commit on refs/convert/parquet holding boolq/super_glue-*.parquet.
@@ -51,7 +52,7 @@ def _piqa(rows: list[dict], *, name: str) -> list[dict]:
 
 PIQA = Benchmark(
     name="piqa",
-    category="reasoning",
+    category=REASONING,
     kind="mc",
     stands_for="PIQA validation, harness prompt, 0-shot",
     # The harness's parquet re-host of ybisk/piqa (the original is script-only).
@@ -77,7 +78,7 @@ def _winogrande(rows: list[dict], *, name: str) -> list[dict]:
 
 WINOGRANDE = Benchmark(
     name="winogrande",
-    category="reasoning",
+    category=REASONING,
     kind="partial",
     stands_for="WinoGrande (xl) validation, harness partial scoring, 0-shot",
     source=Hub(
@@ -109,7 +110,7 @@ def _hellaswag(rows: list[dict], *, name: str) -> list[dict]:
 
 HELLASWAG = Benchmark(
     name="hellaswag",
-    category="reasoning",
+    category=REASONING,
     kind="mc",
     stands_for="HellaSwag validation (test labels are hidden), harness preprocessing, 0-shot",
     # Commit of the parquet-conversion pull request (#7); main still ships a loading script.
@@ -160,7 +161,7 @@ def _mathqa(rows: list[dict], *, name: str) -> list[dict]:
 
 MATHQA = Benchmark(
     name="mathqa",
-    category="reasoning",
+    category=REASONING,
     kind="mc",
     stands_for="MathQA test, harness prompt, options parsed from the 'a ) ... , b ) ...' string, 0-shot",
     source=Hub("allenai/math_qa", revision="38e0ba15f61be453623bb94404f93725f9db0abe", verified=True),
@@ -203,7 +204,7 @@ def _mutual(rows: list[dict], *, name: str) -> list[dict]:
 
 MUTUAL = Benchmark(
     name="mutual",
-    category="reasoning",
+    category=REASONING,
     kind="mc",
     stands_for="MuTual validation (r@1 = accuracy), harness detokenisation, 0-shot",
     # The harness's MuTual data as parquet. Its conversion (PR #2, short sha 5f41c2c6) was merged

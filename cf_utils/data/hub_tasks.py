@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from cf_utils.data.hub_rows import group_in_order, index
 from cf_utils.data.specs import Hub, Split, Task, in_study_order
-from cf_utils.study import GENERAL_TASK
+from cf_utils.study import EMDG, EXP, GENERAL_TASK, HGEN, INQQG, SIMP
 
 
 def _example(uid: str, fields: dict, target: str, references: list[str]) -> dict:
@@ -44,7 +44,7 @@ def _simp_examples(rows: list[dict]) -> Iterator[dict]:
 
 
 SIMP = Task(
-    name="simp",
+    name=SIMP,
     stands_for="Continual-T0 Simp: WikiAuto normal -> simple sentence; held out: ASSET test (10 references)",
     # parquet-converter commit that moved every split to default/<split>/NNNN.parquet (seen for the
     # challenge splits; train and test_asset are inferred to follow).
@@ -88,7 +88,7 @@ def _emdg_examples(rows: list[dict]) -> Iterator[dict]:
 
 
 EMDG = Task(
-    name="emdg",
+    name=EMDG,
     stands_for="Continual-T0 Emdg: EmpatheticDialogues emotion + situation + dialogue -> next listener turn",
     # facebook/empathetic_dialogues is script-only; this parquet re-host keeps the original
     # per-utterance columns (conv_id, utterance_idx, context = emotion, prompt = situation).
@@ -119,7 +119,7 @@ def _inqqg_examples(rows: list[dict]) -> Iterator[dict]:
 
 
 INQQG = Task(
-    name="inqqg",
+    name=INQQG,
     stands_for="Continual-T0 InqQG: ELI5 answer -> question (ELI5 substitute: sentence-transformers/eli5)",
     # ELI5 itself is gone from the hub (Reddit terms). sentence-transformers/eli5 keeps the
     # (question, answer) pairs the task needs. No sha was found: main, read through the repo's own
@@ -159,7 +159,7 @@ def _exp_examples(rows: list[dict]) -> Iterator[dict]:
 
 
 EXP = Task(
-    name="exp",
+    name=EXP,
     stands_for="Continual-T0 Exp: e-SNLI premise + hypothesis + relation -> explanation",
     # No commit sha found for the parquet conversion of e-SNLI: main, read through the repo's
     # "plain_text" config (fails loudly if main still only has the script).
@@ -210,7 +210,7 @@ def _hgen_render(ex: dict, variant: int, rng: random.Random) -> str:
 
 
 HGEN = Task(
-    name="hgen",
+    name=HGEN,
     stands_for="Continual-T0 HGen: Gigaword headline that starts with / contains / ends with a given word",
     # Harvard/gigaword main is a loading script over a tarball; its parquet export branch has no
     # sha in any page we found, so the branch is used unverified.

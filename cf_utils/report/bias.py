@@ -13,12 +13,13 @@ from __future__ import annotations
 import pandas as pd
 
 from cf_utils import metrics
+from cf_utils.study import BIAS
 
 
 def bias_metric(scores: pd.DataFrame) -> str | None:
     """The bias elements' primary metric (``acc``: BBQ, higher = less biased; ``pct_stereotype``: CrowS-Pairs,
     lower = less stereotyped); None without bias rows or with both kinds."""
-    bias = scores[scores["category"] == "bias"]
+    bias = scores[scores["category"] == BIAS]
     found = {metrics.primary_metric(g) for _, g in bias.groupby("benchmark")["metric"]}
     return found.pop() if len(found) == 1 else None
 
@@ -53,7 +54,7 @@ def bias_type_table(items: pd.DataFrame | None) -> pd.DataFrame:
     columns = ["model", "variant", "bias type", "pairs", "stage 0", "final", "|stage 0 - 50|", "|final - 50|"]
     if items is None:
         return pd.DataFrame(columns=columns)
-    pairs = items[(items["category"] == "bias") & (items["metric"] == "pct_stereotype")]
+    pairs = items[(items["category"] == BIAS) & (items["metric"] == "pct_stereotype")]
     if pairs.empty:
         return pd.DataFrame(columns=columns)
     last = pairs["stage"].max()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cf_utils import comparisons, metrics
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.report.bias import bias_direction, bias_metric
 from cf_utils.report.cells import fg_cell, num, with_ci
 from cf_utils.report.frames import Frames

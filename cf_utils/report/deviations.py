@@ -16,10 +16,11 @@ import json
 import math
 
 from cf_utils import paths
+from cf_utils.chains import profile_models
 from cf_utils.config import Config
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.report.paper import PAPER_BATCH, PAPER_EPOCHS, PAPER_EXAMPLES, PAPER_LR, PAPER_METHOD, PAPER_NAME
-from cf_utils.study import ADAPTER_METHODS
+from cf_utils.study import ADAPTER_METHODS, FULL, LORA_ARM, QLORA
 
 
 def deviations(cfg: Config) -> list[str]:
@@ -28,11 +29,6 @@ def deviations(cfg: Config) -> list[str]:
               quantised_weights, instruction_analogue, stand_ins, mmlu_format, data_cuts, leaks_removed,
               seeds)  # fmt: skip
     return [line for check in checks for line in check(cfg)]  # each check: its sentences, none where cfg matches
-
-
-def study_models(cfg: Config) -> list[str]:
-    """The models the profile trains: the study's and the mitigation study's."""
-    return list(dict.fromkeys([*cfg.train.models, *([cfg.mitigation.model] if cfg.mitigation.methods else [])]))
 
 
 def first_n(available: int, cap: int | None) -> int:
@@ -44,7 +40,7 @@ def training_method(cfg: Config) -> list[str]:
     t = cfg.train
     if t.method == PAPER_METHOD:
         return []
-    nf4 = ", base weights in 4-bit NF4" if t.method == "qlora" else ""
+    nf4 = ", base weights in 4-bit NF4" if t.method == QLORA else ""
     return [
         f"Training: {'QLoRA' if nf4 else 'LoRA'} adapters (rank {t.lora_r}, alpha {t.lora_alpha}{nf4}) instead of the "
         "paper's full fine-tuning; LoRA is known to forget less (Biderman et al., TMLR 2024)."
@@ -63,8 +59,8 @@ def learning_rate(cfg: Config) -> list[str]:
 def lora_arm(cfg: Config) -> list[str]:
     """Beyond the paper: the LoRA arm beside full fine-tuning (variant ``lora``)."""
     mitigation = f"the mitigation study on {cfg.mitigation.model}"
-    where = [*(["the main study"] if "lora" in cfg.train.variants else []),
-             *([mitigation] if "lora" in cfg.mitigation.methods else [])]  # fmt: skip
+    where = [*(["the main study"] if LORA_ARM in cfg.train.variants else []),
+             *([mitigation] if LORA_ARM in cfg.mitigation.methods else [])]  # fmt: skip
     if not where:
         return []
     t, where = cfg.train, " and ".join(where)
@@ -77,7 +73,7 @@ def adapter_targets(cfg: Config) -> list[str]:
     if cfg.train.method not in ADAPTER_METHODS:
         return []
     by_targets: dict[tuple[str, ...], list[str]] = {}
-    for m in study_models(cfg):
+    for m in profile_models(cfg):
         by_targets.setdefault(get_spec(m).lora_targets, []).append(m)
     parts = "; ".join(f"{', '.join(t)} of {', '.join(ms)}" for t, ms in by_targets.items())
     return [f"Trained weights: the adapters wrap the attention projections only ({parts}); the paper trains all."]
@@ -98,7 +94,7 @@ def training_amount(cfg: Config) -> list[str]:
 
 def smaller_models(cfg: Config) -> list[str]:
     """Models that are not the paper's (derived ones: see instruction_analogue)."""
-    ours = [get_spec(m) for m in study_models(cfg) if m not in PAPER_NAME and get_spec(m).source != "derived"]
+    ours = [get_spec(m) for m in profile_models(cfg) if m not in PAPER_NAME and get_spec(m).source != "derived"]
     if not ours:
         return []
     sizes = [get_spec(m).params_b for m in PAPER_NAME]
@@ -116,7 +112,7 @@ def from_gguf(name: str) -> bool:
 
 
 def quantised_weights(cfg: Config) -> list[str]:
-    names = [m for m in study_models(cfg) if from_gguf(m)]
+    names = [m for m in profile_models(cfg) if from_gguf(m)]
     if not names:
         return []
     return [
@@ -126,12 +122,12 @@ def quantised_weights(cfg: Config) -> list[str]:
 
 
 def instruction_analogue(cfg: Config) -> list[str]:
-    derived = [get_spec(m) for m in study_models(cfg) if get_spec(m).source == "derived"]
+    derived = [get_spec(m) for m in profile_models(cfg) if get_spec(m).source == "derived"]
     if not derived:
         return []
     n = first_n(cfg.data.general_examples, cfg.train.general_examples)
     names = ", ".join(f"{s.name} ({s.base} + {n:,} general instructions)" for s in derived)
-    how = "full fine-tuning (as Alpaca was)" if cfg.train.method == "full" else "a LoRA merged into the weights"
+    how = "full fine-tuning (as Alpaca was)" if cfg.train.method == FULL else "a LoRA merged into the weights"
     return [f"General instruction tuning: our Alpaca analogue {names}, made by {how} for {cfg.train.epochs} "
             "epoch(s), stands in for Alpaca-7B (LLaMA-7B + Alpaca 52k)."]  # fmt: skip
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from cf_utils import mitigation_study, paths, plots
-from cf_utils.models import get_spec
+from cf_utils import mitigation_tables, paths, plots
+from cf_utils.registry import get_spec
 from cf_utils.report.frames import Frames
 from cf_utils.report.roles import real, twin_pairs
 
@@ -87,7 +87,7 @@ def draw_all(frames: Frames, out: Path) -> dict[str, tuple[Figure | None, str]]:
         ),
         "mitigations": (
             plots.mitigation_tradeoff(*frames.mitigations, out) if frames.mitigations is not None else None,
-            mitigation_study.absent_reason(frames.profile) if frames.mitigations is None else "",
+            mitigation_tables.absent_reason(frames.profile) if frames.mitigations is None else "",
         ),
     }
 

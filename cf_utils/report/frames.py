@@ -5,7 +5,7 @@
 reads ``scores.csv``, ``items.csv`` (optional), ``generations.csv`` (optional), ``forgetting.csv``
 (:func:`cf_utils.metrics.write_forgetting`), ``manifest.json`` (optional), the mitigation study's tables
 (optional) and the training loss and per-stage log of every scored chain (each stage's ``metrics.json``,
-:func:`cf_utils.train.chain_summary`), and derives the
+:func:`cf_utils.runlog.chain_summary`), and derives the
 element, curve, new-task, transfer and comparison frames (:mod:`cf_utils.metrics`, :mod:`.roles`). The
 CIs are the paired bootstrap of :mod:`cf_utils.stats`: per element its FG, final drop and initial score
 beside the element's chance level; per new task its gain over the held-out generations; per comparative
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cf_utils import metrics, mitigation_study, paths, train
+from cf_utils import metrics, mitigation_tables, paths, runlog
 from cf_utils.report.roles import claim_comparisons
 from cf_utils.study import TRAINED_STAGES
 
@@ -43,10 +43,10 @@ class Frames:
     new_task: pd.DataFrame | None = None
     transfer: pd.DataFrame | None = None
     manifest: dict = field(default_factory=dict)
-    mitigations: tuple[pd.DataFrame, pd.DataFrame] | None = None  # mitigation_study.read: retention, tasks
+    mitigations: tuple[pd.DataFrame, pd.DataFrame] | None = None  # mitigation_tables.read: retention, tasks
     losses: pd.DataFrame | None = None  # LOSS_COLUMNS: training loss per step of each scored chain
     comparisons: pd.DataFrame | None = None  # comparisons.COMPARISON_COLUMNS: the comparative claims' pairs
-    training: pd.DataFrame | None = None  # train.chain_summary of each scored chain: one row per trained stage
+    training: pd.DataFrame | None = None  # runlog.chain_summary of each scored chain: one row per trained stage
     n_boot: int | None = None  # the bootstrap resamples behind every CI and state (config eval.n_boot)
 
 
@@ -74,9 +74,9 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
         new_task=metrics.new_task_table(scores, generations, n_boot=n_boot, seed=seed),
         transfer=metrics.transfer(scores),
         manifest=read_optional(paths.output(profile, "manifest.json"), lambda p: json.loads(p.read_text())) or {},
-        mitigations=mitigation_study.read(profile),
+        mitigations=mitigation_tables.read(profile),
         losses=losses(profile, chains),
-        training=pd.DataFrame([row for chain in chains for row in train.chain_summary(profile, *chain)]),
+        training=pd.DataFrame([row for chain in chains for row in runlog.chain_summary(profile, *chain)]),
         comparisons=None if items is None else claim_comparisons(forgetting, items, n_boot=n_boot, seed=seed),
         n_boot=n_boot,
     )
@@ -126,9 +126,8 @@ def losses(profile: str, chains) -> pd.DataFrame:
     for model, variant in chains:
         step = 0
         for k in TRAINED_STAGES:
-            path = paths.stage_dir(profile, model, variant, k) / "metrics.json"
-            if path.is_file():
-                m = json.loads(path.read_text())
+            m = runlog.stage_record(profile, model, variant, k)
+            if m is not None:
                 rows += [(model, variant, k, m["task"], step + i, x) for i, x in enumerate(m["loss"])]
                 step += len(m["loss"])
     return pd.DataFrame(rows, columns=LOSS_COLUMNS)

@@ -1,21 +1,21 @@
 """The mitigation study in the report (beyond the paper): its table and what it found, in words.
 
 05_mitigations writes the study's data (``mitigations.csv``, ``mitigations_tasks.csv``:
-:mod:`cf_utils.mitigation_study`); the table ``figures/<profile>/tables/mitigations.*`` and the findings
+:mod:`cf_utils.mitigation_tables`); the table ``figures/<profile>/tables/mitigations.*`` and the findings
 are made here, from those files, by 04_figures only, so each output has one writer. Verdicts come from
 the paired bootstrap p-value of each method's difference to ``seq``, Holm-adjusted over the methods
-(:func:`mitigation_study.verdict`).
+(:func:`mitigation_tables.verdict`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from cf_utils import mitigation_study
+from cf_utils import mitigation_tables
 from cf_utils.report.cells import num
 from cf_utils.report.frames import Frames
 from cf_utils.report.table_files import Table
-from cf_utils.study import SEQ
+from cf_utils.study import GENERAL_POOLED, SEQ
 
 MITIGATION_NOTE = (
     "Final drop = (start - end) / start x 100 per benchmark, averaged per category; general = the mean of "
@@ -29,9 +29,9 @@ MITIGATION_NOTE = (
 
 
 def mitigation_table(retention: pd.DataFrame, tasks: pd.DataFrame) -> Table:
-    """One row per method (mitigation_study.summary) with its caption and the note on how it was computed."""
+    """One row per method (mitigation_tables.summary) with its caption and the note on how it was computed."""
     caption = f"Mitigations (beyond the paper) on {retention['model'].iloc[0]}: each method after the last stage"
-    return Table("mitigations", caption, mitigation_study.summary(retention, tasks), MITIGATION_NOTE)
+    return Table("mitigations", caption, mitigation_tables.summary(retention, tasks), MITIGATION_NOTE)
 
 
 def mitigation_lines(frames: Frames) -> list[str]:
@@ -39,9 +39,9 @@ def mitigation_lines(frames: Frames) -> list[str]:
     if frames.mitigations is None:
         return []
     retention, tasks = frames.mitigations
-    gen = retention[retention["category"] == "general"].set_index("variant", drop=False)
+    gen = retention[retention["category"] == GENERAL_POOLED].set_index("variant", drop=False)
     gains = tasks.groupby("variant")["gain"].mean()
-    verdicts = {m: mitigation_study.verdict(r) for m, r in gen.iterrows()}
+    verdicts = {m: mitigation_tables.verdict(r) for m, r in gen.iterrows()}
     better = [m for m, v in verdicts.items() if v == "forgets less than seq"]
     worse = [m for m, v in verdicts.items() if v == "forgets more than seq"]
     seq = gen.loc[SEQ]

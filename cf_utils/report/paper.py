@@ -12,14 +12,15 @@ from __future__ import annotations
 import pandas as pd
 
 from cf_utils import paths
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.report.bias import bias_metric
 from cf_utils.report.frames import Frames
 from cf_utils.report.roles import seq_rows
+from cf_utils.study import BIAS, FULL
 
 # The paper's training (section 4.1): every weight fine-tuned, 100k examples per task, 3 epochs,
 # effective batch 128, AdamW at a constant 2e-5 for BLOOMZ / mT0.
-PAPER_METHOD = "full"
+PAPER_METHOD = FULL
 PAPER_LR = 2e-5
 PAPER_EXAMPLES = 100_000
 PAPER_EPOCHS = 3
@@ -65,7 +66,7 @@ def comparison_note(model: str, category: str, metric: str | None) -> str:
         if get_spec(model).source == "hub"
         else "stand-in benchmarks (offline profile) and a far smaller model: absolute levels differ"
     )
-    if category == "bias" and metric == "acc":
+    if category == BIAS and metric == "acc":
         note += "; BBQ accuracy (higher = less biased) vs CrowS pct_stereotype: FG signs read oppositely"
     return note
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from cf_utils import paths
 from cf_utils.io import atomic_write_text
-from cf_utils.models import get_spec
+from cf_utils.registry import get_spec
 from cf_utils.report.claims import EVIDENCE, rule_lines
 from cf_utils.report.figures import Drawn
 from cf_utils.report.frames import Frames

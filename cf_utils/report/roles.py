@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from cf_utils import comparisons
-from cf_utils.models import get_spec
-from cf_utils.study import GENERAL, SEQ
+from cf_utils.registry import get_spec
+from cf_utils.study import GENERAL, REPLAY, SEQ
 
 TWINS = (("llama-7b", "alpaca-7b"),)  # hub pairs (base, instruction-tuned) not linked by ModelSpec.base
-REPLAY = "replay"  # the paper's mitigation (section 5.4): general instructions mixed into every stage
 SCALE, ARCHITECTURE, INSTRUCTION, MITIGATION = 2, 3, 4, 6  # the comparative claims' numbers
 
 
