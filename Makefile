@@ -173,10 +173,22 @@ $(REPORT): $(OUT)/plan.json notebooks/04_figures.ipynb configs/defaults.yaml con
 
 # The plan, printed and kept once the data is prepared and before any chain trains (an order-only prerequisite of
 # every chain): the report sets the time the run took beside it. A resumed run keeps the first one.
-$(OUT)/plan.json: $(DATA) configs/defaults.yaml configs/$(PROFILE).yaml | $(SETUP)
+PILOTS = $(foreach m,$(PILOT_MODELS),$(OUT)/pilots/$(m).json)
+$(OUT)/plan.json: $(DATA) configs/defaults.yaml configs/$(PROFILE).yaml $(PILOTS) | $(SETUP)
 	$(PY) -m cf_utils.plan --profile $(PROFILE) $(PLAN_ARGS) --out $@
 
-reproduce: $(REPORT)
+# Further models' stage-0 pilots (data.pilot_models, e.g. cpu-full's Gemma pair): their base accuracies on the
+# held-apart pilot items, made after the data and before the plan, whose power per model reads them.
+$(OUT)/pilots/%.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP)
+	@mkdir -p $(OUT)/logs
+	CF_TEXT_PROGRESS=1 $(PY) -m cf_utils.pilot --profile $(PROFILE) --model $* 2>&1 | tee $(OUT)/logs/pilot-$*.log
+
+# Each make reproduce is a piece of the run (cf_utils/pieces.py: artifacts/<profile>/pieces.json): begun before
+# anything else (refused when an unfinished run began from other committed code), closed once the report is made.
+reproduce: | $(SETUP)
+	@$(PY) -m cf_utils.pieces begin --profile $(PROFILE)
+	@$(MAKE) --no-print-directory $(REPORT) PROFILE=$(PROFILE)
+	@$(PY) -m cf_utils.pieces end --profile $(PROFILE)
 	@echo "reproduce ($(PROFILE)): report in $(REPORT) (and .html), figures in $(FIGURES_ROOT)/$(PROFILE)/"
 
 # The pilot (cf_utils/pilot.py): the power calculation's assumptions measured once on items set apart from the

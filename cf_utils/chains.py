@@ -1,6 +1,6 @@
 """A profile's chains, listed once: which (model, variant) chains it trains and evaluates, at which stages.
 
-    study_chains(cfg)        train.models x train.variants, evaluated at every stage (the main study)
+    study_chains(cfg)        train.models x their variants (train.variants_of), evaluated at every stage
     mitigation_chains(cfg)   seq and every method of mitigation.methods on mitigation.model (05_mitigations):
                              seq at the start and the end, the others at the end; wise-<alpha> trains nothing
     all_chains(cfg)          the study's, then the mitigation study's not among them (the launcher, make, plans)
@@ -21,7 +21,7 @@ ChainSpec = tuple[str, str, tuple[int, ...]]  # model, variant, stages evaluated
 
 def study_chains(cfg: Config) -> list[ChainSpec]:
     """Every (model, variant) of the main study, model by model, evaluated at every stage."""
-    return [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants]
+    return [(m, v, STAGES) for m in cfg.train.models for v in cfg.train.variants_of(m)]
 
 
 def mitigation_variants(cfg: Config) -> list[str]:

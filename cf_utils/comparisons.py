@@ -6,7 +6,9 @@ Such a comparison is a test of the *difference*, not two point estimates side by
 resample draws one set of items (whole clusters where items share a passage) and computes both
 chains' FG on it, so the difference's interval has the paired variance. Several comparisons made
 for one claim are a family: their p-values are Holm-adjusted (stats.holm) and a difference counts as
-detected only when its adjusted p-value is below 5% (the report states the rule).
+detected only when its adjusted p-value is below 5% (the report states the rule). Beside each difference, its
+power: the smallest true difference the family's test detects with 80% power (``detectable``: the draws' standard
+error times z(1 - 0.05 / 2m) + z(0.8), m the claim's comparisons: Bonferroni's level, the strictest step of Holm's).
 
 References: Efron & Tibshirani 1993 (paired bootstrap); Holm 1979 (step-down adjustment).
 """
@@ -20,8 +22,8 @@ from cf_utils import metrics, stats
 from cf_utils.study import STAGES
 
 ALPHA = 0.05
-COMPARISON_COLUMNS = ["claim", "a", "b", "category", "fg_a", "fg_b", "difference", "ci_low", "ci_high", "p",
-                      "p_holm", "state"]  # fmt: skip
+COMPARISON_COLUMNS = ["claim", "a", "b", "category", "fg_a", "fg_b", "difference", "ci_low", "ci_high", "se",
+                      "detectable", "p", "p_holm", "state"]  # fmt: skip
 A_MORE, B_MORE = "a forgets more", "b forgets more"
 
 
@@ -52,7 +54,7 @@ def fg_difference(
     diff = np.mean([d[0] - d[1] for d in draws], axis=0)
     low, high = stats.interval(diff, 0.95)
     return {"fg_a": fg_a, "fg_b": fg_b, "difference": fg_a - fg_b, "ci_low": low, "ci_high": high,
-            "p": stats.p_value(diff)}  # fmt: skip
+            "se": float(np.std(diff, ddof=1)), "p": stats.p_value(diff)}  # fmt: skip
 
 
 def compare(
@@ -69,7 +71,9 @@ def compare(
         }  # fmt: skip
         for claim, a, b, category, benchmarks in pairs
     ]
-    out = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_holm", "state")])
+    out = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("detectable", "p_holm", "state")])
+    family = out.groupby("claim")["p"].transform("size") if len(out) else []
+    out["detectable"] = [stats.detectable_in_family(se, m, ALPHA) for se, m in zip(out["se"], family, strict=True)]
     out["p_holm"] = out.groupby("claim")["p"].transform(lambda p: stats.holm(list(p))) if len(out) else []
     out["state"] = [_state(r) for r in out.itertuples()]
     return out[COMPARISON_COLUMNS]

@@ -60,6 +60,9 @@ class DataConfig:
     pilot_initial: dict[str, float] | None = None
     pilot_flip_rate: dict[str, float] | None = None
     pilot_source: str | None = None
+    # Further models measured at stage 0 on the same pilot items by `make reproduce` before the plan
+    # (artifacts/<profile>/pilots/<model>.json): their base accuracies, for the plan's power per model.
+    pilot_models: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         for name in ("bench_items", "max_context_words", "max_source_words", "bench_tokens"):
@@ -93,6 +96,8 @@ class TrainConfig:
     variants: list[TrainedVariant] = field(
         default_factory=lambda: [study.SEQ]
     )  # continual-training variants (study.py; mitigations.py trains them)
+    # A variant named here runs only on the models listed (cpu-full: replay on SmolLM2 alone); the others on all.
+    variant_models: dict[str, list[str]] = field(default_factory=dict)
     method: Method = study.LORA  # 4-bit NF4 + LoRA, LoRA, or the paper's full fine-tuning
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16: autocast matmuls over fp32 master weights;
     # auto: bf16 where the device computes it fast (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else fp32
@@ -121,6 +126,14 @@ class TrainConfig:
             )
         if not self.models or not self.variants:
             raise ConfigError("TrainConfig: models and variants must each name at least one entry")
+        for variant, names in self.variant_models.items():
+            if variant not in self.variants or not names or set(names) - set(self.models):
+                raise ConfigError(f"TrainConfig: variant_models.{variant} must name a variant of train.variants "
+                                  f"and some of train.models ({self.models}); got {names}")  # fmt: skip
+
+    def variants_of(self, model: str) -> list[str]:
+        """The variants ``model`` runs: every one of ``variants`` not limited to other models by ``variant_models``."""
+        return [v for v in self.variants if model in self.variant_models.get(v, self.models)]
 
 
 @dataclass(frozen=True)

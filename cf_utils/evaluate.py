@@ -40,7 +40,18 @@ from typing import NamedTuple
 import pandas as pd
 import torch
 
-from cf_utils import distributed, generation, metrics, mitigations, models, paths, registry, scoring, textmetrics
+from cf_utils import (
+    distributed,
+    generation,
+    metrics,
+    mitigations,
+    models,
+    paths,
+    pieces,
+    registry,
+    scoring,
+    textmetrics,
+)
 from cf_utils.chains import study_chains
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
@@ -307,6 +318,7 @@ class ChainEval:
                 atomic_write_json(
                     paths.cell_file(self.cfg.profile, self.name, self.variant, cell.stage, cell.name), record
                 )
+                pieces.touch(self.cfg.profile)
         return {"model": self.name, "variant": self.variant, "computed": len(todo), "reused": len(every) - len(todo),
                 "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 

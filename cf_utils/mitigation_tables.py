@@ -2,7 +2,7 @@
 
     artifacts/<profile>/mitigations/scores.csv, items.csv   the cells used (same schema as the main study)
     artifacts/<profile>/mitigations.csv        model,variant,category,initial,final,final_drop,ci_low,ci_high,
-                                               vs_seq,vs_seq_low,vs_seq_high,p,p_holm   (general knowledge)
+                                               vs_seq,vs_seq_low,vs_seq_high,detectable,p,p_holm
     artifacts/<profile>/mitigations_tasks.csv  model,variant,task,metric,initial,final,gain   (the new tasks)
 
 What is compared: each method's model after the last stage against the same starting model (the
@@ -15,7 +15,8 @@ less). CIs: paired percentile bootstrap over each benchmark's items (whole clust
 passage, as the main table), the same draw for the starting
 model and every method, so differences between methods are paired too; ``p`` is the difference's
 bootstrap p-value and ``p_holm`` its Holm adjustment over the variants compared with seq in a
-category. New-task gain: each task's own metric after the last stage minus at stage 0, in points.
+category; ``detectable`` the difference it could detect with 80% power in that family
+(stats.detectable_in_family). New-task gain: each task's own metric after the last stage minus at stage 0, in points.
 
 No torch: the report reads these tables (cf_utils/mitigation_study.py trains and evaluates the chains).
 """
@@ -30,7 +31,7 @@ from cf_utils.io import atomic_write_text
 from cf_utils.study import BIAS, CATEGORIES, GENERAL, GENERAL_POOLED, LAST, NEW_TASK, SEQ, TASKS
 
 RETENTION_COLUMNS = ["model", "variant", "category", "initial", "final", "final_drop", "ci_low", "ci_high",
-                     "vs_seq", "vs_seq_low", "vs_seq_high", "p", "p_holm"]  # fmt: skip
+                     "vs_seq", "vs_seq_low", "vs_seq_high", "detectable", "p", "p_holm"]  # fmt: skip
 TASK_COLUMNS = ["model", "variant", "task", "metric", "initial", "final", "gain"]
 LEVEL, ALPHA = 0.95, 0.05
 
@@ -87,8 +88,10 @@ def retention_table(
         initial, finals = starts[category]
         for i, v in enumerate(variants):
             vs = point[category][seq] - point[category][i]
+            se = float(np.std(diff[:, i], ddof=1))
+            power = stats.detectable_in_family(se, len(others), ALPHA) if i != seq else np.nan
             rows.append((model, v, category, initial, finals[i], point[category][i], *stats.interval(b[:, i], LEVEL),
-                         vs, *stats.interval(diff[:, i], LEVEL), p[i], holm.get(i, np.nan)))  # fmt: skip
+                         vs, *stats.interval(diff[:, i], LEVEL), power, p[i], holm.get(i, np.nan)))  # fmt: skip
     return pd.DataFrame(rows, columns=RETENTION_COLUMNS)
 
 
@@ -134,6 +137,7 @@ def summary(retention: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
             "less forgetting than seq, points [95% CI]": ""
             if m == SEQ
             else ci(gen["vs_seq"], gen["vs_seq_low"], gen["vs_seq_high"]),  # fmt: skip
+            "detectable with 80% power, points": "" if m == SEQ else f"{gen['detectable']:.1f}",
         }
         for _, r in g[g["category"] != GENERAL_POOLED].iterrows():
             row[f"{r['category']} drop %"] = f"{r['final_drop']:.1f}"

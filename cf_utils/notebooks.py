@@ -23,7 +23,7 @@ from unittest import mock
 
 import yaml
 
-from cf_utils import paths
+from cf_utils import paths, pieces
 
 
 class ParameterError(ValueError):
@@ -78,6 +78,7 @@ def run(name: str, profile: str, params: dict | None = None, log_dir: Path | Non
     with _kernel_environment():
         papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3",
                                    cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=True)  # fmt: skip
+    pieces.touch(profile)
     return out
 
 

@@ -118,6 +118,11 @@ def notebook_log_dir(profile: str) -> Path:
     return artifacts_dir(profile) / "notebooks"
 
 
+def pilot_file(profile: str, model: str) -> Path:
+    """A further model's stage-0 pilot (cf_utils.pilot --model; data.pilot_models)."""
+    return artifacts_dir(profile) / "pilots" / f"{model}.json"
+
+
 def output(profile: str, name: str) -> Path:
     """A run-level output of artifacts/<profile>/: one of OUTPUTS."""
     if name not in OUTPUTS:
@@ -152,6 +157,7 @@ OUTPUTS = {  # each run-level output: the notebook (or module) that writes it an
     "chains.mk": ("cf_utils.launch", "chains"),  # the chains as make variables
     "pilot.json": ("cf_utils.pilot", "pilot"),  # the power calculation's assumptions, measured on held-apart items
     "plan.json": ("cf_utils.plan", "reproduce"),  # make plan's estimate, made after the data, before the chains
+    "pieces.json": ("cf_utils.pieces", "reproduce"),  # each sitting of a run: its start, end and code
 }
 
 

@@ -12,6 +12,12 @@ floor (cf_utils.power.at_floor). It prints the block to paste into configs/<prof
 ``data.pilot_flip_rate``, ``data.pilot_source``); the power calculation then reads the pilot's numbers in place
 of the stated assumptions (cf_utils.power.assumptions). It never looks at a forgetting estimate: a flip rate is
 a variance, not an effect, and the pilot's items are not the study's.
+
+    python -m cf_utils.pilot --profile cpu-full --model gemma3-270m     (make reproduce: data.pilot_models)
+
+scores a further model on the same pilot items at stage 0 only (a derived model is made first, as its chain
+would make it) and writes artifacts/<profile>/pilots/<model>.json: its base accuracies, which the plan's power
+per model reads with the first model's flip rates (a stated assumption: the further models are not trained here).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cf_utils import models, paths, power, registry, scoring, stage
+from cf_utils import models, paths, pieces, power, registry, scoring, stage
 from cf_utils.config import CPU, Config, load_config
 from cf_utils.data.records import read_jsonl
 from cf_utils.io import atomic_write_json
@@ -45,13 +51,52 @@ def _interval(p: float, n: int) -> tuple[float, float]:
     return round(100 * max(0.0, p - half), 1), round(100 * min(1.0, p + half), 1)
 
 
-def run(cfg: Config) -> dict:
-    """Measure, write artifacts/<profile>/pilot.json and return it."""
+def _pilot_files(cfg: Config) -> list[dict]:
     manifest = json.loads(paths.data_manifest(cfg.profile).read_text(encoding="utf-8"))
     files = [f for f in manifest["files"] if f["role"] == "pilot"]
     if not files:
         raise SystemExit(f"no pilot items in data/{cfg.profile}: set data.pilot_items and run make data PROFILE="
                          f"{cfg.profile}")  # fmt: skip
+    return files
+
+
+def _element(f: dict, before: list[int]) -> dict:
+    """One element's stage-0 score, its 95% interval, baselines and floor."""
+    p, n = sum(before) / len(before), len(before)
+    initial = round(100 * p, 2)
+    chance, majority = f.get("chance", float("nan")), f.get("majority_baseline", float("nan"))
+    return {"category": f["category"], "n": n, "initial": initial, "initial_ci": _interval(p, n), "chance": chance,
+            "majority_baseline": majority, "at_floor": power.at_floor(initial, chance, majority)}  # fmt: skip
+
+
+def stage0(cfg: Config, name: str) -> dict:
+    """Score ``name`` as loaded on the pilot items; write artifacts/<profile>/pilots/<name>.json and return it."""
+    if name not in cfg.data.pilot_models:
+        raise SystemExit(f"{name} is not in data.pilot_models of configs/{cfg.profile}.yaml ({cfg.data.pilot_models})")
+    files, root, t0 = _pilot_files(cfg), paths.data_dir(cfg.profile), time.time()
+    spec = registry.get_spec(name)
+    if spec.source == "derived":  # made once, as its chain makes it, and reused by the chain
+        from cf_utils import train
+
+        train.make_derived(cfg, name)
+    tok = models.load_tokenizer(name, profile=cfg.profile)
+    model = models.load_model(name, method=FULL, profile=cfg.profile)
+    model.eval()
+    before = _outcomes(model, tok, spec.arch, files, root)
+    elements = {f["name"]: _element(f, before[f["name"]]) for f in files}
+    n = len(next(iter(before.values())))
+    result = {"profile": cfg.profile, "model": name, "seconds": round(time.time() - t0, 1),
+              "source": f"cf_utils.pilot --model {name} on {n} held-apart items per benchmark (data/{cfg.profile}/"
+                        f"pilot/, seed {cfg.seed}), stage 0 only, {time.strftime('%Y-%m-%d')}",
+              "elements": elements}  # fmt: skip
+    atomic_write_json(paths.pilot_file(cfg.profile, name), result)
+    pieces.touch(cfg.profile)
+    return result
+
+
+def run(cfg: Config) -> dict:
+    """Measure, write artifacts/<profile>/pilot.json and return it."""
+    files = _pilot_files(cfg)
     name, root, t0 = cfg.train.models[0], paths.data_dir(cfg.profile), time.time()
     arch = registry.get_spec(name).arch
     tok = models.load_tokenizer(name, profile=cfg.profile)
@@ -66,14 +111,11 @@ def run(cfg: Config) -> dict:
     elements = {}
     for f in files:
         b, a = before[f["name"]], after[f["name"]]
-        p, n = sum(b) / len(b), len(b)
-        initial = round(100 * p, 2)
-        chance, majority = f.get("chance", float("nan")), f.get("majority_baseline", float("nan"))
-        elements[f["name"]] = {
-            "category": f["category"], "n": n, "initial": initial, "initial_ci": _interval(p, n),
-            "flip_rate": round(sum(x != y for x, y in zip(b, a, strict=True)) / n, 3),
-            "chance": chance, "majority_baseline": majority, "at_floor": power.at_floor(initial, chance, majority),
-        }  # fmt: skip
+        n = len(b)
+        el = _element(f, b)
+        elements[f["name"]] = {**{k: el[k] for k in ("category", "n", "initial", "initial_ci")},
+                               "flip_rate": round(sum(x != y for x, y in zip(b, a, strict=True)) / n, 3),
+                               **{k: el[k] for k in ("chance", "majority_baseline", "at_floor")}}  # fmt: skip
     steps = trained["steps"]
     source = (f"cf_utils.pilot on {n} held-apart items per benchmark (data/{cfg.profile}/pilot/, seed {cfg.seed}), "
               f"{name} at stage 0 and after stage 1 ({steps} steps, lr {cfg.train.lr:g}, batch "
@@ -97,7 +139,16 @@ def config_block(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default=CPU)
-    cfg = load_config(parser.parse_args(argv).profile)
+    parser.add_argument("--model", help="a model of data.pilot_models: its stage-0 scores only (pilots/<model>.json)")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.profile)
+    if args.model:
+        result = stage0(cfg, args.model)
+        for k, v in result["elements"].items():
+            print(f"{k:22s} n={v['n']:4d} initial {v['initial']:5.1f} {v['initial_ci']}"
+                  f"{'  AT FLOOR' if v['at_floor'] else ''}")  # fmt: skip
+        print(f"written {paths.pilot_file(cfg.profile, args.model)}")
+        return 0
     result = run(cfg)
     for k, v in result["elements"].items():
         floor = "  AT FLOOR" if v["at_floor"] else ""

@@ -135,15 +135,16 @@ def _token_counter(cfg: Config):
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
-def _bench_tokens(cfg: Config) -> tuple[float, float]:
-    """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data)."""
+def _bench_tokens(cfg: Config, role: str = "benchmark") -> tuple[float, float]:
+    """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data); ``role="pilot"``: the
+    pilot's held-apart items."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
         tokens = sum(bench.values()) * TYPICAL_TOKENS["bench_item"]
         return tokens, 0.1 * tokens
     root = paths.data_dir(cfg.profile)
-    files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
+    files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == role]
     count = _token_counter(cfg)
     run = scored = 0.0
     for f in files:
@@ -248,10 +249,15 @@ def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> 
             flops = _train_flops(registry.get_spec(spec.base), t.method, tokens, share)
             derived.append({"model": name, "tokens": round(tokens), "hours": (flops / (peak * mfu["train"])
                                                                               + overhead) / 3600})  # fmt: skip
-    total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
+    pilot_tokens = _bench_tokens(cfg, "pilot") if cfg.data.pilot_models else (0.0, 0.0)
+    pilots = [{"model": name, "hours": (_forward_flops(registry.get_spec(name), *pilot_tokens) / (peak * mfu["score"])
+                                        + overhead) / 3600} for name in cfg.data.pilot_models]  # fmt: skip
+    total = (sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
+             + sum(p["hours"] for p in pilots))  # fmt: skip
     mitigation = sum(c["train_hours"] + c["eval_hours"] for c in chains if not c["study"])
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
             "peak_flops": peak, "cpu": None if gpu else cpu, "mfu": mfu, "chains": chains, "derived": derived,
+            "pilots": pilots,
             "total_hours": total, "mitigation_hours": mitigation,
             "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
 
@@ -309,6 +315,8 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
     for d in est["derived"]:
         lines.append(f"  {d['model']:<24} made once: general instruction tuning, {d['tokens'] / 1e6:.2f}M tokens "
                      f"~{d['hours']:.2f} h")  # fmt: skip
+    for p in est["pilots"]:
+        lines.append(f"  {p['model']:<24} stage-0 pilot on the held-apart items ~{p['hours']:.2f} h")
     wall = "" if "GPU" in est["device"] else f" (~{est['total_hours'] * 60:.0f} min wall on this machine, one job)"
     if not cfg.mitigation.in_reproduce and est["mitigation_hours"]:
         main = est["total_hours"] - est["mitigation_hours"]
@@ -338,7 +346,9 @@ def power_lines(cfg: Config) -> list[str]:
     """Per category: items, the expected 95% CI half-width of its FG over the elements above their floor, under
     the pilot's numbers (or the config's stated assumptions; cf_utils.power.assumptions), beside the target and
     the minimal detectable FG (80% power, 5% level; metrics.minimal_detectable_fg). A category whose every
-    element the pilot found at its floor is not measurable for this model."""
+    element the pilot found at its floor is not measurable for this model. Then the same for every further model
+    whose stage-0 pilot has run (data.pilot_models: its own base accuracies and floors, the first model's flip
+    rates), on the same items."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         return ["  power: prepare the data first (make data) to see each category's half-width and detectable FG"]
@@ -348,7 +358,26 @@ def power_lines(cfg: Config) -> list[str]:
     low = {f["name"] for f in bench if f.get("pilot_floor")}
     said = (f"the pilot's stage-0 scores and flip rates x {power.FLIP_GROWTH:g} ({d.pilot_source})" if d.pilot_initial
             else f"assumed initial {d.assumed_initial:g}%, flip rate {d.assumed_flip_rate:g}")  # fmt: skip
-    lines = [f"  power (per model; {said}; cf_utils/power.py):"]
+    lines = [
+        f"  power ({cfg.train.models[0]}; {said}; cf_utils/power.py):",
+        *_power_block(d, bench, initial, flip, low),
+    ]
+    for name in d.pilot_models:
+        path = paths.pilot_file(cfg.profile, name)
+        if not path.is_file():
+            lines.append(f"  power ({name}): its stage-0 pilot has not run (make reproduce runs it before the plan)")
+            continue
+        pilot = json.loads(path.read_text(encoding="utf-8"))["elements"]
+        own = {f["name"]: pilot[f["name"]]["initial"] if f["name"] in pilot else initial[f["name"]] for f in bench}
+        own_low = {n for n, e in pilot.items() if e["at_floor"]}
+        lines += [f"  power ({name}; its stage-0 pilot, {path.relative_to(paths.artifacts_dir(cfg.profile))}, with "
+                  f"the flip rates above):", *_power_block(d, bench, own, flip, own_low)]  # fmt: skip
+    return lines
+
+
+def _power_block(d, bench: list[dict], initial: dict, flip: dict, low: set[str]) -> list[str]:
+    """One model's lines of ``power_lines``."""
+    lines = []
     for category in CATEGORIES:
         files = [f for f in bench if f["category"] == category]
         if not files:

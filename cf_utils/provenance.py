@@ -19,7 +19,7 @@ from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
-from cf_utils import paths, registry, runlog
+from cf_utils import paths, pieces, registry, runlog
 from cf_utils.chains import all_chains, profile_models, trained
 from cf_utils.config import Config
 from cf_utils.data.manifest import read as read_data_manifest
@@ -215,6 +215,7 @@ def build(cfg: Config) -> dict:
         "time_s_by_chain": time_by_chain(evals, rows),
         "time_s_by_cell": time_by_cell(evals),
         "plan": _plan(cfg.profile),
+        "pieces": _pieces(cfg.profile),  # each make reproduce of the run: its start, end and code
         "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
 
@@ -225,6 +226,12 @@ def _plan(profile: str) -> dict | None:
     if not path.is_file():
         return None
     return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k != "text"}
+
+
+def _pieces(profile: str) -> list[dict]:
+    """The run's pieces, the open one's end moved to now (the manifest is among its last steps)."""
+    pieces.touch(profile)
+    return pieces.read(profile)
 
 
 def write(cfg: Config) -> Path:

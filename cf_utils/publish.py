@@ -23,13 +23,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from cf_utils import paths
+from cf_utils import paths, pieces
 from cf_utils.config import CPU, CPU_FULL, GPU_PROFILES
 from cf_utils.io import atomic_write_text
 
 # The first three must be there; the rest are copied when the run has them.
 FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigations.csv", "mitigations_tasks.csv",
-         "plan.json", "pilot.json")  # fmt: skip
+         "plan.json", "pilot.json", "pieces.json")  # fmt: skip
+FOLDERS = ("pilots", "dose")  # copied whole when the run has them
 LARGE = ("items.csv", "generations.csv")  # published when under LARGE_LIMIT (the bootstraps' inputs)
 LARGE_LIMIT = 20 * 2**20
 SECTIONS = ("Headline", "The paper's claims", "Table 4", "Power", "Forgotten and learned", "Mitigations")
@@ -99,6 +100,11 @@ def _check_run(profile: str) -> None:
     if git.get("dirty"):
         raise PublishError(f"{src} was made from uncommitted code (manifest.json git.dirty): commit, then run "
                            f"`make reproduce PROFILE={profile}` again before publishing")  # fmt: skip
+    run = man.get("pieces") or []
+    if run and (pieces.mixed(run) or run[0]["commit"] != git["sha"]):
+        raise PublishError(f"{src}: its pieces ran different or uncommitted code (manifest.json pieces: "
+                           f"{sorted({(p['commit'] or '?')[:12] for p in run})}): one run is one commit; start afresh "
+                           f"(make clean PROFILE={profile}; make reproduce PROFILE={profile})")  # fmt: skip
 
 
 def publish(profile: str, readme: Path = README) -> Path:
@@ -115,6 +121,9 @@ def publish(profile: str, readme: Path = README) -> Path:
         f = src / name
         if f.is_file() and (name not in LARGE or f.stat().st_size <= LARGE_LIMIT):
             shutil.copy2(f, tmp / name)
+    for folder in FOLDERS:
+        if (src / folder).is_dir():
+            shutil.copytree(src / folder, tmp / folder)
     figures = paths.figures_dir(profile)
     for fig in sorted([*figures.glob("*.png"), *figures.glob("*.pdf")]):
         shutil.copy2(fig, tmp / "figures" / fig.name)

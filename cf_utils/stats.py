@@ -16,6 +16,8 @@ References:
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 
@@ -90,3 +92,9 @@ Z_975, Z_80 = 1.959964, 0.841621  # standard normal quantiles: two-sided 5% leve
 def minimal_detectable(se: float) -> float:
     """The smallest true effect a two-sided 5% test detects with 80% power, given its standard error."""
     return (Z_975 + Z_80) * se
+
+
+def detectable_in_family(se: float, family: int, alpha: float = 0.05) -> float:
+    """The smallest true difference one of ``family`` comparisons detects with 80% power, at the family's 5%
+    (Bonferroni's level alpha / family: the strictest step of Holm's, so conservative for Holm)."""
+    return (NormalDist().inv_cdf(1 - alpha / (2 * max(family, 1))) + Z_80) * se

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import distributed, models, paths, registry
+from cf_utils import distributed, models, paths, pieces, registry
 from cf_utils.chains import study_chains
 from cf_utils.config import Config
 from cf_utils.data import manifest as data_manifest
@@ -119,6 +119,7 @@ class Chain:
             run = {"model": self.name, "variant": self.variant, "stage": k, **self.cfg.to_dict()}
             atomic_write_json(tmp / "run_config.json", run)  # the resolved config that made this stage
             atomic_write_json(record_file(tmp), metrics)  # last: marks the stage finished
+        pieces.touch(self.cfg.profile)
         distributed.barrier()
 
     # -- the chain

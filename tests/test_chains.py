@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cf_utils import chains, paths
-from cf_utils.config import load_config
+from cf_utils.config import ConfigError, load_config
 
 PACKAGE = paths.ROOT / "cf_utils"
 OWNER = "chains.py"
@@ -101,3 +101,14 @@ def test_the_study_first_then_the_mitigation_chains_it_lacks(methods):
     assert [v for _, v, _ in chains.trained(every)] == [v for _, v, _ in every if not v.startswith("wise-")]
     mitigation_model = [cfg.mitigation.model] if methods else []
     assert chains.profile_models(cfg) == list(dict.fromkeys([*cfg.train.models, *mitigation_model]))
+
+
+def test_a_variant_limited_to_some_models_runs_on_those_alone():
+    cfg = load_config("cpu-full")
+    study = [c[:2] for c in chains.study_chains(cfg)]
+    assert ("smollm2-135m-instruct", "replay") in study and ("gemma3-270m", "replay") not in study
+    assert [v for m, v in study if m == "gemma3-270m-alpaca"] == ["seq"]
+    every = [c[:2] for c in chains.all_chains(cfg)]
+    assert every.count(("smollm2-135m-instruct", "replay")) == 1  # the mitigation study's replay is the study's
+    with pytest.raises(ConfigError, match="variant_models.replay"):
+        load_config("smoke", {"train.variant_models": {"replay": ["not-a-model"]}})

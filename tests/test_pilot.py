@@ -81,3 +81,21 @@ def test_the_allocation_reads_the_pilot_and_gives_an_element_at_floor_no_power()
     assert flip == {"strong": 0.1, "plain": 0.2} and initial == {"strong": 80.0, "plain": 50.0}
     assert power.half_width({"strong": sizes["strong"]}, initial, flip) <= 6.0
     assert power.half_width({"strong": sizes["strong"] - 5}, initial, flip) > 5.9  # the least that reaches it
+
+
+def test_a_further_model_is_measured_at_stage_0_on_the_same_items_and_the_plan_reads_it(smoke_pilot, monkeypatch):
+    from cf_utils import paths, plan
+
+    cfg, manifest, result, data = smoke_pilot
+    monkeypatch.setenv("CF_DATA_ROOT", str(data.parent))  # the fixture's prepared data
+    with pytest.raises(SystemExit, match="data.pilot_models"):
+        pilot.stage0(cfg, "tiny-seq2seq")
+    cfg = load_config("smoke", {"data.pilot_items": 6, "data.pilot_models": ["tiny-seq2seq"]})
+    assert "  power (tiny-seq2seq): its stage-0 pilot has not run" in "\n".join(plan.power_lines(cfg))
+    other = pilot.stage0(cfg, "tiny-seq2seq")
+    assert paths.pilot_file("smoke", "tiny-seq2seq").is_file()
+    assert set(other["elements"]) == set(result["elements"]) and "stage 0 only" in other["source"]
+    for name, el in other["elements"].items():
+        assert el["n"] == 6 and "flip_rate" not in el, name
+    lines = plan.power_lines(cfg)
+    assert any(line.startswith("  power (tiny-seq2seq; its stage-0 pilot") for line in lines)

@@ -16,7 +16,7 @@ def study(vs_seq: dict[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, 
     for v, (d, lo, hi) in {"seq": (0.0, 0.0, 0.0), **vs_seq}.items():
         for c in ("domain_knowledge", "general"):
             p = 0.01 if lo > 0 or hi < 0 else 0.5  # a CI that excludes 0: a small (Holm-adjusted) p-value
-            rows.append(("m", v, c, 50.0, 45.0 + d / 2, 10.0 - d, 6.0 - d, 14.0 - d, d, lo, hi, p, p))
+            rows.append(("m", v, c, 50.0, 45.0 + d / 2, 10.0 - d, 6.0 - d, 14.0 - d, d, lo, hi, 5.0, p, p))
         tasks += [("m", v, t, "bleu", 10.0, 20.0, 10.0) for t in ("simp", "emdg")]
     return (pd.DataFrame(rows, columns=mitigation_tables.RETENTION_COLUMNS),
             pd.DataFrame(tasks, columns=mitigation_tables.TASK_COLUMNS))  # fmt: skip

@@ -134,10 +134,12 @@ def no_architecture_pairs(f: pd.DataFrame) -> str:
 
 
 def comparison_cell(row) -> str:
-    """One comparison for the evidence: a vs b, category, difference [CI], Holm p, state."""
+    """One comparison for the evidence: a vs b, category, difference [CI], the difference it could detect, Holm p,
+    state."""
     diff = with_ci(row["difference"], row["ci_low"], row["ci_high"])
-    holm = num(row["p_holm"])
-    return f"{row['a']} vs {row['b']} {ABBR[row['category']]}: FG(a) - FG(b) {diff}, Holm p {holm}, {row['state']}"
+    holm, power = num(row["p_holm"]), num(row.get("detectable", float("nan")))
+    return (f"{row['a']} vs {row['b']} {ABBR[row['category']]}: FG(a) - FG(b) {diff} (detectable with 80% power: "
+            f"+-{power}), Holm p {holm}, {row['state']}")  # fmt: skip
 
 
 def claim_comparison(claim: int, pairs: list, table: pd.DataFrame | None, why_none: str) -> tuple[str, str]:

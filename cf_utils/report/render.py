@@ -17,7 +17,7 @@ from pathlib import Path
 import mistune
 import pandas as pd
 
-from cf_utils import paths
+from cf_utils import paths, pieces
 from cf_utils.io import atomic_write_text
 from cf_utils.registry import get_spec
 from cf_utils.report.claims import EVIDENCE, rule_lines
@@ -69,11 +69,21 @@ def run_lines(profile: str, man: dict) -> list[str]:
         lines.append(f"- Time recorded by the steps themselves: {t['total'] / 60:.1f} min ({time_parts(t)}; "
                      f"artifacts/{profile}/manifest.json), also for work an earlier run did and this one "
                      "reused")  # fmt: skip
+    run = man.get("pieces") or []
+    if run:
+        wall = pieces.seconds(run) / 3600
+        commits = sorted({(p["commit"] or "?")[:12] for p in run})
+        loads = ", ".join(f"{p['load_average']:.2f}" for p in run)
+        lines.append(f"- Made in {len(run)} piece(s) (`make reproduce`, resumed after each interruption; "
+                     f"artifacts/{profile}/pieces.json): {wall * 60:.0f} min from each piece's start to its last "
+                     f"finished step, load average at the starts {loads}; "
+                     f"code {', '.join(commits)}{' (MIXED: not one run)' if pieces.mixed(run) else ''}")  # fmt: skip
     if man.get("plan") and man.get("time_s"):
         p, spent = man["plan"], man["time_s"]["total"] / 3600
+        wall = f", the pieces' time {pieces.seconds(run) / 3600 / p['total_hours']:.2f} x" if run else ""
         lines.append(f"- Planned before the run (`make plan`, matmul peak {p['peak_flops'] / 1e9:.0f} GFLOP/s "
                      f"{p['peak']}, load average {p['load_average']:.2f}): {p['total_hours'] * 60:.0f} min; the "
-                     f"steps' recorded time is {spent / p['total_hours']:.2f} x the plan")  # fmt: skip
+                     f"steps' recorded time is {spent / p['total_hours']:.2f} x the plan{wall}")  # fmt: skip
     if man.get("notebooks_s"):
         parts = [f"{k} {v / 60:.1f} min" for k, v in man["notebooks_s"].items() if v is not None]
         lines.append("- Notebooks (papermill durations): " + ", ".join(parts))

@@ -213,13 +213,15 @@ def _sci(x) -> str:
 
 
 def comparison_table(table: pd.DataFrame | None) -> pd.DataFrame:
-    """The comparative claims' paired comparisons: FG of a and b, difference [CI], p, Holm p, state."""
+    """The comparative claims' paired comparisons: FG of a and b, difference [CI], the difference detectable with
+    80% power in the claim's family, p, Holm p, state."""
     t = or_empty(table, comparisons.COMPARISON_COLUMNS)
     return pd.DataFrame({
         "claim": t["claim"], "a": t["a"], "b": t["b"], "category": t["category"], "FG a": t["fg_a"].map(num),
         "FG b": t["fg_b"].map(num),
         "difference [95% CI]": [with_ci(*v) for v in t[["difference", "ci_low", "ci_high"]].to_numpy()],
-        "p": t["p"].map(num), "Holm p": t["p_holm"].map(num), "state": t["state"],
+        "detectable (80%)": t["detectable"].map(num), "p": t["p"].map(num),
+        "Holm p": t["p_holm"].map(num), "state": t["state"],
     })  # fmt: skip
 
 
