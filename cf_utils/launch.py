@@ -72,6 +72,7 @@ def makefile(cfg: Config) -> str:
         f"MITIGATION_CHAINS := {_names(c for c in every if c[:2] not in study)}\n"
         f"MITIGATION_TRAINED := {_names(mit_trained)}\n"
         f"MITIGATIONS_IN_REPRODUCE := {'yes' if cfg.mitigation.in_reproduce else ''}\n"
+        f"DOSE_STUDY := {'yes' if cfg.dose.model else ''}\n"
     )
 
 
