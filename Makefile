@@ -11,6 +11,8 @@
 #   make evaluate PROFILE=smoke    03_evaluate (and what it needs)
 #   make mitigations PROFILE=smoke 05_mitigations: LoRA arm, replay, L2, EWC, LwF, O-LoRA, WiSE-FT against seq on one
 #                                  model (part of reproduce unless the profile sets mitigation.in_reproduce: false)
+#   make dose PROFILE=cpu-full     forgetting against training steps at several learning rates (beyond the paper;
+#                                  part of reproduce where the profile sets dose.model)
 #   make figures PROFILE=smoke     04_figures: forgetting.csv, figures, tables, manifest.json, report.md/html
 #   make -j 2 reproduce            two chains at a time (each (model, method) chain is a target of its own)
 #   make chain CHAIN=MODEL/VARIANT one chain, trained and evaluated (a cluster job array's task); make chains: the list
@@ -48,12 +50,13 @@ DATA := $(DATA_ROOT)/$(PROFILE)/MANIFEST.json
 FINETUNE := $(ARTIFACTS_ROOT)/$(PROFILE)/finetune.json
 SCORES := $(ARTIFACTS_ROOT)/$(PROFILE)/scores.csv
 MITIGATIONS := $(ARTIFACTS_ROOT)/$(PROFILE)/mitigations.csv
+DOSE := $(ARTIFACTS_ROOT)/$(PROFILE)/dose/fit.csv
 REPORT := $(ARTIFACTS_ROOT)/$(PROFILE)/report.md
 RUN_NB := $(PY) -m cf_utils.notebooks
 LAUNCH := $(PY) -m cf_utils.launch
 OUT := $(ARTIFACTS_ROOT)/$(PROFILE)
 
-.PHONY: all setup data finetune evaluate mitigations figures chain chains plan pilot reproduce publish $(TEST_GOALS) bench lint lab clean clean-all help
+.PHONY: all setup data finetune evaluate mitigations dose figures chain chains plan pilot reproduce publish $(TEST_GOALS) bench lint lab clean clean-all help
 
 all: reproduce
 
@@ -61,7 +64,7 @@ help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # The cf_utils files each rule runs (DATA_SRC, TRAIN_SRC, EVAL_SRC, FINETUNE_SRC, SCORES_SRC, MIT_SRC, FIG_SRC,
-# CHAINS_SRC): derived from the real imports by cf_utils/sources.py (standard library only, so no venv needed),
+# CHAINS_SRC, DOSE_SRC): derived from the real imports by cf_utils/sources.py (standard library only, so no venv needed),
 # remade when any module or notebook changes.
 SOURCES_MK := $(ARTIFACTS_ROOT)/sources.mk
 ifneq ($(filter-out setup publish $(TEST_GOALS) lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
@@ -162,13 +165,23 @@ $(MITIGATIONS): notebooks/05_mitigations.ipynb configs/defaults.yaml configs/$(P
                 $(call trained,$(MITIGATION_TRAINED)) $(call evaluated,$(MITIGATION_CHAINS)) | $(SETUP)
 	$(RUN_NB) 05_mitigations --profile $(PROFILE)
 
+dose: $(DOSE)
+
+# The dose study (cf_utils/dose_study.py): one chain's first stage at several learning rates, scored at multiples of the
+# default's steps; resumes where it stopped (scored checkpoints are kept, training from its last state).
+$(DOSE): configs/defaults.yaml configs/$(PROFILE).yaml $(DOSE_SRC) $(DATA) | $(SETUP) $(OUT)/plan.json
+	@mkdir -p $(OUT)/logs
+	CF_TEXT_PROGRESS=1 $(PY) -m cf_utils.dose_study --profile $(PROFILE) 2>&1 | tee $(OUT)/logs/dose.log
+
 figures: $(REPORT)
 
 # The mitigation study is part of the report unless the profile runs it apart (mitigation.in_reproduce: false);
-# then the report includes it once `make mitigations` has made it, and is remade when it changes.
+# then the report includes it once `make mitigations` has made it, and is remade when it changes. The dose study is
+# part of it where the profile sets dose.model.
 $(REPORT): $(OUT)/plan.json notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) \
            data/reference/paper_numbers.csv $(SCORES) \
-           $(if $(MITIGATIONS_IN_REPRODUCE),$(MITIGATIONS),$(wildcard $(MITIGATIONS))) | $(SETUP)
+           $(if $(MITIGATIONS_IN_REPRODUCE),$(MITIGATIONS),$(wildcard $(MITIGATIONS))) $(if $(DOSE_STUDY),$(DOSE)) \
+           | $(SETUP)
 	$(RUN_NB) 04_figures --profile $(PROFILE)
 
 # The plan, printed and kept once the data is prepared and before any chain trains (an order-only prerequisite of

@@ -187,6 +187,38 @@ class MitigationConfig:
 
 
 @dataclass(frozen=True)
+class DoseConfig:
+    """What the dose study measures (cf_utils/dose_study.py; beyond the paper): forgetting against training steps.
+
+    One chain's first stage (task TASKS[0]) on ``model`` trained on to ``max(multiples)`` x the default's steps
+    per stage, scored at ``multiples`` x those steps, at each learning rate of ``lrs`` (fixed before any run).
+    """
+
+    model: str | None = None  # registry name; None: no dose study in this profile
+    multiples: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0])  # of the default's steps per stage
+    lrs: list[float] = field(default_factory=list)  # learning rates, fixed in the config before any run
+    paper_steps: int = 2346  # the paper's optimizer steps per stage: a marker on the dose axis
+
+    def __post_init__(self):
+        bad = [f"multiples has {m}" for m in self.multiples if not m > 0] + [
+            f"lrs has {lr}" for lr in self.lrs if not lr > 0
+        ]
+        if bad:
+            raise ConfigError(f"DoseConfig: out of range: {'; '.join(bad)} (multiples and lrs must be > 0)")
+        _check_min(self, "paper_steps", 1)
+        for name in ("multiples", "lrs"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ConfigError(f"DoseConfig: {name} lists a value twice: {values}")
+        if self.model is not None and not (self.multiples and self.lrs):
+            raise ConfigError(
+                f"DoseConfig: dose.model is {self.model!r} but dose.multiples or dose.lrs is empty: list the "
+                "multiples of the default's steps to score and the learning rates (fixed before any run), or set "
+                "dose.model: null"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     profile: str
     description: str = ""
@@ -195,6 +227,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
+    dose: DoseConfig = field(default_factory=DoseConfig)
 
     def seeds(self) -> dict[str, int]:
         """Seeds by purpose, recorded in every manifest (each purpose also salts its own generators)."""

@@ -13,6 +13,7 @@ flows data/ -> artifacts/ -> figures/, one sub-folder per profile:
         eval/<model>/<variant>/stage-<k>/<cell>.json, evaluated.json   scored cells, make stamp
         logs/{train,evaluate}-<model>-<variant>.log, notebooks/*.ipynb  what the terminal and notebooks showed
         finetune.json, scores.csv, items.csv, generations.csv, forgetting.csv, mitigations*.csv, mitigations/
+        dose/{items,scores,forgetting,curve,fit}.csv, dose/key.json   the dose study (cf_utils/dose_study.py)
         manifest.json, report.md, report.html, chains.mk
     figures/<profile>/                           figures (*.png, *.pdf) and tables/ (*.md, *.csv, *.tex)
     results/<profile>/                           the published reference run (committed; make publish)
@@ -123,6 +124,11 @@ def pilot_file(profile: str, model: str) -> Path:
     return artifacts_dir(profile) / "pilots" / f"{model}.json"
 
 
+def dose_resume_dir(profile: str, lr: float) -> Path:
+    """The dose study's training state at one learning rate (kept until its last checkpoint is scored)."""
+    return artifacts_dir(profile) / "dose" / f".lr-{lr!r}.resume"
+
+
 def output(profile: str, name: str) -> Path:
     """A run-level output of artifacts/<profile>/: one of OUTPUTS."""
     if name not in OUTPUTS:
@@ -150,6 +156,12 @@ OUTPUTS = {  # each run-level output: the notebook (or module) that writes it an
     "mitigations/items.csv": ("05_mitigations", "mitigations"),
     "mitigations.csv": ("05_mitigations", "mitigations"),  # retention per variant and category, against seq
     "mitigations_tasks.csv": ("05_mitigations", "mitigations"),  # new-task gains per variant
+    "dose/items.csv": ("cf_utils.dose_study", "dose"),  # lr,step,benchmark,item,cluster,correct per checkpoint
+    "dose/scores.csv": ("cf_utils.dose_study", "dose"),  # lr,step,multiple,category,benchmark,value,n
+    "dose/key.json": ("cf_utils.dose_study", "dose"),  # what the dose study's scores depend on (resume check)
+    "dose/forgetting.csv": ("cf_utils.dose_study", "dose"),  # F per (lr, step) with its item-bootstrap CI
+    "dose/curve.csv": ("cf_utils.dose_study", "dose"),  # the fitted power law and its CI band per lr
+    "dose/fit.csv": ("cf_utils.dose_study", "dose"),  # a, b and F at the default's and the paper's dose, CIs
     "forgetting.csv": ("04_figures", "figures"),  # FG (Eq. 1) per model, variant and category with CIs
     "manifest.json": ("04_figures", "figures"),  # config, seeds, code, packages, models, data, times
     "report.md": ("04_figures", "figures"),  # the report

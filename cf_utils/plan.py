@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from cf_utils import evaluate, metrics, mitigations, models, paths, power, registry
+from cf_utils import dose_tables, evaluate, metrics, mitigations, models, paths, power, registry
 from cf_utils.chains import all_chains
 from cf_utils.config import GPU_PROFILES, Config, ConfigError, load_config
 from cf_utils.io import atomic_write_json
@@ -135,9 +135,9 @@ def _token_counter(cfg: Config):
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
-def _bench_tokens(cfg: Config, role: str = "benchmark") -> tuple[float, float]:
+def _bench_tokens(cfg: Config, role: str = "benchmark", dose: bool = False) -> tuple[float, float]:
     """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data); ``role="pilot"``: the
-    pilot's held-apart items."""
+    pilot's held-apart items; ``dose``: of the dose study's elements only (dose_tables.scored_files)."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
@@ -145,6 +145,7 @@ def _bench_tokens(cfg: Config, role: str = "benchmark") -> tuple[float, float]:
         return tokens, 0.1 * tokens
     root = paths.data_dir(cfg.profile)
     files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == role]
+    files = dose_tables.scored_files(cfg, files) if dose else files
     count = _token_counter(cfg)
     run = scored = 0.0
     for f in files:
@@ -252,14 +253,34 @@ def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> 
     pilot_tokens = _bench_tokens(cfg, "pilot") if cfg.data.pilot_models else (0.0, 0.0)
     pilots = [{"model": name, "hours": (_forward_flops(registry.get_spec(name), *pilot_tokens) / (peak * mfu["score"])
                                         + overhead) / 3600} for name in cfg.data.pilot_models]  # fmt: skip
+    dose = _dose_estimate(cfg, sizes, peak, mfu, overhead)
     total = (sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
              + sum(p["hours"] for p in pilots))  # fmt: skip
+    total += dose["train_hours"] + dose["eval_hours"] if dose else 0.0
     mitigation = sum(c["train_hours"] + c["eval_hours"] for c in chains if not c["study"])
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
             "peak_flops": peak, "cpu": None if gpu else cpu, "mfu": mfu, "chains": chains, "derived": derived,
-            "pilots": pilots,
+            "pilots": pilots, "dose": dose,
             "total_hours": total, "mitigation_hours": mitigation,
-            "max_memory_gb": max(c["memory_gb"] for c in chains)}  # fmt: skip
+            "max_memory_gb": max([c["memory_gb"] for c in chains] + ([dose["memory_gb"]] if dose else []))}  # fmt: skip
+
+
+def _dose_estimate(cfg: Config, sizes: dict, peak: float, mfu: dict, overhead: float) -> dict | None:
+    """The dose study (cf_utils.dose_study): every learning rate's training to the largest multiple, and the base
+    model and every (lr, checkpoint) scored on the elements above their floor, by the chains' cost model."""
+    if cfg.dose.model is None:
+        return None
+    sched = dose_tables.schedule(cfg)
+    spec = registry.get_spec(cfg.dose.model)
+    per_example = sizes["train_tokens"] / max(sizes["train_examples"], 1)
+    tokens = sched.records * per_example * cfg.train.epochs * len(cfg.dose.lrs)
+    checkpoints = 1 + len(cfg.dose.lrs) * len(sched.checkpoints)
+    score_flops = checkpoints * _forward_flops(spec, *_bench_tokens(cfg, dose=True))
+    return {"model": cfg.dose.model, "train_tokens": round(tokens), "steps": sched.total_steps,
+            "checkpoints": checkpoints, "memory_gb": spec.params_b * 1e9 * BYTES_PER_PARAM[FULL] * 1.2 / 2**30 + 0.5,
+            "train_hours": (_train_flops(spec, FULL, tokens, sizes["response_share"]) / (peak * mfu["train"])
+                            + overhead) / 3600,
+            "eval_hours": score_flops / (peak * mfu["score"]) / 3600}  # fmt: skip
 
 
 def scale_out(est: dict, method: str, gpus: int) -> dict:
@@ -317,6 +338,12 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
                      f"~{d['hours']:.2f} h")  # fmt: skip
     for p in est["pilots"]:
         lines.append(f"  {p['model']:<24} stage-0 pilot on the held-apart items ~{p['hours']:.2f} h")
+    if est["dose"]:
+        d = est["dose"]
+        lines.append(f"  {d['model']:<24} dose     {len(cfg.dose.lrs)} lrs x {d['steps']} steps of stage 1, "
+                     f"{d['checkpoints']} checkpoints scored: train {d['train_tokens'] / 1e6:8.2f}M tokens "
+                     f"~{d['train_hours']:7.2f} h   eval ~{d['eval_hours']:6.2f} h   "
+                     f"memory ~{d['memory_gb']:5.1f} GB")  # fmt: skip
     wall = "" if "GPU" in est["device"] else f" (~{est['total_hours'] * 60:.0f} min wall on this machine, one job)"
     if not cfg.mitigation.in_reproduce and est["mitigation_hours"]:
         main = est["total_hours"] - est["mitigation_hours"]

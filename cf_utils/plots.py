@@ -418,3 +418,48 @@ def mitigation_tradeoff(
     fig.suptitle(f"Mitigations of forgetting on {model}: each method after the last stage vs the starting model")
     save(fig, out_dir, "mitigations")
     return fig
+
+
+def dose_curve(dose: dict[str, pd.DataFrame], model: str = "", out_dir: str | Path | None = None) -> Figure | None:
+    """Forgetting against training steps (log x): per learning rate the measured F with its 95% item-bootstrap CI,
+    the fitted power law a (s / default)^b and its 95% band; vertical lines at the default's and the paper's steps
+    per stage. ``dose``: cf_utils.dose_tables.read (forgetting, curve, fit)."""
+    if dose is None or dose["fit"].empty:
+        return None
+    points, curve, fit = dose["forgetting"], dose["curve"], dose["fit"]
+    fig = new_figure(8.5, 5.6)
+    ax = fig.subplots()
+    for colour, (_, r) in zip(palette(len(fit)), fit.iterrows(), strict=True):
+        lr = r["lr"]
+        label = f"lr {lr:g}" + (" (the width rule's, train.lr)" if r["width_rule"] else "")
+        c, p = curve[curve["lr"] == lr], points[points["lr"] == lr]
+        ax.fill_between(c["step"], c["f_low"], c["f_high"], color=colour, alpha=0.15, linewidth=0)
+        ax.plot(c["step"], c["f"], "-", color=colour, linewidth=1.2,
+                label=f"{label}: fit a = {r['a']:.2f}, b = {r['b']:.2f}")  # fmt: skip
+        yerr = [np.maximum(p["f"] - p["f_low"], 0), np.maximum(p["f_high"] - p["f"], 0)]
+        ax.errorbar(p["step"], p["f"], yerr=yerr, fmt="o", color=colour, capsize=3, markeredgecolor="black")
+    first = fit.iloc[0]
+    # The y range of the measured points and the fitted lines: a band that widens far beyond them (an
+    # extrapolation the data cannot fix) is cut off here; the dose table gives its numbers.
+    lo = min(points["f_low"].min(), curve["f"].min(), 0.0)
+    hi = max(points["f_high"].max(), curve["f"].max(), 0.0)
+    pad = 0.15 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.axvspan(first["max_steps"], curve["step"].max(), color="grey", alpha=0.07)
+    for x, style, text in (
+        (first["default_steps"], "--", f"default: {first['default_steps']:.0f} steps per stage"),
+        (first["paper_steps"], ":", f"paper: ~{first['paper_steps']:,.0f} steps (extrapolated)"),
+    ):
+        ax.axvline(x, color="black", linestyle=style, linewidth=1)
+        ax.annotate(text, (x, 0), xycoords=("data", "axes fraction"), xytext=(-3, 4), textcoords="offset points",
+                    rotation=90, ha="right", va="bottom", fontsize=8)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set(xlabel="optimizer steps on stage 1's task (log scale; shaded: beyond the largest dose measured)",
+           ylabel="forgetting F (%; mean relative drop, > 0 = forgotten)",
+           title="Forgetting against dose (points: 95% item-bootstrap CI; bands: the fit's 95% CI)")  # fmt: skip
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
+    fig.suptitle(f"Dose study on {model}" if model else "Dose study")
+    save(fig, out_dir, "dose")
+    return fig

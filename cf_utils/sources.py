@@ -20,7 +20,8 @@ from cf_utils.paths import NOTEBOOKS, ROOT
 
 PACKAGE = ROOT / "cf_utils"
 RUNNER = "cf_utils.notebooks"  # papermill's runner: part of every notebook rule
-# make variable -> what runs: a notebook (its code cells' imports) or modules (a chain process's entry).
+# make variable -> what runs: a notebook (its code cells' imports), a module run by itself (python -m), or the
+# launcher's step modules (a chain process's entry).
 TARGETS = {
     "DATA_SRC": "01_prepare_data.ipynb",
     "FINETUNE_SRC": "02_finetune.ipynb",
@@ -32,6 +33,7 @@ TARGETS = {
     "TRAIN_SRC": ("cf_utils.train",),  # launch train --chain: the chain's training
     "EVAL_SRC": ("cf_utils.evaluate",),  # launch evaluate --chain: the chain's cells
     "CHAINS_SRC": ("cf_utils.mitigations",),  # launch chains --make: the chains (cf_utils.chains), the model checked
+    "DOSE_SRC": "cf_utils.dose_study",  # python -m cf_utils.dose_study: the module and what it imports
 }
 LAUNCHER = "cf_utils.launch"
 
@@ -85,8 +87,10 @@ def closure(roots: set[str], graph: dict[str, set[str]]) -> set[str]:
 def sources(target: str | tuple[str, ...], graph: dict[str, set[str]]) -> list[str]:
     """The files (relative to the repository) that ``target`` executes."""
     files = module_files()
-    if isinstance(target, str):
+    if isinstance(target, str) and target.endswith(".ipynb"):
         roots = notebook_imports(target)
+    elif isinstance(target, str):  # a module run as python -m
+        roots = {target}
     else:  # the launcher's own imports, then the step's modules
         roots = {LAUNCHER, *target} | imported(ast.parse(files[LAUNCHER].read_text()), files, top_level=True)
         graph = {**graph, LAUNCHER: set()}

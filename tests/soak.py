@@ -50,7 +50,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ("scores.csv", "items.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv",
-           "mitigations/scores.csv", "mitigations/items.csv")  # fmt: skip
+           "mitigations/scores.csv", "mitigations/items.csv", "dose/items.csv", "dose/fit.csv")  # fmt: skip
 TIMEOUT_S = 1800
 
 

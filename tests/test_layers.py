@@ -17,7 +17,7 @@ import pytest
 from cf_utils import paths
 
 READ_SIDE = ("cf_utils.report", "cf_utils.plots", "cf_utils.runlog", "cf_utils.mitigation_tables", "cf_utils.registry",
-             "cf_utils.chains", "cf_utils.provenance")  # fmt: skip
+             "cf_utils.chains", "cf_utils.provenance", "cf_utils.dose_tables")  # fmt: skip
 HEAVY = ("torch", "transformers", "peft")
 
 

@@ -12,7 +12,8 @@ these outputs (05_mitigations writes its data, the mitigation figure and table a
 The modules, one concern each: frames (inputs), roles (which models, rows and pairs of chains each
 claim reads, and their paired comparisons), cells (number format), bias (the bias metric's direction),
 paper (the paper's numbers and setup), tables + table_files, mitigation (the mitigation study's table and
-findings), figures, claims, deviations, render. Reference: Luo et al. 2023, arXiv 2308.08747.
+findings), dose (the dose study's table and findings), figures, claims, deviations, render.
+Reference: Luo et al. 2023, arXiv 2308.08747.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cf_utils import metrics
 from cf_utils.config import Config
 from cf_utils.report.claims import HOLDS, INCONCLUSIVE, MIXED, NOT_HOLD, NOT_MEASURABLE, VERDICTS, claims, rule_lines
 from cf_utils.report.deviations import deviations
+from cf_utils.report.dose import dose_lines
 from cf_utils.report.figures import Drawn, make_figures
 from cf_utils.report.frames import Frames, load_frames
 from cf_utils.report.mitigation import mitigation_lines
@@ -32,7 +34,7 @@ from cf_utils.report.table_files import Table, write_table
 from cf_utils.report.tables import write_tables
 
 __all__ = ["HOLDS", "INCONCLUSIVE", "MIXED", "NOT_HOLD", "NOT_MEASURABLE", "VERDICTS", "Drawn", "Frames",
-           "Table", "build", "claims", "deviations", "load_frames", "make_figures", "mitigation_lines",
+           "Table", "build", "claims", "deviations", "dose_lines", "load_frames", "make_figures", "mitigation_lines",
            "paper_vs_ours", "provenance_warning", "rule_lines", "write_report", "write_table",
            "write_tables"]  # fmt: skip
 

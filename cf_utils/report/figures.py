@@ -16,7 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from cf_utils import mitigation_tables, paths, plots
+from cf_utils import dose_tables, mitigation_tables, paths, plots
 from cf_utils.registry import get_spec
 from cf_utils.report.frames import Frames
 from cf_utils.report.roles import real, twin_pairs
@@ -32,6 +32,7 @@ FIGURE_TITLES = {
     "replay_vs_seq": "Replay of general instructions vs plain sequential tuning",
     "new_task_before_after": "New tasks: own metric before / after their stage",
     "mitigations": "Mitigations: general-knowledge retention vs new-task gain",
+    "dose": "Forgetting against dose: training steps at several learning rates (beyond the paper)",
 }
 
 
@@ -88,6 +89,10 @@ def draw_all(frames: Frames, out: Path) -> dict[str, tuple[Figure | None, str]]:
         "mitigations": (
             plots.mitigation_tradeoff(*frames.mitigations, out) if frames.mitigations is not None else None,
             mitigation_tables.absent_reason(frames.profile) if frames.mitigations is None else "",
+        ),
+        "dose": (
+            None if frames.dose is None else plots.dose_curve(frames.dose, frames.dose["fit"]["model"].iloc[0], out),
+            dose_tables.absent_reason(frames.profile),
         ),
     }
 

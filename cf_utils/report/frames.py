@@ -3,7 +3,7 @@
     load_frames(profile, n_boot=..., seed=...) -> Frames
 
 reads ``scores.csv``, ``items.csv`` (optional), ``generations.csv`` (optional), ``forgetting.csv``
-(:func:`cf_utils.metrics.write_forgetting`), ``manifest.json`` (optional), the mitigation study's tables
+(:func:`cf_utils.metrics.write_forgetting`), ``manifest.json`` (optional), the mitigation and dose studies' tables
 (optional) and the training loss and per-stage log of every scored chain (each stage's ``metrics.json``,
 :func:`cf_utils.runlog.chain_summary`), and derives the
 element, curve, new-task, transfer and comparison frames (:mod:`cf_utils.metrics`, :mod:`.roles`). The
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cf_utils import metrics, mitigation_tables, paths, runlog
+from cf_utils import dose_tables, metrics, mitigation_tables, paths, runlog
 from cf_utils.report.roles import claim_comparisons
 from cf_utils.study import TRAINED_STAGES
 
@@ -48,6 +48,7 @@ class Frames:
     comparisons: pd.DataFrame | None = None  # comparisons.COMPARISON_COLUMNS: the comparative claims' pairs
     training: pd.DataFrame | None = None  # runlog.chain_summary of each scored chain: one row per trained stage
     n_boot: int | None = None  # the bootstrap resamples behind every CI and state (config eval.n_boot)
+    dose: dict[str, pd.DataFrame] | None = None  # dose_tables.read: forgetting, curve, fit (the dose study)
 
 
 def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
@@ -79,6 +80,7 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
         training=pd.DataFrame([row for chain in chains for row in runlog.chain_summary(profile, *chain)]),
         comparisons=None if items is None else claim_comparisons(forgetting, items, n_boot=n_boot, seed=seed),
         n_boot=n_boot,
+        dose=dose_tables.read(profile),
     )
 
 

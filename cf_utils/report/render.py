@@ -21,6 +21,7 @@ from cf_utils import paths, pieces
 from cf_utils.io import atomic_write_text
 from cf_utils.registry import get_spec
 from cf_utils.report.claims import EVIDENCE, rule_lines
+from cf_utils.report.dose import dose_lines
 from cf_utils.report.figures import Drawn
 from cf_utils.report.frames import Frames
 from cf_utils.report.mitigation import mitigation_lines
@@ -29,7 +30,7 @@ from cf_utils.study import CATEGORIES, CATEGORY_LABELS, TASK_LABELS, TASKS
 
 TABLE_ORDER = ("comparisons", "table4_forgetting", "power", "flips", "assumptions", "training", "secondary",
                "table5_bias", "bias_types", "table6_general_instruction", "table3_new_task", "transfer",
-               "paper_vs_ours", "elements", "mitigations")  # fmt: skip
+               "paper_vs_ours", "elements", "mitigations", "dose")  # fmt: skip
 HTML_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
     "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}td,th{border:1px solid #ccc;"
@@ -129,8 +130,9 @@ def rel(path: Path, start: Path) -> str:
 
 
 def table_section(frames: Frames, t: Table) -> list[str]:
-    """A table under its caption; the mitigation table is preceded by what the study found."""
-    found = [f"{x}\n" for x in mitigation_lines(frames)] if t.name == "mitigations" else []
+    """A table under its caption; the mitigation and dose tables are preceded by what the study found."""
+    said = {"mitigations": mitigation_lines(frames), "dose": dose_lines(frames.dose)}.get(t.name, [])
+    found = [f"{x}\n" for x in said]
     return [f"## {t.caption}", "", *found, md_table(t.frame), "", t.footnote, ""]
 
 

@@ -16,6 +16,7 @@ from cf_utils import comparisons, metrics, paths, power
 from cf_utils.config import DataConfig
 from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric, bias_type_table
 from cf_utils.report.cells import fg_cell, formatted, num, with_ci
+from cf_utils.report.dose import dose_table
 from cf_utils.report.frames import AT_FLOOR, Frames, without_cis
 from cf_utils.report.mitigation import mitigation_table
 from cf_utils.report.paper import paper_vs_ours
@@ -277,6 +278,7 @@ def tables(frames: Frames) -> dict[str, Table]:
               f"Paper numbers: {paths.PAPER_NUMBERS.relative_to(paths.ROOT).as_posix()} (source_quality as "
               "transcribed)."),
         *([mitigation_table(*frames.mitigations)] if frames.mitigations is not None else []),
+        *([dose_table(frames.dose)] if frames.dose is not None else []),
     ]  # fmt: skip
     return {t.name: t for t in out}
 
