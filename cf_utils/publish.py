@@ -33,7 +33,8 @@ FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigati
 FOLDERS = ("pilots", "dose")  # copied whole when the run has them
 LARGE = ("items.csv", "generations.csv")  # published when under LARGE_LIMIT (the bootstraps' inputs)
 LARGE_LIMIT = 20 * 2**20
-SECTIONS = ("Headline", "The paper's claims", "Table 4", "Power", "Forgotten and learned", "Mitigations")
+SECTIONS = ("Headline", "The paper's claims", "Table 4", "Paired comparisons", "Power", "Forgotten and learned",
+            "Mitigations", "Forgetting against dose")  # fmt: skip
 # The profiles whose results the README shows; smoke's run is published (results/smoke/) with no block: a pipeline
 # check on random-init models measures nothing a reader should weigh.
 README_PROFILES = (CPU, CPU_FULL, *GPU_PROFILES)
