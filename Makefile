@@ -4,6 +4,7 @@
 #   make reproduce [PROFILE=cpu]   the whole chain: data, training, evaluation, figures, tables, report
 #   make plan [PROFILE=paper]      what a profile would run: stages, steps, items, estimated time and memory
 #   make pilot PROFILE=cpu         the power calculation's base accuracies and flip rates, measured on held-apart items
+#                                  (MODEL=<name>: a further model's stage-0 scores)
 #   make test                      the tests CI and a reader run: unit tests, the smoke chain, one kill (sets up .venv)
 #   make test-all                  the long tests make test leaves out: soak, real models, distributed, JupyterLab
 #   make data PROFILE=smoke        01_prepare_data only
@@ -64,16 +65,16 @@ help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # The cf_utils files each rule runs (DATA_SRC, TRAIN_SRC, EVAL_SRC, FINETUNE_SRC, SCORES_SRC, MIT_SRC, FIG_SRC,
-# CHAINS_SRC, DOSE_SRC): derived from the real imports by cf_utils/sources.py (standard library only, so no venv needed),
+# CHAINS_SRC, DOSE_SRC): derived from the real imports by cf_utils/makedeps.py (standard library only, so no venv needed),
 # remade when any module or notebook changes.
-SOURCES_MK := $(ARTIFACTS_ROOT)/sources.mk
+SOURCES_MK := $(ARTIFACTS_ROOT)/makedeps.mk
 ifneq ($(filter-out setup publish $(TEST_GOALS) lint lab clean clean-all help,$(or $(MAKECMDGOALS),all)),)
 include $(SOURCES_MK)
 endif
 
 $(SOURCES_MK): $(shell find cf_utils -name '*.py') $(wildcard notebooks/*.ipynb)
 	@mkdir -p $(@D)
-	$(PYTHON_BASE) -m cf_utils.sources > $@.tmp && mv $@.tmp $@
+	$(PYTHON_BASE) -m cf_utils.makedeps > $@.tmp && mv $@.tmp $@
 
 # ---------------------------------------------------------------- environment
 setup: $(SETUP)
@@ -97,7 +98,7 @@ $(SETUP): requirements.txt requirements-nodeps.txt pyproject.toml
 data: $(DATA)
 
 # Pattern rules: the profile is the stem, so `make data/smoke/MANIFEST.json` works as well.
-$(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/defaults.yaml configs/%.yaml $(DATA_SRC) | $(SETUP)
+$(DATA_ROOT)/%/MANIFEST.json: notebooks/01_prepare_data.ipynb configs/%.yaml $(DATA_SRC) | $(SETUP)
 	$(RUN_NB) 01_prepare_data --profile $*
 
 # ---------------------------------------------------------------- the chains, one target each
@@ -110,7 +111,7 @@ ifneq ($(filter-out setup plan publish chains $(TEST_GOALS) bench lint lab clean
 include $(CHAINS_MK)
 endif
 
-$(CHAINS_MK): configs/defaults.yaml configs/$(PROFILE).yaml $(CHAINS_SRC) | $(SETUP)
+$(CHAINS_MK): configs/$(PROFILE).yaml $(CHAINS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(LAUNCH) chains --profile $(PROFILE) --make > $@.tmp && mv $@.tmp $@
 
@@ -121,12 +122,12 @@ source_of = $(if $(findstring /wise-,$(1)),$(firstword $(subst /, ,$(1)))/seq,$(
 
 .SECONDEXPANSION:
 # Finished stages are never retrained (train.Chain); this re-runs when code, config or data change.
-$(OUT)/%/trained.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP) $(OUT)/plan.json
+$(OUT)/%/trained.json: configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP) $(OUT)/plan.json
 	@mkdir -p $(OUT)/logs
 	CF_TEXT_PROGRESS=1 $(LAUNCH) train --profile $(PROFILE) --chain $* 2>&1 | tee $(OUT)/logs/train-$(subst /,-,$*).log
 
 # Cells already scored from the same checkpoint, input and settings are reused (evaluate.ChainEval).
-$(OUT)/eval/%/evaluated.json: $$(call trained,$$(call source_of,$$*)) configs/defaults.yaml configs/$(PROFILE).yaml \
+$(OUT)/eval/%/evaluated.json: $$(call trained,$$(call source_of,$$*)) configs/$(PROFILE).yaml \
                               $(EVAL_SRC) $(DATA) | $(SETUP)
 	@mkdir -p $(OUT)/logs
 	CF_TEXT_PROGRESS=1 $(LAUNCH) evaluate --profile $(PROFILE) --chain $* 2>&1 | tee $(OUT)/logs/evaluate-$(subst /,-,$*).log
@@ -147,21 +148,21 @@ chains: $(SETUP)
 finetune: $(FINETUNE)
 
 # 02 finds every chain trained: it builds what is missing (none under make), the summary and the loss curves.
-$(FINETUNE): notebooks/02_finetune.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FINETUNE_SRC) $(DATA) \
+$(FINETUNE): notebooks/02_finetune.ipynb configs/$(PROFILE).yaml $(FINETUNE_SRC) $(DATA) \
              $(call trained,$(STUDY_CHAINS)) | $(SETUP)
 	$(RUN_NB) 02_finetune --profile $(PROFILE)
 
 evaluate: $(SCORES)
 
 # 03 finds every cell scored; it gathers them into scores.csv and items.csv.
-$(SCORES): notebooks/03_evaluate.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(SCORES_SRC) $(DATA) $(FINETUNE) \
+$(SCORES): notebooks/03_evaluate.ipynb configs/$(PROFILE).yaml $(SCORES_SRC) $(DATA) $(FINETUNE) \
            $(call evaluated,$(STUDY_CHAINS)) | $(SETUP)
 	$(RUN_NB) 03_evaluate --profile $(PROFILE)
 
 mitigations: $(MITIGATIONS)
 
 # The methods' chains are targets above; seq is the study's (05 evaluates it at the start and the end: reused cells).
-$(MITIGATIONS): notebooks/05_mitigations.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(MIT_SRC) $(DATA) \
+$(MITIGATIONS): notebooks/05_mitigations.ipynb configs/$(PROFILE).yaml $(MIT_SRC) $(DATA) \
                 $(call trained,$(MITIGATION_TRAINED)) $(call evaluated,$(MITIGATION_CHAINS)) | $(SETUP)
 	$(RUN_NB) 05_mitigations --profile $(PROFILE)
 
@@ -169,7 +170,7 @@ dose: $(DOSE)
 
 # The dose study (cf_utils/dose_study.py): one chain's first stage at several learning rates, scored at multiples of the
 # default's steps; resumes where it stopped (scored checkpoints are kept, training from its last state).
-$(DOSE): configs/defaults.yaml configs/$(PROFILE).yaml $(DOSE_SRC) $(DATA) | $(SETUP) $(OUT)/plan.json
+$(DOSE): configs/$(PROFILE).yaml $(DOSE_SRC) $(DATA) | $(SETUP) $(OUT)/plan.json
 	@mkdir -p $(OUT)/logs
 	CF_TEXT_PROGRESS=1 $(PY) -m cf_utils.dose_study --profile $(PROFILE) 2>&1 | tee $(OUT)/logs/dose.log
 
@@ -178,7 +179,7 @@ figures: $(REPORT)
 # The mitigation study is part of the report unless the profile runs it apart (mitigation.in_reproduce: false);
 # then the report includes it once `make mitigations` has made it, and is remade when it changes. The dose study is
 # part of it where the profile sets dose.model.
-$(REPORT): $(OUT)/plan.json notebooks/04_figures.ipynb configs/defaults.yaml configs/$(PROFILE).yaml $(FIG_SRC) \
+$(REPORT): $(OUT)/plan.json notebooks/04_figures.ipynb configs/$(PROFILE).yaml $(FIG_SRC) \
            data/reference/paper_numbers.csv $(SCORES) \
            $(if $(MITIGATIONS_IN_REPRODUCE),$(MITIGATIONS),$(wildcard $(MITIGATIONS))) $(if $(DOSE_STUDY),$(DOSE)) \
            | $(SETUP)
@@ -186,15 +187,8 @@ $(REPORT): $(OUT)/plan.json notebooks/04_figures.ipynb configs/defaults.yaml con
 
 # The plan, printed and kept once the data is prepared and before any chain trains (an order-only prerequisite of
 # every chain): the report sets the time the run took beside it. A resumed run keeps the first one.
-PILOTS = $(foreach m,$(PILOT_MODELS),$(OUT)/pilots/$(m).json)
-$(OUT)/plan.json: $(DATA) configs/defaults.yaml configs/$(PROFILE).yaml $(PILOTS) | $(SETUP)
+$(OUT)/plan.json: $(DATA) configs/$(PROFILE).yaml | $(SETUP)
 	$(PY) -m cf_utils.plan --profile $(PROFILE) $(PLAN_ARGS) --out $@
-
-# Further models' stage-0 pilots (data.pilot_models, e.g. cpu-full's Gemma pair): their base accuracies on the
-# held-apart pilot items, made after the data and before the plan, whose power per model reads them.
-$(OUT)/pilots/%.json: configs/defaults.yaml configs/$(PROFILE).yaml $(TRAIN_SRC) $(DATA) | $(SETUP)
-	@mkdir -p $(OUT)/logs
-	CF_TEXT_PROGRESS=1 $(PY) -m cf_utils.pilot --profile $(PROFILE) --model $* 2>&1 | tee $(OUT)/logs/pilot-$*.log
 
 # Each make reproduce is a piece of the run (cf_utils/pieces.py: artifacts/<profile>/pieces.json): begun before
 # anything else (refused when an unfinished run began from other committed code), closed once the report is made.
@@ -206,8 +200,9 @@ reproduce: | $(SETUP)
 
 # The pilot (cf_utils/pilot.py): the power calculation's assumptions measured once on items set apart from the
 # evaluation items (data.pilot_items); prints the block to paste into configs/$(PROFILE).yaml.
+# MODEL=<name>: a further model of the study, at stage 0 only (its block goes under data.pilot_by_model).
 pilot: $(DATA) | $(SETUP)
-	$(PY) -m cf_utils.pilot --profile $(PROFILE)
+	$(PY) -m cf_utils.pilot --profile $(PROFILE) $(if $(MODEL),--model $(MODEL))
 
 # PLAN_ARGS="--peak 66": assume a matmul peak (GFLOP/s) instead of measuring it (a busy machine reads low).
 # An offline profile's data is prepared first (under a minute, no network): the plan counts its real items and

@@ -92,7 +92,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     ckpt = str(models.checkpoint_dir(args.model))  # the converted local directory both programs load
     py = str(BIN / "python")
-    imports = {"cf-eval": timed([py, "-c", "import cf_utils.cli"]),
+    imports = {"cf-eval": timed([py, "-c", "import cf_utils.cf_eval"]),
                "lm_eval": timed([py, "-c", "import lm_eval.__main__, lm_eval.models.huggingface"])}  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,9 +1,9 @@
 """One typed, validated configuration per profile.
 
-A profile is ``configs/defaults.yaml`` overlaid with ``configs/<profile>.yaml`` and, optionally,
-overrides (a notebook's ``overrides`` parameter or a test's). Every key is checked against the
-dataclasses below: an unknown, mistyped or out-of-range key is a ``ConfigError`` that names the
-key and the file it came from, so a typo never silently falls back to a default.
+A profile is the dataclasses' defaults below (the one place defaults live) overlaid with
+``configs/<profile>.yaml`` and, optionally, overrides (a notebook's ``overrides`` parameter or a test's).
+Every key is checked against the dataclasses below: an unknown, mistyped or out-of-range key is a
+``ConfigError`` that names the key and the file it came from, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ class DataConfig:
     pilot_initial: dict[str, float] | None = None
     pilot_flip_rate: dict[str, float] | None = None
     pilot_source: str | None = None
-    # Further models measured at stage 0 on the same pilot items by `make reproduce` before the plan
-    # (artifacts/<profile>/pilots/<model>.json): their base accuracies, for the plan's power per model.
-    pilot_models: list[str] = field(default_factory=list)
+    # Further models of the study measured at stage 0 on the same pilot items (`make pilot MODEL=<name>` prints the
+    # block): each gets its own allocation with the first model's flip rates, and every element takes the most
+    # items any model asks for (cf_utils.power.benchmark_sizes). pilot_by_model_source says where they were measured.
+    pilot_by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    pilot_by_model_source: str | None = None
 
     def __post_init__(self):
         for name in ("bench_items", "max_context_words", "max_source_words", "bench_tokens"):
@@ -86,6 +88,20 @@ class DataConfig:
                 f"DataConfig: fg_half_width must be > 0 (or null), assumed_initial in (0, 100] and assumed_flip_rate "
                 f"in (0, 1]; got {self.fg_half_width}, {self.assumed_initial}, {self.assumed_flip_rate}"
             )
+        # The hub's items are bench_items per benchmark: the power calculation and the pilot read the packaged
+        # data only, so a hub profile that sets their keys would silently not get what it asked for.
+        ignored = [k for k in ("fg_half_width", "bench_tokens", "pilot_initial") if getattr(self, k) is not None]
+        ignored += [k for k in ("pilot_items", "pilot_by_model") if getattr(self, k)]
+        if self.source == "hub" and ignored:
+            raise ConfigError(
+                f"DataConfig: data.source hub takes bench_items per benchmark; the power calculation and the pilot "
+                f"run on the packaged data only, so {', '.join(ignored)} would be ignored: remove them, or set "
+                "data.source: packaged"
+            )
+        if self.pilot_by_model and (self.pilot_initial is None or not self.pilot_by_model_source):
+            raise ConfigError("DataConfig: pilot_by_model (further models' stage-0 pilots) needs the first model's "
+                              "pilot (pilot_initial, pilot_flip_rate) and pilot_by_model_source saying where they "
+                              "were measured (python -m cf_utils.pilot --model prints both)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -197,7 +213,10 @@ class DoseConfig:
     model: str | None = None  # registry name; None: no dose study in this profile
     multiples: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0])  # of the default's steps per stage
     lrs: list[float] = field(default_factory=list)  # learning rates, fixed in the config before any run
-    paper_steps: int = 2346  # the paper's optimizer steps per stage: a marker on the dose axis
+    # The paper's optimizer steps per stage, a marker on the dose axis: 100,000 examples per task / an effective batch
+    # of 128 (4 per device x accumulation 4 x 8 GPUs) x 3 epochs = 782 x 3 = 2,346, "~2,300" (Luo et al. 2023 section
+    # 4.1, as cf_utils/report/paper.py holds it: PAPER_EXAMPLES, PAPER_BATCH, PAPER_EPOCHS; tests/test_dose.py).
+    paper_steps: int = 2346
 
     def __post_init__(self):
         bad = [f"multiples has {m}" for m in self.multiples if not m > 0] + [
@@ -333,15 +352,11 @@ def load_config(
     configs_dir = Path(configs_dir or paths.CONFIGS)
     path = configs_dir / f"{profile}.yaml"
     if not path.is_file():
-        available = sorted(p.stem for p in configs_dir.glob("*.yaml") if p.stem != "defaults")
+        available = sorted(p.stem for p in configs_dir.glob("*.yaml"))
         raise ConfigError(f"unknown profile {profile!r}: {path} does not exist; choose one of {available}")
-    layers = [(configs_dir / "defaults.yaml", None), (path, None), ("overrides", _nest(overrides or {}))]
+    layers = [(path, _read_yaml(path)), ("overrides", _nest(overrides or {}))]
     merged: dict = {}
     for origin, raw in layers:
-        if raw is None:
-            if not Path(origin).is_file():
-                continue
-            raw = _read_yaml(Path(origin))
         _check_keys(Config, raw, str(origin))
         merged = _merge(merged, raw)
     try:

@@ -339,7 +339,7 @@ def _restore_base(model, pristine: dict[str, torch.Tensor]) -> None:
             m.get_base_layer().weight.data.copy_(pristine[n])
 
 
-def plan(cfg: Config) -> str:
+def outline(cfg: Config) -> str:
     """What 03_evaluate will run: cells per chain still to compute (benchmarks and generations)."""
     lines = [f"profile {cfg.profile}: {len(cells(cfg))} cells per chain (6 checkpoints x benchmarks + 18 tasks)"]
     for name, variant, _ in study_chains(cfg):

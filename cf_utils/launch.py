@@ -72,7 +72,6 @@ def makefile(cfg: Config) -> str:
         f"MITIGATION_CHAINS := {_names(c for c in every if c[:2] not in study)}\n"
         f"MITIGATION_TRAINED := {_names(mit_trained)}\n"
         f"MITIGATIONS_IN_REPRODUCE := {'yes' if cfg.mitigation.in_reproduce else ''}\n"
-        f"PILOT_MODELS := {' '.join(cfg.data.pilot_models)}\n"
         f"DOSE_STUDY := {'yes' if cfg.dose.model else ''}\n"
     )
 

@@ -13,10 +13,7 @@ own metric (sari, bleu or rouge1), never rougeL.
   down. Example: 40 then 38, 35, 30 (N = 3) gives (2/40 + 5/40 + 10/40) / 3 = 14.17, while the
   final-only drop is 25.
 - Final drop: (R_o^e - R_N^e) / R_o^e * 100, averaged over the elements in the same way.
-- On the continual tasks, with R_{l,k} the score on task k after stage l and T = N:
-  backward transfer (Lopez-Paz & Ranzato 2017) BWT = 1/(T-1) * sum_{k<T} (R_{T,k} - R_{k,k}),
-  negative = earlier tasks were forgotten; forgetting (Chaudhry et al. 2018)
-  F = 1/(T-1) * sum_{k<T} (max_{l in k..T-1} R_{l,k} - R_{T,k}), the max over the measured cells.
+- The continual tasks' own metrics, their gains and transfer between them: cf_utils/task_metrics.py.
 - Confidence intervals: the paired percentile bootstrap of cf_utils/stats.py. The same items are
   scored at every stage, so each benchmark's items are resampled with the same draw at every stage.
   Resamples whose initial score is 0 are skipped.
@@ -24,9 +21,6 @@ own metric (sari, bleu or rouge1), never rougeL.
 References:
     Luo, Yang, Meng, Li, Zhou, Zhang (2023). An Empirical Study of Catastrophic Forgetting in Large
         Language Models During Continual Fine-tuning. arXiv:2308.08747.
-    Lopez-Paz, Ranzato (2017). Gradient Episodic Memory for Continual Learning. NeurIPS.
-    Chaudhry, Dokania, Ajanthan, Torr (2018). Riemannian Walk for Incremental Learning:
-        Understanding Forgetting and Intransigence. ECCV.
 """
 
 from __future__ import annotations
@@ -38,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cf_utils import paths, power, stats, textmetrics
+from cf_utils import paths, power, stats
 from cf_utils.io import atomic_write_text
-from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TASK_STAGE, TASKS, TRAINED_STAGES
+from cf_utils.study import CATEGORIES, LAST, NEW_TASK, SCORE_CATEGORIES, STAGES, TRAINED_STAGES
 from cf_utils.study import GENERAL as GENERAL_CATEGORIES
 
 SCORE_COLUMNS = ("model", "variant", "stage", "category", "benchmark", "metric", "value", "n")
@@ -67,9 +61,6 @@ FORGETTING_COLUMNS = ["model", "variant", "category", "initial", "final", "fg", 
 # of its chance level, or below its majority-answer baseline, measures nothing for that model: it is shown, but left
 # out of its category's FG, CI and verdict. A category with no element above its floor is "not measurable".
 FLOOR_MARGIN, at_floor = power.FLOOR_MARGIN, power.at_floor
-NEW_TASK_COLUMNS = ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final", "retained",
-                    "gain_low", "gain_high", "gain_state"]  # fmt: skip
-TRANSFER_COLUMNS = ["model", "variant", "bwt", "forgetting", "n_tasks"]
 
 
 def relative_drop(initial, later) -> np.ndarray:
@@ -165,13 +156,13 @@ def read_generations(path: str | Path) -> pd.DataFrame:
     return _read(path, GENERATION_COLUMNS, ["model", "variant", "stage", "benchmark", "item", "statistic"])
 
 
-def _primary_rows(scores: pd.DataFrame) -> pd.DataFrame:
+def primary_rows(scores: pd.DataFrame) -> pd.DataFrame:
     """The rows of each (category, benchmark) on its primary metric."""
     primary = scores.groupby(["category", "benchmark"])["metric"].unique().map(primary_metric).reset_index()
     return scores.merge(primary, on=["category", "benchmark", "metric"])
 
 
-def _stage_grid(rows: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+def stage_grid(rows: pd.DataFrame, index: list[str]) -> pd.DataFrame:
     """Values with one column per stage 0..N (NaN where a cell is missing)."""
     if rows.empty:
         empty = pd.MultiIndex.from_arrays([[]] * len(index), names=index)
@@ -181,7 +172,7 @@ def _stage_grid(rows: pd.DataFrame, index: list[str]) -> pd.DataFrame:
 
 def element_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Per (model, variant, category, benchmark) of the benchmark categories: initial, final, FG, final drop."""
-    grid = _stage_grid(_primary_rows(scores[scores["category"] != NEW_TASK]), [*ELEMENT, "metric"])
+    grid = stage_grid(primary_rows(scores[scores["category"] != NEW_TASK]), [*ELEMENT, "metric"])
     missing = grid.isna()
     problems = [
         f"({model}, {variant}, {benchmark}) lacks stage(s) {[s for s in STAGES if gaps[s]]}"
@@ -205,7 +196,7 @@ def curves(scores: pd.DataFrame) -> pd.DataFrame:
 
     The mean at a stage is over the category's elements that have that stage.
     """
-    rows = _primary_rows(scores[scores["category"] != NEW_TASK])[CURVE_COLUMNS]
+    rows = primary_rows(scores[scores["category"] != NEW_TASK])[CURVE_COLUMNS]
     means = rows.groupby(["model", "variant", "category", "stage"], as_index=False)["value"].mean()
     means["benchmark"] = "(mean)"
     out = pd.concat([rows, means[CURVE_COLUMNS]], ignore_index=True)
@@ -480,75 +471,6 @@ def forgetting_table(
     ).reset_index(drop=True)
 
 
-def _task_grid(scores: pd.DataFrame) -> pd.DataFrame:
-    """New-task primary scores, one row per (model, variant, benchmark = task, metric), one column per stage."""
-    rows = _primary_rows(scores[scores["category"] == NEW_TASK])
-    unknown = sorted(set(rows["benchmark"]) - set(TASKS))
-    if unknown:
-        raise ValueError(f"unknown new task(s) {unknown}, expected {list(TASKS)}")
-    return _stage_grid(rows, ["model", "variant", "benchmark", "metric"])
-
-
-def new_task_table(
-    scores: pd.DataFrame,
-    generations: pd.DataFrame | None = None,
-    *,
-    n_boot: int | None = None,
-    seed: int | None = None,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Per (model, variant, task): score before/after its own stage k, the gain, the score at stage N and the
-    change since stage k (``retained``; NaN where a cell is missing); with ``generations``, the gain's paired
-    bootstrap CI over the held-out items (the corpus metric recomputed on each resample) and its state:
-    improved (CI above 0), worse (below), inconclusive."""
-    rows = []
-    for (model, variant, task, metric), values in _task_grid(scores).iterrows():
-        k = TASK_STAGE[task]
-        before, after, final = values.loc[k - 1], values.loc[k], values.loc[LAST]
-        low = high = np.nan
-        if generations is not None:
-            low, high = _gain_ci(generations, model, variant, task, k, n_boot, seed, level)
-        rows.append((model, variant, k, task, metric, before, after, after - before, final, final - after, low, high,
-                     _gain_state(low, high)))  # fmt: skip
-    out = pd.DataFrame(rows, columns=NEW_TASK_COLUMNS)
-    return out.sort_values(["model", "variant", "stage"], ignore_index=True)
-
-
-IMPROVED, WORSE = "improved", "worse"
-
-
-def _gain_state(low: float, high: float) -> str:
-    if np.isnan(low):
-        return NOT_MEASURED
-    return IMPROVED if low > 0 else WORSE if high < 0 else INCONCLUSIVE
-
-
-def _gain_ci(generations, model, variant, task, k, n_boot, seed, level) -> tuple[float, float]:
-    """Paired bootstrap CI of task k's metric at stage k minus at stage k-1 (NaN without both cells)."""
-    stats.check(n_boot, level)
-    sub = generations[(generations["model"] == model) & (generations["variant"] == variant)
-                      & (generations["benchmark"] == task)]  # fmt: skip
-    names = list(textmetrics.statistic_names(task))
-    cube = {}
-    for stage in (k - 1, k):
-        wide = sub[sub["stage"] == stage].pivot(index="item", columns="statistic", values="value")
-        if wide.empty:
-            return np.nan, np.nan
-        cube[stage] = wide.reindex(columns=names).sort_index()
-    if not cube[k - 1].index.equals(cube[k].index):
-        raise ValueError(f"generations of ({model}, {variant}, {task}) at stages {k - 1} and {k} are not paired")
-    rng = np.random.default_rng(seed + TASK_STAGE[task])
-    picks = rng.integers(0, len(cube[k]), size=(n_boot, len(cube[k])))  # the same items for both stages
-    gains = textmetrics.corpus_metric(task, cube[k].to_numpy()[picks]) - textmetrics.corpus_metric(
-        task, cube[k - 1].to_numpy()[picks]
-    )
-    return stats.interval(gains, level)
-
-
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
-
-
 FLIP_COLUMNS = ["model", "variant", "category", "stage", "items", "forgotten", "learned", "net", "flip_rate"]
 
 
@@ -586,21 +508,6 @@ def element_flips(items: pd.DataFrame | None) -> pd.DataFrame:
         grid = item_frame(general, model, variant, benchmark)[0]
         rows.append((model, variant, category, benchmark, len(grid), 100 * float(grid[0].mean()), _flip_rate(grid)))
     return pd.DataFrame(rows, columns=ELEMENT_FLIP_COLUMNS)
-
-
-def transfer(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, variant): BWT and forgetting over tasks 1..N-1 that have their stage-k and stage-N cells."""
-    rows = []
-    for (model, variant), grid in _task_grid(scores).groupby(level=["model", "variant"]):
-        bwt, forgetting = [], []
-        for (_, _, task, _), values in grid.iterrows():
-            k = TASK_STAGE[task]
-            if k == LAST or np.isnan(values.loc[k]) or np.isnan(values.loc[LAST]):
-                continue
-            bwt.append(values.loc[LAST] - values.loc[k])
-            forgetting.append(np.nanmax(values.loc[k : LAST - 1]) - values.loc[LAST])
-        rows.append((model, variant, _mean(bwt), _mean(forgetting), len(bwt)))
-    return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)
 
 
 def write_forgetting(profile: str, *, n_boot: int, seed: int) -> Path:

@@ -120,7 +120,7 @@ def notebook_log_dir(profile: str) -> Path:
 
 
 def pilot_file(profile: str, model: str) -> Path:
-    """A further model's stage-0 pilot (cf_utils.pilot --model; data.pilot_models)."""
+    """A further model's stage-0 pilot (cf_utils.pilot --model: its block goes to data.pilot_by_model)."""
     return artifacts_dir(profile) / "pilots" / f"{model}.json"
 
 
@@ -171,6 +171,16 @@ OUTPUTS = {  # each run-level output: the notebook (or module) that writes it an
     "plan.json": ("cf_utils.plan", "reproduce"),  # make plan's estimate, made after the data, before the chains
     "pieces.json": ("cf_utils.pieces", "reproduce"),  # each sitting of a run: its start, end and code
 }
+
+
+# The run-level outputs that are results (manifest.json keeps their sha256), and those `make publish` copies into
+# results/<profile>/ (the first three must be there; LARGE ones when small enough; folders whole): names of OUTPUTS.
+RESULTS = ("scores.csv", "items.csv", "generations.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv",
+           "dose/items.csv", "dose/fit.csv")  # fmt: skip
+PUBLISHED = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigations.csv", "mitigations_tasks.csv",
+             "plan.json", "pilot.json", "pieces.json")  # fmt: skip
+PUBLISHED_LARGE = ("items.csv", "generations.csv")  # the bootstraps' inputs
+PUBLISHED_FOLDERS = ("pilots", "dose")
 
 
 def results_dir(profile: str) -> Path:

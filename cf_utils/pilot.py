@@ -13,11 +13,12 @@ floor (cf_utils.power.at_floor). It prints the block to paste into configs/<prof
 of the stated assumptions (cf_utils.power.assumptions). It never looks at a forgetting estimate: a flip rate is
 a variance, not an effect, and the pilot's items are not the study's.
 
-    python -m cf_utils.pilot --profile cpu-full --model gemma3-270m     (make reproduce: data.pilot_models)
+    python -m cf_utils.pilot --profile cpu-full --model gemma3-270m     (make pilot PROFILE=cpu-full MODEL=...)
 
-scores a further model on the same pilot items at stage 0 only (a derived model is made first, as its chain
-would make it) and writes artifacts/<profile>/pilots/<model>.json: its base accuracies, which the plan's power
-per model reads with the first model's flip rates (a stated assumption: the further models are not trained here).
+scores a further model of the study on the same pilot items at stage 0 only (a derived model is made first, as
+its chain would make it), writes artifacts/<profile>/pilots/<model>.json and prints the block to paste under
+``data.pilot_by_model``: its base accuracies, from which the power calculation gives it its own allocation with
+the first model's flip rates (a stated assumption: the further models are not trained here).
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def _element(f: dict, before: list[int]) -> dict:
 
 def stage0(cfg: Config, name: str) -> dict:
     """Score ``name`` as loaded on the pilot items; write artifacts/<profile>/pilots/<name>.json and return it."""
-    if name not in cfg.data.pilot_models:
-        raise SystemExit(f"{name} is not in data.pilot_models of configs/{cfg.profile}.yaml ({cfg.data.pilot_models})")
+    if name not in cfg.train.models[1:]:
+        raise SystemExit(f"{name} is not a further model of configs/{cfg.profile}.yaml (train.models after the first: "
+                         f"{cfg.train.models[1:]}); the first model's pilot is `make pilot` without MODEL")  # fmt: skip
     files, root, t0 = _pilot_files(cfg), paths.data_dir(cfg.profile), time.time()
     spec = registry.get_spec(name)
     if spec.source == "derived":  # made once, as its chain makes it, and reused by the chain
@@ -136,10 +138,19 @@ def config_block(result: dict) -> str:
     return "\n".join(lines)
 
 
+def model_block(result: dict) -> str:
+    """The YAML lines of a further model's stage-0 pilot, to paste under ``data:``."""
+    lines = ["  pilot_by_model:", f"    {result['model']}:"]
+    lines += [f"      {k}: {v['initial']}" for k, v in result["elements"].items()]
+    return "\n".join([*lines, f'  pilot_by_model_source: "{result["source"]}"'])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default=CPU)
-    parser.add_argument("--model", help="a model of data.pilot_models: its stage-0 scores only (pilots/<model>.json)")
+    parser.add_argument(
+        "--model", help="a further model of train.models: its stage-0 scores only (pilots/<model>.json)"
+    )
     args = parser.parse_args(argv)
     cfg = load_config(args.profile)
     if args.model:
@@ -147,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in result["elements"].items():
             print(f"{k:22s} n={v['n']:4d} initial {v['initial']:5.1f} {v['initial_ci']}"
                   f"{'  AT FLOOR' if v['at_floor'] else ''}")  # fmt: skip
-        print(f"written {paths.pilot_file(cfg.profile, args.model)}")
+        print(
+            f"\n# configs/{cfg.profile}.yaml, under data: (artifacts/{cfg.profile}/pilots/{args.model}.json; several "
+            "models: one pilot_by_model entry each, one source naming them all)\n" + model_block(result)
+        )
         return 0
     result = run(cfg)
     for k, v in result["elements"].items():

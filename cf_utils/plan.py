@@ -75,11 +75,7 @@ CPU_CLASSES = tuple(CPU_MFU)
 @functools.cache
 def cpu_class() -> str:
     """This CPU's class for CPU_MFU: avx512 where /proc/cpuinfo lists avx512f, else avx2."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return "avx2"
-    return "avx512" if "avx512f" in flags else "avx2"
+    return "avx512" if "avx512f" in models.cpu_flags() else "avx2"
 
 
 PROCESS_S = 20.0  # per chain process and notebook: interpreter, imports, model load (seconds; an assumption)
@@ -135,16 +131,16 @@ def _token_counter(cfg: Config):
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
-def _bench_tokens(cfg: Config, role: str = "benchmark", dose: bool = False) -> tuple[float, float]:
-    """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data); ``role="pilot"``: the
-    pilot's held-apart items; ``dose``: of the dose study's elements only (dose_tables.scored_files)."""
+def _bench_tokens(cfg: Config, dose: bool = False) -> tuple[float, float]:
+    """(tokens run, tokens scored) of one checkpoint's scoring (typical sizes without data); ``dose``: of the dose
+    study's elements only (dose_tables.scored_files)."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         bench = {k: min(v, cfg.data.bench_items or v) for k, v in PAPER_ITEMS.items()}
         tokens = sum(bench.values()) * TYPICAL_TOKENS["bench_item"]
         return tokens, 0.1 * tokens
     root = paths.data_dir(cfg.profile)
-    files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == role]
+    files = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
     files = dose_tables.scored_files(cfg, files) if dose else files
     count = _token_counter(cfg)
     run = scored = 0.0
@@ -211,6 +207,7 @@ def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> 
     t, e = cfg.train, cfg.eval
     sizes = _data_sizes(cfg)
     gpu = models.default_device().type == "cuda" or cfg.profile in GPU_PROFILES
+    assumed = peak is not None
     peak = GPU_PEAK if gpu else peak or cpu_peak(t.precision)
     cpu = cpu or cpu_class()
     mfu = {"train": GPU_MFU_TRAIN, "score": GPU_MFU_EVAL, "generate": GPU_MFU_EVAL} if gpu else CPU_MFU[cpu]
@@ -250,17 +247,14 @@ def estimate(cfg: Config, peak: float | None = None, cpu: str | None = None) -> 
             flops = _train_flops(registry.get_spec(spec.base), t.method, tokens, share)
             derived.append({"model": name, "tokens": round(tokens), "hours": (flops / (peak * mfu["train"])
                                                                               + overhead) / 3600})  # fmt: skip
-    pilot_tokens = _bench_tokens(cfg, "pilot") if cfg.data.pilot_models else (0.0, 0.0)
-    pilots = [{"model": name, "hours": (_forward_flops(registry.get_spec(name), *pilot_tokens) / (peak * mfu["score"])
-                                        + overhead) / 3600} for name in cfg.data.pilot_models]  # fmt: skip
     dose = _dose_estimate(cfg, sizes, peak, mfu, overhead)
-    total = (sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
-             + sum(p["hours"] for p in pilots))  # fmt: skip
+    total = sum(c["train_hours"] + c["eval_hours"] for c in chains) + sum(d["hours"] for d in derived)
     total += dose["train_hours"] + dose["eval_hours"] if dose else 0.0
     mitigation = sum(c["train_hours"] + c["eval_hours"] for c in chains if not c["study"])
     return {"profile": cfg.profile, "device": "GPU (A100-class assumed)" if gpu else "CPU", "sizes": sizes,
-            "peak_flops": peak, "cpu": None if gpu else cpu, "mfu": mfu, "chains": chains, "derived": derived,
-            "pilots": pilots, "dose": dose,
+            "peak_flops": peak, "peak_assumed": assumed, "cpu": None if gpu else cpu, "mfu": mfu, "chains": chains,
+            "derived": derived,
+            "dose": dose,
             "total_hours": total, "mitigation_hours": mitigation,
             "max_memory_gb": max([c["memory_gb"] for c in chains] + ([dose["memory_gb"]] if dose else []))}  # fmt: skip
 
@@ -307,15 +301,16 @@ def chains_in_parallel(est: dict, gpus: int) -> dict:
 
 
 def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = None, est: dict | None = None) -> str:
-    """The plan as printed; ``est``: an :func:`estimate` already made with ``peak`` (and its CPU class)."""
+    """The plan as printed, of ``est`` (an :func:`estimate`), or of one made here with ``peak``."""
     est = est or estimate(cfg, peak)
     s, t = est["sizes"], cfg.train
+    peak_said = "assumed" if est["peak_assumed"] else "measured here"
     lines = [
         f"plan for profile {cfg.profile!r} on {est['device']} (estimates; see cf_utils/plan.py for the assumptions)"
         + (
             ""
             if "GPU" in est["device"]
-            else f"; {'assumed' if peak else 'measured here'}: matmul peak {est['peak_flops'] / 1e9:.0f} GFLOP/s, "
+            else f"; {peak_said}: matmul peak {est['peak_flops'] / 1e9:.0f} GFLOP/s, "
             f"utilisation ({est['cpu']}) {', '.join(f'{k} {v:.0%}' for k, v in est['mfu'].items())}"
         ),
         f"  data: {s['source']}",
@@ -336,8 +331,6 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
     for d in est["derived"]:
         lines.append(f"  {d['model']:<24} made once: general instruction tuning, {d['tokens'] / 1e6:.2f}M tokens "
                      f"~{d['hours']:.2f} h")  # fmt: skip
-    for p in est["pilots"]:
-        lines.append(f"  {p['model']:<24} stage-0 pilot on the held-apart items ~{p['hours']:.2f} h")
     if est["dose"]:
         d = est["dose"]
         lines.append(f"  {d['model']:<24} dose     {len(cfg.dose.lrs)} lrs x {d['steps']} steps of stage 1, "
@@ -370,35 +363,30 @@ def render(cfg: Config, gpus: tuple[int, ...] = (1, 8), peak: float | None = Non
 
 
 def power_lines(cfg: Config) -> list[str]:
-    """Per category: items, the expected 95% CI half-width of its FG over the elements above their floor, under
-    the pilot's numbers (or the config's stated assumptions; cf_utils.power.assumptions), beside the target and
-    the minimal detectable FG (80% power, 5% level; metrics.minimal_detectable_fg). A category whose every
-    element the pilot found at its floor is not measurable for this model. Then the same for every further model
-    whose stage-0 pilot has run (data.pilot_models: its own base accuracies and floors, the first model's flip
-    rates), on the same items."""
+    """Per model the config has a pilot of, per category: items, the expected 95% CI half-width of its FG over the
+    elements above that model's floor, under the pilot's numbers (or the config's stated assumptions;
+    cf_utils.power.assumptions; a further model: its own stage-0 scores with the first model's flip rates),
+    beside the target and the minimal detectable FG (80% power, 5% level; metrics.minimal_detectable_fg). A
+    category whose every element is at the model's floor is not measurable for it."""
     manifest = paths.data_manifest(cfg.profile)
     if not manifest.is_file():
         return ["  power: prepare the data first (make data) to see each category's half-width and detectable FG"]
     d = cfg.data
     bench = [f for f in json.loads(manifest.read_text())["files"] if f["role"] == "benchmark"]
-    initial, flip = power.assumptions(d, [f["name"] for f in bench])
-    low = {f["name"] for f in bench if f.get("pilot_floor")}
+    names = [f["name"] for f in bench]
+    baselines = {f["name"]: (f["chance"], f.get("majority_baseline", float("nan"))) for f in bench if "chance" in f}
     said = (f"the pilot's stage-0 scores and flip rates x {power.FLIP_GROWTH:g} ({d.pilot_source})" if d.pilot_initial
             else f"assumed initial {d.assumed_initial:g}%, flip rate {d.assumed_flip_rate:g}")  # fmt: skip
+    initial, flip = power.assumptions(d, names)
+    low = power.floors(d, baselines, d.pilot_initial) if d.pilot_initial else set()
     lines = [
         f"  power ({cfg.train.models[0]}; {said}; cf_utils/power.py):",
         *_power_block(d, bench, initial, flip, low),
     ]
-    for name in d.pilot_models:
-        path = paths.pilot_file(cfg.profile, name)
-        if not path.is_file():
-            lines.append(f"  power ({name}): its stage-0 pilot has not run (make reproduce runs it before the plan)")
-            continue
-        pilot = json.loads(path.read_text(encoding="utf-8"))["elements"]
-        own = {f["name"]: pilot[f["name"]]["initial"] if f["name"] in pilot else initial[f["name"]] for f in bench}
-        own_low = {n for n, e in pilot.items() if e["at_floor"]}
-        lines += [f"  power ({name}; its stage-0 pilot, {path.relative_to(paths.artifacts_dir(cfg.profile))}, with "
-                  f"the flip rates above):", *_power_block(d, bench, own, flip, own_low)]  # fmt: skip
+    for name, scores in d.pilot_by_model.items():
+        own, _ = power.assumptions(d, names, scores)
+        lines += [f"  power ({name}; its stage-0 pilot, {d.pilot_by_model_source}, with the flip rates above):",
+                  *_power_block(d, bench, own, flip, power.floors(d, baselines, scores))]  # fmt: skip
     return lines
 
 
@@ -424,12 +412,12 @@ def _power_block(d, bench: list[dict], initial: dict, flip: dict, low: set[str])
     return lines
 
 
-def record(cfg: Config, text: str, est: dict, peak_assumed: bool) -> dict:
+def record(cfg: Config, text: str, est: dict) -> dict:
     """What ``--out`` keeps of a plan: its text, the total it predicts and the peak it assumed, so a finished run's
     report can set the measured time beside the estimate made before it started."""
     return {"profile": cfg.profile, "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "device": est["device"], "cpu": est["cpu"], "peak_flops": est["peak_flops"],
-            "peak": "assumed" if peak_assumed else "measured",
+            "peak": "assumed" if est["peak_assumed"] else "measured",
             "load_average": os.getloadavg()[0], "total_hours": est["total_hours"], "text": text}  # fmt: skip
 
 
@@ -449,13 +437,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.profile)
         peak = args.peak * 1e9 if args.peak else None
         est = estimate(cfg, peak, args.cpu)
-        text = render(cfg, tuple(args.gpus), peak, est)
+        text = render(cfg, tuple(args.gpus), est=est)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(text)
     if args.out:
-        atomic_write_json(args.out, record(cfg, text, est, peak is not None))
+        atomic_write_json(args.out, record(cfg, text, est))
     return 0
 
 

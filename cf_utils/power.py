@@ -28,7 +28,10 @@ With a flip rate f_e of its own per element, the same Lagrange argument gives
 
 The calculation is fixed before any result is seen: p_e and f_e are the profile's stated assumptions
 (``data.assumed_initial``, ``data.assumed_flip_rate``) or what a pilot measured on items set apart from the
-evaluation items (``data.pilot_initial``, ``data.pilot_flip_rate``: cf_utils.pilot), never a run's FG. The
+evaluation items (``data.pilot_initial``, ``data.pilot_flip_rate``: cf_utils.pilot), never a run's FG. Where
+the study runs several models on the same items, each further model's stage-0 pilot (``data.pilot_by_model``)
+gives its own allocation with the first model's flip rates, and every element takes the most items any model's
+allocation asks for: each model's half-width then reaches the target (before a budget scales them all). The
 pilot measures flips after one stage; a unit's FG averages five, so the allocation takes FLIP_GROWTH times
 the pilot's rate (a rule fixed before the run; the report prints the measured rates beside it). An element at
 its floor for the model (``at_floor``: its pilot score within FLOOR_MARGIN points of chance or below its
@@ -153,19 +156,33 @@ def within_budget(
 MIN_ITEMS = 30  # under a budget, every element keeps at least this many items: its own FG stays estimable
 
 
-def assumptions(data, names) -> tuple[dict[str, float], dict[str, float]]:
+def pilot_scores(data) -> list[Mapping[str, float]]:
+    """Each model's stage-0 pilot scores the allocation reads: the first model's (``pilot_initial``), then every
+    further model's (``pilot_by_model``: measured on the same pilot items; cf_utils.pilot --model)."""
+    return [*([data.pilot_initial] if data.pilot_initial else []), *data.pilot_by_model.values()]
+
+
+def assumptions(data, names, initial: Mapping[str, float] | None = None) -> tuple[dict[str, float], dict[str, float]]:
     """(initial score, flip rate) per element the allocation assumes: the pilot's where it measured the element
-    (its flip rate x FLIP_GROWTH, at most 1), else the config's stated assumptions."""
-    pilot_p, pilot_f = data.pilot_initial or {}, data.pilot_flip_rate or {}
+    (its flip rate x FLIP_GROWTH, at most 1), else the config's stated assumptions. ``initial``: another model's
+    pilot scores in place of the first model's (its flip rates stay the first model's: a further model's pilot
+    measures stage 0 only)."""
+    pilot_p = data.pilot_initial if initial is None else initial
+    pilot_p, pilot_f = pilot_p or {}, data.pilot_flip_rate or {}
     initial = {n: pilot_p.get(n, data.assumed_initial) for n in names}
     flip = {n: min(1.0, FLIP_GROWTH * pilot_f[n]) if n in pilot_f else data.assumed_flip_rate for n in names}
     return initial, {n: max(v, 1e-3) for n, v in flip.items()}
 
 
-def floors(data, baselines: Mapping[str, tuple[float, float]]) -> set[str]:
-    """The elements the pilot found at their floor (``at_floor``); ``baselines``: (chance, majority) per element."""
-    pilot = data.pilot_initial or {}
-    return {n for n, (chance, majority) in baselines.items() if n in pilot and at_floor(pilot[n], chance, majority)}
+def floors(data, baselines: Mapping[str, tuple[float, float]], initial: Mapping[str, float] | None = None) -> set[str]:
+    """The elements at their floor (``at_floor``) by the pilot scores ``initial`` of one model; by default those at
+    their floor for every model the config has a pilot of (``pilot_scores``): the ones no model measures.
+    ``baselines``: (chance, majority) per element."""
+    if initial is not None:
+        return {n for n, (chance, majority) in baselines.items() if n in initial and at_floor(initial[n], chance,
+                                                                                           majority)}  # fmt: skip
+    per_model = [floors(data, baselines, scores) for scores in pilot_scores(data)]
+    return set.intersection(*per_model) if per_model else set()
 
 
 def benchmark_sizes(
@@ -173,22 +190,25 @@ def benchmark_sizes(
 ) -> dict[str, int | None]:
     """Items to sample per benchmark, from each benchmark's (category, candidate records) and the profile's
     ``data`` config: ``bench_items`` for every benchmark when ``fg_half_width`` is unset; else, per category,
-    ``allocate`` at the target over the elements above their floor (``floors``; an element at floor gets
-    MIN_ITEMS), with the pilot's or the stated assumptions (``assumptions``), ``bench_items`` and the pool's
-    size capping each benchmark; then one factor for every benchmark of every category (``within_budget`` at
-    ``bench_tokens`` per checkpoint, at least MIN_ITEMS each), so that the categories' half-widths grow alike
-    when the budget binds."""
+    ``allocate`` at the target over the elements above their floor, for each model the config has a pilot of
+    (``pilot_scores``: its own stage-0 scores and floors), each element taking the most items any model asks for
+    (an element at floor for every model gets MIN_ITEMS), with the pilot's or the stated assumptions
+    (``assumptions``), ``bench_items`` and the pool's size capping each benchmark; then one factor for every
+    benchmark of every category (``within_budget`` at ``bench_tokens`` per checkpoint, at least MIN_ITEMS each),
+    so that the categories' half-widths grow alike when the budget binds."""
     if data.fg_half_width is None:
         return dict.fromkeys(pools, data.bench_items)
     counts: dict[str, int] = {}
     costs = {n: max(item_cost(recs), 1.0) for n, (_, recs) in pools.items()}
-    initial, flip = assumptions(data, pools)
-    low = floors(data, baselines or {})
-    for category in dict.fromkeys(c for c, _ in pools.values()):
-        names = [n for n, (c, _) in pools.items() if c == category and n not in low]
-        cap = {n: min(len(pools[n][1]), data.bench_items or len(pools[n][1])) for n in names}
-        if names:
-            counts |= allocate({n: costs[n] for n in names}, cap, target=data.fg_half_width, initial=initial,
-                               flip_rate=flip)  # fmt: skip
-    counts |= {n: min(MIN_ITEMS, len(pools[n][1])) for n in low}
+    for scores in pilot_scores(data) or [None]:  # each model's allocation; an element takes the largest
+        initial, flip = assumptions(data, pools, scores)
+        low = floors(data, baselines or {}, scores) if scores is not None else set()
+        for category in dict.fromkeys(c for c, _ in pools.values()):
+            names = [n for n, (c, _) in pools.items() if c == category and n not in low]
+            cap = {n: min(len(pools[n][1]), data.bench_items or len(pools[n][1])) for n in names}
+            if names:
+                wanted = allocate({n: costs[n] for n in names}, cap, target=data.fg_half_width, initial=initial,
+                                  flip_rate=flip)  # fmt: skip
+                counts |= {n: max(k, counts.get(n, 0)) for n, k in wanted.items()}
+    counts |= {n: min(MIN_ITEMS, len(pools[n][1])) for n in floors(data, baselines or {})}
     return within_budget(counts, costs, data.bench_tokens, MIN_ITEMS)

@@ -28,7 +28,6 @@ from cf_utils.study import STAGES
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "safetensors", "tokenizers",
             "papermill", "pandas", "numpy", "seaborn", "matplotlib", "sacrebleu", "rouge-score", "gguf")  # fmt: skip
-RESULTS = ("scores.csv", "items.csv", "generations.csv", "forgetting.csv", "mitigations.csv", "mitigations_tasks.csv")
 
 
 BASELINE_KEYS = ("name", "role", "chance", "majority_baseline")  # what metrics.baselines reads back
@@ -216,7 +215,7 @@ def build(cfg: Config) -> dict:
         "time_s_by_cell": time_by_cell(evals),
         "plan": _plan(cfg.profile),
         "pieces": _pieces(cfg.profile),  # each make reproduce of the run: its start, end and code
-        "results": {name: sha256_file(f) for name in RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
+        "results": {name: sha256_file(f) for name in paths.RESULTS if (f := paths.output(cfg.profile, name)).is_file()},
     }
 
 

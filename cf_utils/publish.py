@@ -27,14 +27,11 @@ from cf_utils import paths, pieces
 from cf_utils.config import CPU, CPU_FULL, GPU_PROFILES
 from cf_utils.io import atomic_write_text
 
-# The first three must be there; the rest are copied when the run has them.
-FILES = ("report.md", "manifest.json", "forgetting.csv", "scores.csv", "mitigations.csv", "mitigations_tasks.csv",
-         "plan.json", "pilot.json", "pieces.json")  # fmt: skip
-FOLDERS = ("pilots", "dose")  # copied whole when the run has them
-LARGE = ("items.csv", "generations.csv")  # published when under LARGE_LIMIT (the bootstraps' inputs)
-LARGE_LIMIT = 20 * 2**20
+FILES, LARGE, FOLDERS = paths.PUBLISHED, paths.PUBLISHED_LARGE, paths.PUBLISHED_FOLDERS  # what a run publishes
+LARGE_LIMIT = 20 * 2**20  # a LARGE file is published when under this
 SECTIONS = ("Headline", "The paper's claims", "Table 4", "Paired comparisons", "Power", "Forgotten and learned",
             "Mitigations", "Forgetting against dose")  # fmt: skip
+EMPTY = "_(empty)_"  # how the report prints a table without rows (cf_utils.report.render)
 # The profiles whose results the README shows; smoke's run is published (results/smoke/) with no block: a pipeline
 # check on random-init models measures nothing a reader should weigh.
 README_PROFILES = (CPU, CPU_FULL, *GPU_PROFILES)
@@ -73,7 +70,7 @@ def block(profile: str, folder: Path) -> str:
     ]
     for want in SECTIONS:
         for title, body in found.items():
-            if title.startswith(want):
+            if title.startswith(want) and EMPTY not in body:  # a table the profile has no rows for is left out
                 out += [f"#### {title}", "", body, ""]
     return "\n".join(out).rstrip() + "\n"
 
@@ -124,7 +121,7 @@ def publish(profile: str, readme: Path = README) -> Path:
             shutil.copy2(f, tmp / name)
     for folder in FOLDERS:
         if (src / folder).is_dir():
-            shutil.copytree(src / folder, tmp / folder)
+            shutil.copytree(src / folder, tmp / folder, ignore=shutil.ignore_patterns(".*"))  # no resume states
     figures = paths.figures_dir(profile)
     for fig in sorted([*figures.glob("*.png"), *figures.glob("*.pdf")]):
         shutil.copy2(fig, tmp / "figures" / fig.name)

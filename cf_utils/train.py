@@ -263,11 +263,11 @@ def summary(cfg: Config) -> list[dict]:
     return [row for name, v, _ in study_chains(cfg) for row in chain_summary(cfg.profile, name, v)]
 
 
-def plan(cfg: Config) -> str:
+def outline(cfg: Config) -> str:
     """What 02_finetune will run, printed before a long run: chains, stages, steps, and a time
     estimate from the throughput of a finished stage of the same model when there is one."""
     t = cfg.train
-    head = f"profile {cfg.profile}: method {t.method}, {len(t.models)} model(s) x {len(t.variants)} variant(s)"
+    head = f"profile {cfg.profile}: method {t.method}, {len(study_chains(cfg))} chain(s) of {len(t.models)} model(s)"
     lines = [head + f", {LAST} stages of <= {t.examples_per_task or 'all'} examples (batch {t.batch_size})"]
     chains = study_chains(cfg)
     for name, variant, _ in chains:

@@ -1,5 +1,6 @@
 import pytest
 
+from cf_utils import paths
 from cf_utils.config import PROFILES, ConfigError, load_config
 
 
@@ -11,13 +12,13 @@ def test_every_profile_loads(profile):
 
 
 def test_profile_overrides_defaults():
+    assert not (paths.CONFIGS / "defaults.yaml").exists()  # the defaults live in cf_utils/config.py only
     assert load_config("smoke").data.bench_items == 8
     assert load_config("cpu").data.bench_items is None and load_config("cpu").data.fg_half_width == 6
     assert load_config("paper").data.train_examples == 100_000  # the paper's 100k samples per task
 
 
-def _write(tmp_path, profile_yaml, defaults="seed: 1\n"):
-    (tmp_path / "defaults.yaml").write_text(defaults)
+def _write(tmp_path, profile_yaml):
     (tmp_path / "p.yaml").write_text(profile_yaml)
     return tmp_path
 
@@ -25,12 +26,6 @@ def _write(tmp_path, profile_yaml, defaults="seed: 1\n"):
 def test_unknown_key_names_key_and_file(tmp_path):
     d = _write(tmp_path, "data:\n  bench_itemz: 3\n")
     with pytest.raises(ConfigError, match=r"p\.yaml.*unknown config key 'data\.bench_itemz'.*bench_items"):
-        load_config("p", configs_dir=d)
-
-
-def test_unknown_key_in_defaults_names_defaults(tmp_path):
-    d = _write(tmp_path, "seed: 2\n", defaults="sed: 1\n")
-    with pytest.raises(ConfigError, match=r"defaults\.yaml.*unknown config key 'sed'"):
         load_config("p", configs_dir=d)
 
 
@@ -72,3 +67,10 @@ def test_override_unknown_key_is_error():
 def test_invalid_yaml(tmp_path):
     with pytest.raises(ConfigError, match=r"not valid YAML"):
         load_config("p", configs_dir=_write(tmp_path, "data: [\n"))
+
+
+@pytest.mark.parametrize("key, value", [("fg_half_width", 6), ("bench_tokens", 1000), ("pilot_items", 10),
+                                        ("pilot_by_model", {"m": {"arc_easy": 50.0}})])  # fmt: skip
+def test_a_hub_profile_refuses_the_keys_it_would_ignore(key, value):
+    with pytest.raises(ConfigError, match=f"{key} would be ignored"):
+        load_config("gpu-mini", {f"data.{key}": value})

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cf_utils import metrics, paths
+from cf_utils import metrics, paths, task_metrics
 
 
 def score_rows(model, method, category, benchmark, metric, values, stages=None):
@@ -211,7 +211,7 @@ def new_task_scores():
 
 
 def test_new_task_table():
-    table = metrics.new_task_table(new_task_scores())
+    table = task_metrics.new_task_table(new_task_scores())
     assert list(table.columns) == ["model", "variant", "stage", "task", "metric", "before", "after", "gain", "final",
                                    "retained", "gain_low", "gain_high", "gain_state"]  # fmt: skip
     assert table["gain_low"].isna().all() and (table["gain_state"] == metrics.NOT_MEASURED).all()  # no generations
@@ -225,7 +225,7 @@ def test_new_task_table():
 
 
 def test_transfer():
-    t = metrics.transfer(new_task_scores())
+    t = task_metrics.transfer(new_task_scores())
     assert list(t.columns) == ["model", "variant", "bwt", "forgetting", "n_tasks"]
     row = t.iloc[0]
     assert row["n_tasks"] == 3  # exp has no stage-5 cell, hgen is the last task
@@ -236,7 +236,7 @@ def test_transfer():
 def test_unknown_new_task_raises():
     scores = pd.DataFrame(score_rows("m", "seq", "new_task", "poetry", "bleu", [1, 2]))
     with pytest.raises(ValueError, match="unknown new task.*poetry"):
-        metrics.new_task_table(scores)
+        task_metrics.new_task_table(scores)
 
 
 def test_read_scores_validates(tmp_path):

@@ -70,6 +70,7 @@ def test_the_allocation_reads_the_pilot_and_gives_an_element_at_floor_no_power()
         fg_half_width, bench_items, bench_tokens, assumed_initial, assumed_flip_rate = 6.0, None, None, 50.0, 0.2
         pilot_initial = {"strong": 80.0, "floor": 27.0}
         pilot_flip_rate = {"strong": 0.05, "floor": 0.3}
+        pilot_by_model: dict = {}
 
     recs = [{"id": str(i), "context": "c" * 40, "choices": ["a", "b", "c", "d"], "label": 0} for i in range(5000)]
     pools = {"strong": ("reasoning", recs), "floor": ("reasoning", recs), "plain": ("bias", recs)}
@@ -83,19 +84,43 @@ def test_the_allocation_reads_the_pilot_and_gives_an_element_at_floor_no_power()
     assert power.half_width({"strong": sizes["strong"] - 5}, initial, flip) > 5.9  # the least that reaches it
 
 
-def test_a_further_model_is_measured_at_stage_0_on_the_same_items_and_the_plan_reads_it(smoke_pilot, monkeypatch):
+def test_a_further_model_is_measured_at_stage_0_on_the_same_items_and_the_plan_reads_its_block(
+    smoke_pilot, monkeypatch
+):
     from cf_utils import paths, plan
 
-    cfg, manifest, result, data = smoke_pilot
+    cfg, _, result, data = smoke_pilot
     monkeypatch.setenv("CF_DATA_ROOT", str(data.parent))  # the fixture's prepared data
-    with pytest.raises(SystemExit, match="data.pilot_models"):
-        pilot.stage0(cfg, "tiny-seq2seq")
-    cfg = load_config("smoke", {"data.pilot_items": 6, "data.pilot_models": ["tiny-seq2seq"]})
-    assert "  power (tiny-seq2seq): its stage-0 pilot has not run" in "\n".join(plan.power_lines(cfg))
+    with pytest.raises(SystemExit, match="not a further model"):
+        pilot.stage0(cfg, "tiny-causal")  # the first model: make pilot without MODEL
     other = pilot.stage0(cfg, "tiny-seq2seq")
     assert paths.pilot_file("smoke", "tiny-seq2seq").is_file()
     assert set(other["elements"]) == set(result["elements"]) and "stage 0 only" in other["source"]
     for name, el in other["elements"].items():
         assert el["n"] == 6 and "flip_rate" not in el, name
+    first = yaml.safe_load("data:\n" + pilot.config_block(result))["data"]
+    block = yaml.safe_load("data:\n" + pilot.model_block(other))["data"]
+    cfg = load_config("smoke", {"data.pilot_items": 6, **{f"data.{k}": v for k, v in {**first, **block}.items()}})
+    assert cfg.data.pilot_by_model == {"tiny-seq2seq": {k: v["initial"] for k, v in other["elements"].items()}}
     lines = plan.power_lines(cfg)
     assert any(line.startswith("  power (tiny-seq2seq; its stage-0 pilot") for line in lines)
+
+
+def test_each_model_gets_its_own_allocation_and_an_element_takes_the_most_items_asked():
+    class Data:
+        fg_half_width, bench_items, bench_tokens, assumed_initial, assumed_flip_rate = 6.0, None, None, 50.0, 0.2
+        pilot_initial = {"strong": 80.0, "floor": 27.0, "both": 27.0}
+        pilot_flip_rate = {"strong": 0.05, "floor": 0.3, "both": 0.3}
+        pilot_by_model = {"other": {"strong": 60.0, "floor": 70.0, "both": 26.0}}
+
+    recs = [{"id": str(i), "context": "c" * 40, "choices": ["a", "b", "c", "d"], "label": 0} for i in range(5000)]
+    pools = {n: ("reasoning", recs) for n in ("strong", "floor", "both")}
+    baselines = dict.fromkeys(pools, (25.0, 25.0))
+    assert power.floors(Data, baselines) == {"both"}  # at floor for every model: the only MIN_ITEMS element
+    assert power.floors(Data, baselines, Data.pilot_initial) == {"floor", "both"}
+    sizes = power.benchmark_sizes(Data, pools, baselines)
+    assert sizes["both"] == power.MIN_ITEMS and sizes["floor"] > power.MIN_ITEMS  # the other model measures it
+    for scores in (Data.pilot_initial, Data.pilot_by_model["other"]):
+        initial, flip = power.assumptions(Data, list(pools), scores)
+        above = {n: sizes[n] for n in pools if n not in power.floors(Data, baselines, scores)}
+        assert power.half_width(above, initial, flip) <= 6.0  # every model reaches the target

@@ -15,7 +15,7 @@ from cf_utils.data.records import read_jsonl
 # sha256 of every smoke-profile file, made by:
 #   python -c "from cf_utils.config import load_config; from cf_utils.data.prepare import prepare;
 #              [print(f['path'], f['sha256']) for f in prepare(load_config('smoke'))['files']]"
-# on the pinned wheels' files (cf_utils/data/readers/source_sha256.json), configs/{defaults,smoke}.yaml (seed 1234).
+# on the pinned wheels' files (cf_utils/data/readers/source_sha256.json), configs/smoke.yaml (seed 1234).
 # A change here means the data changed: bump the builder's `version` and say why in the commit.
 SMOKE_SHA256 = {
     "benchmarks/mmlu_stem.jsonl": "d2b78a0e728ce699f895d597428f75cb1d79187a8a3a01e498e04c7daa6a2859",

@@ -78,6 +78,11 @@ def test_a_readme_without_the_markers_is_named_before_anything_is_copied(run, tm
     assert not (tmp_path / "results").exists()
 
 
+def test_what_is_a_result_and_what_is_published_are_outputs_of_a_run():
+    names = paths.RESULTS + paths.PUBLISHED + paths.PUBLISHED_LARGE
+    assert set(names) <= set(paths.OUTPUTS), set(names) - set(paths.OUTPUTS)
+
+
 def test_no_run_says_which_command_makes_one(tmp_path):
     with pytest.raises(publish.PublishError, match="make reproduce PROFILE=gpu-mini"):
         publish.publish("gpu-mini", readme=readme(tmp_path, "gpu-mini"))

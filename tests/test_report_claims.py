@@ -9,7 +9,7 @@ import pytest
 from test_metrics import make_items, scores_from_items
 from test_report_frames import CPU_MODELS, forgetting_rows, frames_of, synthetic
 
-from cf_utils import comparisons, metrics, report
+from cf_utils import comparisons, metrics, report, task_metrics
 from cf_utils.report import roles
 from cf_utils.report.claims import CLAIM_COLUMNS, verdict
 from cf_utils.study import GENERAL
@@ -140,20 +140,20 @@ def test_claim5_is_not_measurable_offline_without_pct_stereotype():
 
 def test_claim7_needs_the_gains_ci_not_a_positive_point_gain():
     scores, _ = synthetic(models=("tiny-causal",))
-    table = metrics.new_task_table(scores)
+    table = task_metrics.new_task_table(scores)
     f = forgetting_rows({("tiny-causal", "seq"): (5.0, 1.0, 9.0)})
     assert (table["gain"] > 0).all()
     v, evidence = claim(frames_of(f, new_task=table), 7)
     assert v == report.NOT_MEASURABLE and "No generations.csv" in evidence  # point gains only
     spans = table.assign(gain_low=-1.0, gain_high=30.0, gain_state=metrics.INCONCLUSIVE)
     assert claim(frames_of(f, new_task=spans), 7)[0] == report.INCONCLUSIVE
-    improved = table.assign(gain_low=1.0, gain_high=30.0, gain_state=metrics.IMPROVED)
+    improved = table.assign(gain_low=1.0, gain_high=30.0, gain_state=task_metrics.IMPROVED)
     assert claim(frames_of(f, new_task=improved), 7)[0] == report.HOLDS  # tiny models count for claim 7
-    worse = improved.assign(gain_state=np.where(table["task"] == "emdg", metrics.WORSE, metrics.IMPROVED))
+    worse = improved.assign(gain_state=np.where(table["task"] == "emdg", task_metrics.WORSE, task_metrics.IMPROVED))
     v, evidence = claim(frames_of(f, new_task=worse), 7)
     assert v == report.MIXED and "tiny-causal (seq): improved Simp, InqQG, Exp, HGen / worse Emdg" in evidence
     assert "|" not in evidence  # a cell of a Markdown table
-    assert claim(frames_of(f, new_task=improved.assign(gain_state=metrics.WORSE)), 7)[0] == report.NOT_HOLD
+    assert claim(frames_of(f, new_task=improved.assign(gain_state=task_metrics.WORSE)), 7)[0] == report.NOT_HOLD
     assert claim(frames_of(f), 7)[0] == report.NOT_MEASURABLE
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_report_frames import synthetic, write_losses
 
-from cf_utils import metrics, paths, plots, report
+from cf_utils import metrics, paths, plots, report, task_metrics
 from cf_utils.report.figures import FIGURE_TITLES
 from cf_utils.report.frames import losses
 
@@ -13,7 +13,7 @@ def test_figures_skip_with_reasons():
     scores, items = synthetic(models=("smollm2-135m-instruct",), variants=("seq",))
     forgetting = metrics.forgetting_table(scores)
     frames = report.Frames(
-        "x", scores, forgetting, items=None, curves=metrics.curves(scores), new_task=metrics.new_task_table(scores)
+        "x", scores, forgetting, items=None, curves=metrics.curves(scores), new_task=task_metrics.new_task_table(scores)
     )
     drawn = {d.name: d for d in report.make_figures(frames)}
     for name in ("decoder_vs_encdec", "base_vs_instruct", "bias_by_type", "replay_vs_seq"):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from test_report_frames import CPU_MODELS, forgetting_rows, frames_of, synthetic
 
-from cf_utils import metrics, paths, report
+from cf_utils import metrics, paths, report, task_metrics
 from cf_utils.report import cells, tables
 from cf_utils.report.bias import bias_direction
 
@@ -78,7 +78,7 @@ def test_tables_of_hand_made_frames_compute_elements_without_cis():
     elements = written["elements"].frame
     assert not elements.empty and not elements["FG [95% CI]"].str.contains(r"\[").any()
     assert written["table3_new_task"].frame.empty and list(written["transfer"].frame.columns) == list(
-        metrics.TRANSFER_COLUMNS
+        task_metrics.TRANSFER_COLUMNS
     )
     roles = list(written["table6_general_instruction"].frame["role"])
     assert roles == ["base", "instruction-tuned twin of gemma3-270m"]

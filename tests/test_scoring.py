@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from cf_utils import cli, forward, models, paths, registry, scoring
+from cf_utils import cf_eval, forward, models, paths, registry, scoring
 from cf_utils.data.records import RecordError, read_jsonl
 
 FIXTURES = paths.ROOT / "tests" / "fixtures" / "harness"
@@ -429,7 +429,7 @@ def test_cli_rejects_a_malformed_record_naming_file_and_line(tmp_path, capsys):
     good = (FIXTURES / "mc.jsonl").read_text(encoding="utf-8").splitlines()[0]
     bad = _write_records(tmp_path / "bad.jsonl", [good, '{"id": "x", "context": "c", "choices": ["a", "b"]}'])
     out = tmp_path / "out.json"
-    code = cli.main(["--model", "tiny-causal", "--mc", str(FIXTURES / "pair.jsonl"), str(bad), "--json", str(out)])
+    code = cf_eval.main(["--model", "tiny-causal", "--mc", str(FIXTURES / "pair.jsonl"), str(bad), "--json", str(out)])
     assert code == 2
     assert f"{bad}:2:" in capsys.readouterr().err
     assert not out.exists()
@@ -440,7 +440,7 @@ def test_cli_prints_and_writes_json(tmp_path, capsys, tiny):
     files = [_write_records(tmp_path / f"small_{k}.jsonl", lines[k]) for k in KINDS]
     out, preds = tmp_path / "scores" / "out.json", tmp_path / "preds.json"
     args = ["--model", "tiny-causal", "--mc", *map(str, files), "--batch-size", "4", "--json", str(out)]
-    assert cli.main([*args, "--predictions", str(preds)]) == 0
+    assert cf_eval.main([*args, "--predictions", str(preds)]) == 0
     printed = capsys.readouterr().out
     assert all(f"small_{k}" in printed for k in KINDS) and "items/s" in printed
     got = json.loads(out.read_text())
@@ -465,13 +465,13 @@ def test_cli_adapter_zero_init_lora_leaves_scores_unchanged(tmp_path):
     outs = {}
     for name, extra in (("base", []), ("lora", ["--adapter", str(adapter)])):
         outs[name] = tmp_path / f"{name}.json"
-        assert cli.main(["--model", "tiny-causal", *extra, "--mc", str(records), "--json", str(outs[name])]) == 0
+        assert cf_eval.main(["--model", "tiny-causal", *extra, "--mc", str(records), "--json", str(outs[name])]) == 0
     base, lora = (json.loads(outs[k].read_text())["mc5"] for k in ("base", "lora"))
     assert (lora["acc"], lora["acc_norm"]) == (base["acc"], base["acc_norm"])
 
 
 def test_cli_unloadable_model_is_a_clear_error(tmp_path, capsys):
-    code = cli.main(["--model", str(tmp_path / "no-such-model"), "--mc", str(FIXTURES / "pair.jsonl")])
+    code = cf_eval.main(["--model", str(tmp_path / "no-such-model"), "--mc", str(FIXTURES / "pair.jsonl")])
     assert code == 1
     assert "could not load" in capsys.readouterr().err
 

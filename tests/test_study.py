@@ -6,7 +6,7 @@ import typing
 
 import pytest
 
-from cf_utils import config, mitigations, paths, sources, study
+from cf_utils import config, makedeps, mitigations, paths, study
 
 PACKAGE = paths.ROOT / "cf_utils"
 
@@ -65,11 +65,10 @@ OTHER_MEANING = {
     ("cf_utils/data/offline.py", "paper"): "the mapping table's column: the paper's dataset, not the profile",
     ("cf_utils/report/paper.py", "paper"): "the column of the paper's numbers, not the profile",
 }
+
+
 # Left as they are while they are edited elsewhere (issue 27 goes on there); the check fails once one is clean,
 # so the exemption goes with its last literal.
-PENDING = ("cf_utils/report/claims.py", "cf_utils/report/tables.py")
-
-
 def _typed_names(path) -> list[tuple[int, str]]:
     """(line, word) of every string literal in ``path`` that is a study name (or a ``wise-`` chain name), except
     docstrings and the literal text of f-strings (messages may say "seq")."""
@@ -92,8 +91,6 @@ def test_no_study_name_is_typed_outside_its_owner():
     typed = []
     for f in sorted(PACKAGE.rglob("*.py")):
         name = str(f.relative_to(paths.ROOT))
-        if name in PENDING:
-            continue
         for line, word in _typed_names(f):
             if OWNED.get(word) == f.name and f.parent == PACKAGE:
                 continue
@@ -103,15 +100,8 @@ def test_no_study_name_is_typed_outside_its_owner():
     assert not typed, f"study names typed by hand: {typed}; import them (cf_utils.study, cf_utils.config)"
 
 
-@pytest.mark.parametrize("name", PENDING)
-def test_a_pending_module_still_has_its_literals(name):
-    """A module in PENDING that no longer types a study name leaves the list (the check then covers it)."""
-    words = {w for _, w in _typed_names(paths.ROOT / name) if ("*", w) not in OTHER_MEANING}
-    assert words, f"{name} types no study name any more: remove it from PENDING in tests/test_study.py"
-
-
 def test_the_import_graph_has_no_cycle():
-    graph, state, path = sources.import_graph(), {}, []
+    graph, state, path = makedeps.import_graph(), {}, []
 
     def visit(node):
         state[node] = "open"
@@ -131,15 +121,15 @@ def test_the_import_graph_has_no_cycle():
 
 
 def test_make_rules_depend_on_exactly_the_code_they_run():
-    graph = sources.import_graph()
-    train, evaluate = (set(sources.sources(sources.TARGETS[v], graph)) for v in ("TRAIN_SRC", "EVAL_SRC"))
+    graph = makedeps.import_graph()
+    train, evaluate = (set(makedeps.sources(makedeps.TARGETS[v], graph)) for v in ("TRAIN_SRC", "EVAL_SRC"))
     assert {"cf_utils/launch.py", "cf_utils/train.py", "cf_utils/stage.py", "cf_utils/mitigations.py"} <= train
     assert "cf_utils/scoring.py" not in train  # a scoring change does not re-run training
     assert {"cf_utils/scoring.py", "cf_utils/generation.py", "cf_utils/launch.py"} <= evaluate
-    figures = set(sources.sources(sources.TARGETS["FIG_SRC"], graph))
+    figures = set(makedeps.sources(makedeps.TARGETS["FIG_SRC"], graph))
     assert {"cf_utils/notebooks.py", "cf_utils/plots.py", "cf_utils/metrics.py", "cf_utils/stats.py"} <= figures
-    mk = sources.makefile()
-    assert all(f"{var} := " in mk for var in sources.TARGETS)
+    mk = makedeps.makefile()
+    assert all(f"{var} := " in mk for var in makedeps.TARGETS)
 
 
 def test_every_fact_the_artifact_cites_is_in_the_repository():

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from test_metrics import make_items, scores_from_items
 
-from cf_utils import comparisons, metrics, textmetrics
+from cf_utils import comparisons, metrics, task_metrics, textmetrics
 
 
 def test_state_rule():
@@ -101,10 +101,12 @@ def test_task_gain_ci_over_held_out_items():
     rng = np.random.default_rng(0)
     before = rng.uniform(10, 30, 60)
     gens = _generations(list(before), list(before + 8 + rng.normal(0, 2, 60)))
-    row = metrics.new_task_table(_task_scores(gens), gens, n_boot=500, seed=0).iloc[0]
-    assert row["gain"] == pytest.approx(8, abs=1.0) and row["gain_low"] > 0 and row["gain_state"] == metrics.IMPROVED
+    row = task_metrics.new_task_table(_task_scores(gens), gens, n_boot=500, seed=0).iloc[0]
+    assert (
+        row["gain"] == pytest.approx(8, abs=1.0) and row["gain_low"] > 0 and row["gain_state"] == task_metrics.IMPROVED
+    )
     noisy = _generations(list(before), list(before + 1.5 + np.where(np.arange(60) % 2, 10, -10)))
-    row = metrics.new_task_table(_task_scores(noisy), noisy, n_boot=500, seed=0).iloc[0]
+    row = task_metrics.new_task_table(_task_scores(noisy), noisy, n_boot=500, seed=0).iloc[0]
     assert row["gain"] > 0 and row["gain_low"] < 0 and row["gain_state"] == metrics.INCONCLUSIVE  # a positive point
     # gain alone is not an improvement
 

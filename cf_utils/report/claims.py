@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cf_utils import comparisons, metrics
+from cf_utils import comparisons, metrics, task_metrics
 from cf_utils.registry import get_spec
 from cf_utils.report.bias import bias_direction, bias_metric
 from cf_utils.report.cells import fg_cell, num, with_ci
 from cf_utils.report.frames import Frames
 from cf_utils.report.roles import ARCHITECTURE, INSTRUCTION, MITIGATION, SCALE, claim_pairs, real, seq_rows
-from cf_utils.study import ABBR, CATEGORIES, GENERAL, TASK_LABELS
+from cf_utils.study import ABBR, BIAS, CATEGORIES, GENERAL, REPLAY, SEQ, TASK_LABELS
 
 HOLDS, NOT_HOLD, MIXED = "holds", "does not hold", "mixed"
 INCONCLUSIVE, NOT_MEASURABLE = "inconclusive", "not measurable here"
@@ -50,7 +50,7 @@ ROLES = {  # per comparative claim: (chain a, chain b); a is the one the claim s
     SCALE: ("smaller", "larger"),
     ARCHITECTURE: ("decoder-only", "encoder-decoder"),
     INSTRUCTION: ("instruction-tuned twin", "base"),
-    MITIGATION: ("replay", "seq"),
+    MITIGATION: (REPLAY, SEQ),
 }
 NO_TWINS = "No base model with its instruction-tuned twin (ModelSpec.base, or llama-7b/alpaca-7b)."
 # Where a claim this profile cannot test is tested: the evidence of a "not measurable here" verdict ends with it.
@@ -165,7 +165,7 @@ CROWS = "pct_stereotype"  # the paper's bias measure (CrowS-Pairs; offline: BBQ 
 
 def claim_bias(f: pd.DataFrame, metric: str | None) -> tuple[str, str]:
     """Claim 5: units = each model's bias row, measured as pct_stereotype (falling = less stereotyped = FG > 0)."""
-    bias = f[(f["category"] == "bias") & f["model"].isin(real(f["model"]))]
+    bias = f[(f["category"] == BIAS) & f["model"].isin(real(f["model"]))]
     if bias.empty or metric != CROWS:
         return NOT_MEASURABLE, (
             f"Not measurable offline: the bias category has no {CROWS} element (bias metric here: {metric or 'none'}); "
@@ -196,8 +196,8 @@ def distance_from_50(row) -> str:
 def task_tally(chain: str, g: pd.DataFrame) -> str:
     """One chain's tasks by state, named where the gain's CI decides (every gain with its CI: Table 3)."""
     named = [f"{state} " + ", ".join(TASK_LABELS.get(t, t) for t in g.loc[g["gain_state"] == state, "task"])
-             for state in (metrics.IMPROVED, metrics.WORSE) if (g["gain_state"] == state).any()]  # fmt: skip
-    rest = int((~g["gain_state"].isin([metrics.IMPROVED, metrics.WORSE])).sum())
+             for state in (task_metrics.IMPROVED, task_metrics.WORSE) if (g["gain_state"] == state).any()]  # fmt: skip
+    rest = int((~g["gain_state"].isin([task_metrics.IMPROVED, task_metrics.WORSE])).sum())
     return f"{chain}: " + " / ".join([*named, *([f"{rest} inconclusive"] if rest else [])])
 
 
@@ -210,8 +210,8 @@ def claim_new_tasks(new_task: pd.DataFrame | None) -> tuple[str, str]:
     if (states == metrics.NOT_MEASURED).all():
         return NOT_MEASURABLE, "No generations.csv: the gain's CI resamples the held-out generations."
     parts = "; ".join(task_tally(f"{m} ({v})", g) for (m, v), g in nt.groupby(["model", "variant"], sort=False))
-    return verdict(states, metrics.IMPROVED, metrics.WORSE), (
-        f"Units: each model's tasks. {tally(states, metrics.IMPROVED, metrics.WORSE)} {parts}. "
+    return verdict(states, task_metrics.IMPROVED, task_metrics.WORSE), (
+        f"Units: each model's tasks. {tally(states, task_metrics.IMPROVED, task_metrics.WORSE)} {parts}. "
         "Each gain with its CI: Table 3."
     )
 
@@ -239,9 +239,10 @@ def rule_lines(n_boot: int | None = None) -> list[str]:
         f"A comparison supports the claim when b forgets more (Holm-adjusted p < {comparisons.ALPHA:g}), "
         "contradicts it when a forgets more, and is inconclusive otherwise. "
         "The p-values are Holm-adjusted within each claim.",
-        f"- **New tasks** (claim 7). A task is *{metrics.IMPROVED}* when the 95% CI of its gain (its own metric "
+        f"- **New tasks** (claim 7). A task is *{task_metrics.IMPROVED}* when the 95% CI of its gain (its own metric "
         "after its stage minus before, paired bootstrap over the held-out generations) lies above 0, "
-        f"*{metrics.WORSE}* when below, inconclusive otherwise; a positive point gain alone is not an improvement.",
+        f"*{task_metrics.WORSE}* when below, inconclusive otherwise; a positive point gain alone is not an "
+        "improvement.",
         f"- **Floors.** An element whose stage-0 score is within {metrics.FLOOR_MARGIN:g} points of its chance level "
         "or below its majority-answer baseline measures nothing for that model: it is left out of its category's FG, "
         f"CI and state; a unit with no element above its floor is *{metrics.NOT_MEASURABLE}* and takes no part in a "

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cf_utils import dose_tables, metrics, mitigation_tables, paths, runlog
+from cf_utils import dose_tables, metrics, mitigation_tables, paths, runlog, task_metrics
 from cf_utils.report.roles import claim_comparisons
 from cf_utils.study import TRAINED_STAGES
 
@@ -72,8 +72,8 @@ def load_frames(profile: str, *, n_boot: int, seed: int) -> Frames:
         if items is None
         else element_cis(elements, items, n_boot=n_boot, seed=seed, known=known),  # fmt: skip
         curves=metrics.curves(scores),
-        new_task=metrics.new_task_table(scores, generations, n_boot=n_boot, seed=seed),
-        transfer=metrics.transfer(scores),
+        new_task=task_metrics.new_task_table(scores, generations, n_boot=n_boot, seed=seed),
+        transfer=task_metrics.transfer(scores),
         manifest=read_optional(paths.output(profile, "manifest.json"), lambda p: json.loads(p.read_text())) or {},
         mitigations=mitigation_tables.read(profile),
         losses=losses(profile, chains),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cf_utils import comparisons, metrics, paths, power
+from cf_utils import comparisons, metrics, paths, power, task_metrics
 from cf_utils.config import DataConfig
 from cf_utils.report.bias import bias_direction, bias_footnote, bias_metric, bias_type_table
 from cf_utils.report.cells import fg_cell, formatted, num, with_ci
@@ -22,12 +22,12 @@ from cf_utils.report.mitigation import mitigation_table
 from cf_utils.report.paper import paper_vs_ours
 from cf_utils.report.roles import seq_rows, twin_pairs
 from cf_utils.report.table_files import Table, write_table
-from cf_utils.study import ABBR, GENERAL
+from cf_utils.study import ABBR, BIAS, GENERAL
 
 CI_NOTE = (
     "FG = Eq. 1 of the paper (%, mean relative drop over the 5 stages; > 0 = forgotten); [95% paired bootstrap CI]."
 )
-BIAS_COLUMNS = ["model", "variant", "metric", "initial", "final", "FG [95% CI]", "bias"]
+BIAS_COLUMNS = ["model", "variant", "metric", "initial", "final", "FG [95% CI]", BIAS]
 POWER_NOTE = (
     "MDE = the minimal detectable FG: the smallest true FG a two-sided 5% test finds with 80% power, from each "
     "element's item count, initial score and flip rate (cf_utils/metrics.py, minimal_detectable_fg); half-width = "
@@ -68,7 +68,7 @@ def category_wide(forgetting: pd.DataFrame, cats=GENERAL) -> pd.DataFrame:
 def table5(frames: Frames) -> pd.DataFrame:
     """Bias category per model: initial, final, FG [CI] and the direction of the change."""
     metric = bias_metric(frames.scores)
-    bias = frames.forgetting[frames.forgetting["category"] == "bias"]
+    bias = frames.forgetting[frames.forgetting["category"] == BIAS]
     rows = [
         (r["model"], r["variant"], metric or "mixed", num(r["initial"]), num(r["final"]), fg_cell(r),
          bias_direction(r, metric))
@@ -248,7 +248,7 @@ def tables(frames: Frames) -> dict[str, Table]:
         Table("table6_general_instruction", "Table 6: base model vs its instruction-tuned twin (variant seq)",
               table6(frames), CI_NOTE if pairs else "No base model with its instruction-tuned twin in this profile."),
         Table("table3_new_task", "Table 3: each task's own metric before / after its stage and after stage 5",
-              formatted(or_empty(frames.new_task, metrics.NEW_TASK_COLUMNS)),
+              formatted(or_empty(frames.new_task, task_metrics.NEW_TASK_COLUMNS)),
               "gain = after - before; retained = final - after (metric points)."),
         Table("comparisons", "Paired comparisons of the comparative claims (2, 3, 4, 6)",
               comparison_table(frames.comparisons), COMPARISON_NOTE),
@@ -270,7 +270,7 @@ def tables(frames: Frames) -> dict[str, Table]:
               "cannot show forgetting for this model: it is shown here but left out of its category's FG, CI and "
               "verdict (the forgetting table's fg_all keeps it, as the paper's Eq. 1 would)."),
         Table("transfer", "Backward transfer and forgetting on the continual tasks themselves",
-              formatted(or_empty(frames.transfer, metrics.TRANSFER_COLUMNS)),
+              formatted(or_empty(frames.transfer, task_metrics.TRANSFER_COLUMNS)),
               "BWT (Lopez-Paz & Ranzato 2017; < 0 = earlier tasks forgotten) and forgetting (Chaudhry et al. 2018), "
               "in metric points over tasks 1-4."),
         Table("paper_vs_ours", "The paper's numbers beside ours (difference = ours - paper)",

@@ -3,8 +3,8 @@
 A make rule must re-run when any code it executes changes, and only then. The code a notebook or a
 chain process executes is the transitive closure of the cf_utils modules it imports (at module level
 or inside functions), read here from the syntax trees, so the Makefile's ``*_SRC`` lists are always
-the real ones. ``python -m cf_utils.sources`` prints them as make variables; the Makefile includes
-them (``$(ARTIFACTS_ROOT)/sources.mk``, remade when any module or notebook changes).
+the real ones. ``python -m cf_utils.makedeps`` prints them as make variables; the Makefile includes
+them (``$(ARTIFACTS_ROOT)/makedeps.mk``, remade when any module or notebook changes).
 
 Standard library only: make runs it before the project's environment exists.
 """
@@ -99,7 +99,7 @@ def sources(target: str | tuple[str, ...], graph: dict[str, set[str]]) -> list[s
 
 def makefile() -> str:
     graph = import_graph()
-    lines = ["# The source files each target runs: `python -m cf_utils.sources` (cf_utils/sources.py). Do not edit."]
+    lines = ["# The source files each target runs: `python -m cf_utils.makedeps` (cf_utils/makedeps.py). Do not edit."]
     lines += [f"{var} := {' '.join(sources(target, graph))}" for var, target in TARGETS.items()]
     return "\n".join(lines) + "\n"
 
